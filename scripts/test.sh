@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The test command: sets up everything on a fresh machine, then lints and runs the whole suite.
+# Extra arguments go to pytest, e.g. `./scripts/test.sh -m "not pyflink"` for the fast subset.
+set -euo pipefail
+source "$(dirname "$0")/setup.sh"
+cd "$EMBERWATCH_ROOT"
+ensure_venv test
+ensure_kinesis_local
+ensure_chromium
+log "ruff"
+"$PY" -m ruff check .
+templates=$(find infra -name '*.yaml' -path '*templates*' 2>/dev/null | sort)
+if [ -n "$templates" ]; then
+    log "cfn-lint"
+    # shellcheck disable=SC2086
+    "$VENV/bin/cfn-lint" $templates
+fi
+log "pytest"
+"$PY" -m pytest "$@"
