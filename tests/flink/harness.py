@@ -1,4 +1,4 @@
-"""Small jobs for the `cep.flink` mini-cluster tests: JSON-lines input read in the JVM, CEP, collected outputs.
+"""Small jobs for the `cep.flink` mini-cluster tests: JSON-lines input read in the JVM, CEP, outputs.
 
 Input records are written to a file and read by a `filesystem` table whose rowtime watermark is emitted
 after every record (``pipeline.auto-watermark-interval`` = 0), so which events are late is decided by
