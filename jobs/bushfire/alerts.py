@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from jobs.bushfire.parsing import now_ms
-from jobs.bushfire.patterns import path_of
 
 READING_KEYS = ("node", "ts", "temperature", "lat", "lon")
 
@@ -41,11 +40,12 @@ def build_alert(readings: Sequence[dict[str, Any]], detected_at: int) -> dict[st
 class MatchToAlert:
     """`PatternStream.process` function: one alert per match (duplicates are dropped downstream)."""
 
-    def __init__(self, chain_length: int) -> None:
-        self.chain_length = chain_length
+    def __init__(self, stage_names: Sequence[str]) -> None:
+        self.stage_names = tuple(stage_names)
 
     def __call__(self, match: dict[str, list[dict]], ctx: Any) -> list[dict[str, Any]]:
-        return [build_alert(path_of(match, self.chain_length), now_ms())]
+        readings = [match[name][-1] for name in self.stage_names]
+        return [build_alert(readings, now_ms())]
 
 
 def alert_line(alert: dict[str, Any]) -> str:

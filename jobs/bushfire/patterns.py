@@ -79,6 +79,6 @@ def fire_chain(detection: DetectionConfig) -> Pattern:
     return pattern.within(detection.window_ms).dedupe_runs(node_of)
 
 
-def path_of(match: dict[str, list[dict]], chain_length: int) -> list[dict]:
-    """The readings of a match, first stage first."""
-    return [match[stage_name(i)][-1] for i in range(1, chain_length + 1)]
+def stage_names(chain_length: int) -> list[str]:
+    """The pattern's stage names, first node first."""
+    return [stage_name(i) for i in range(1, chain_length + 1)]

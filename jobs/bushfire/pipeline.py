@@ -119,7 +119,7 @@ def detect(step_id: str, readings: DataStream, pattern: object, detection: Detec
     matches = (
         CEP.pattern(keyed, pattern)
         .side_output_late_data(LATE)
-        .process(MatchToAlert(detection.chain_length))
+        .process(MatchToAlert(patterns.stage_names(detection.chain_length)))
         .name(step_id)
         .uid(step_id)
     )
