@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # --- environment variables the CLI falls back to (flag, then env var, then default) ----------------
+# One per CLI option: `--nodes-per-region` falls back to EMBERWATCH_SIM_NODES_PER_REGION, and so on.
 ENV_PREFIX = "EMBERWATCH_SIM_"
 ENV_PRESET = ENV_PREFIX + "PRESET"
 ENV_TOPOLOGY = ENV_PREFIX + "TOPOLOGY"
@@ -28,7 +29,15 @@ ENV_TOPIC = ENV_PREFIX + "TOPIC"
 ENV_ENDPOINT_URL = ENV_PREFIX + "ENDPOINT_URL"
 ENV_RATE = ENV_PREFIX + "RATE"
 ENV_MAX_EVENTS = ENV_PREFIX + "MAX_EVENTS"
-ENV_FAULTS = ENV_PREFIX + "FAULTS"
+
+
+def env_var_for(option_dest: str) -> str:
+    """The environment variable a CLI option falls back to.
+
+    `nodes_per_region` -> `EMBERWATCH_SIM_NODES_PER_REGION`.
+    """
+    return ENV_PREFIX + option_dest.upper()
+
 
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_CHAIN_LENGTH = 5
@@ -207,11 +216,11 @@ class SimulationConfig:
 
     @classmethod
     def demo(cls, seed: int = 7) -> SimulationConfig:
-        """A small faulty network for demos and job tests: 4 regions x 25 sensors, 30 minutes, all faults."""
+        """A small faulty network for demos and job tests: 4 regions x 36 sensors, 30 minutes, all faults."""
         return cls(
-            topology=TopologyConfig(kind=TopologyKind.GRID, regions=4, nodes_per_region=25, grid_cols=5),
-            fire=FireConfig(ignitions_per_region=1.0, ignition_horizon=0.5, spread_probability=0.3,
-                            burn_minutes=20),
+            topology=TopologyConfig(kind=TopologyKind.GRID, regions=4, nodes_per_region=36, grid_cols=6),
+            fire=FireConfig(ignitions_per_region=1.0, ignition_horizon=0.5, spread_probability=0.15,
+                            burn_minutes=10, wind_direction_deg=45.0, wind_bias=0.5),
             faults=FaultConfig(delay_rate=0.05, drop_rate=0.01, duplicate_rate=0.01, skew_rate=0.02,
                                stuck_rate=0.02, spike_rate=0.005, malformed_rate=0.005),
             minutes=30,

@@ -121,11 +121,13 @@ class Simulation:
                     ev["battery"] = round(battery0 - drain * step, 3)
                 yield ev
 
-    def jsonl_chunks(self) -> Iterator[bytes]:
+    def jsonl_chunks(self, hot_events: list[dict] | None = None) -> Iterator[bytes]:
         """`events()` as JSON Lines, one bytes chunk per interval: the fast path for file sinks.
 
         Each sensor gets a pre-encoded line template, so a reading costs one `%` format instead of
         a dict and a serializer call. The lines decode to exactly the dicts `events()` yields.
+        If `hot_events` is a list, the readings at or above the threshold are appended to it as
+        dicts (what `find_paths` needs), in the same pass.
         """
         cfg = self.config
         rows = self._sensor_rows()
@@ -144,6 +146,11 @@ class Simulation:
                     tmpl % (step, base_ts + row[1], temp, b"null" if by is None else bj)
                     for tmpl, row, temp, by, bj in zip(templates, rows, temps, bys, by_json)
                 ]
+            if hot_events is not None:
+                threshold = cfg.temperature.threshold_c
+                hot_events.extend(
+                    orjson.loads(lines[i]) for i, temp in enumerate(temps) if temp >= threshold
+                )
             yield b"".join(lines)
 
     def delivered(self) -> Iterator[dict | bytes]:

@@ -118,9 +118,7 @@ def format_text(alert: Mapping[str, Any], severity: Severity) -> str:
             when = iso_utc(int(reading["ts"]))
             temperature = float(reading["temperature"])
             where = f"{float(reading['lat']):.5f}, {float(reading['lon']):.5f}"
-            lines.append(
-                f"  {number:>2}  {reading['node']!s:<14} {when:<25} {temperature:>8.1f}  {where}"
-            )
+            lines.append(f"  {number:>2}  {reading['node']!s:<14} {when:<25} {temperature:>8.1f}  {where}")
     lines += ["", f"Alert id: {alert.get('alert_id', '')}"]
     return "\n".join(lines)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +51,7 @@ if TYPE_CHECKING:  # stubs are a dev-only dependency
 __all__ = [
     "DEFAULT_TOTAL_MAX_ATTEMPTS",
     "DEFAULT_RETRY_MODE",
+    "PUBLISH_BATCH_MAX_BYTES",
     "PUBLISH_BATCH_MAX_ENTRIES",
     "AlertPublisher",
     "PublishResult",
@@ -58,8 +59,10 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: SNS PublishBatch takes at most 10 entries per call.
+#: SNS PublishBatch takes at most 10 entries per call...
 PUBLISH_BATCH_MAX_ENTRIES = 10
+#: ... and at most 256 KiB of messages and attributes per call, all entries together.
+PUBLISH_BATCH_MAX_BYTES = 256 * 1024
 #: botocore retry mode: ``adaptive`` adds client-side rate limiting on throttling to ``standard``.
 DEFAULT_RETRY_MODE = "adaptive"
 #: Attempts per call (first try included) before a failure is returned to the caller.
@@ -215,7 +218,8 @@ class AlertPublisher:
         return PublishResult.delivered(alert_id, response["MessageId"])
 
     def publish_batch(self, alerts: Iterable[Mapping[str, Any]]) -> list[PublishResult]:
-        """Publish alerts with PublishBatch, `PUBLISH_BATCH_MAX_ENTRIES` per call.
+        """Publish alerts with PublishBatch, up to `PUBLISH_BATCH_MAX_ENTRIES` and
+        `PUBLISH_BATCH_MAX_BYTES` per call (an alert bigger than that goes alone and SNS refuses it).
 
         Returns one result per alert, in input order, reading SNS's per-entry ``Failed`` list (a
         call can partly succeed); a failed call fails each of its entries with the call's reason.
@@ -228,8 +232,7 @@ class AlertPublisher:
                 sendable.append((position, self.message_fields(alert)))
             except (KeyError, TypeError, ValueError) as exc:
                 results[position] = self._log(_malformed(_alert_id(alert), exc))
-        for start in range(0, len(sendable), PUBLISH_BATCH_MAX_ENTRIES):
-            chunk = sendable[start : start + PUBLISH_BATCH_MAX_ENTRIES]
+        for chunk in _batches(sendable):
             for position, result in self._publish_chunk(alerts, chunk):
                 results[position] = result
         return [result for result in results if result is not None]
@@ -275,6 +278,31 @@ class AlertPublisher:
             result.error_code,
         )
         return result
+
+
+def _batches(entries: list[tuple[int, dict[str, Any]]]) -> Iterator[list[tuple[int, dict[str, Any]]]]:
+    """Group entries so no PublishBatch call exceeds the entry or the byte limit."""
+    batch: list[tuple[int, dict[str, Any]]] = []
+    batch_bytes = 0
+    for entry in entries:
+        size = _entry_bytes(entry[1])
+        if batch and (
+            len(batch) == PUBLISH_BATCH_MAX_ENTRIES or batch_bytes + size > PUBLISH_BATCH_MAX_BYTES
+        ):
+            yield batch
+            batch, batch_bytes = [], 0
+        batch.append(entry)
+        batch_bytes += size
+    if batch:
+        yield batch
+
+
+def _entry_bytes(fields: Mapping[str, Any]) -> int:
+    """What SNS counts against the size limit: the message and each attribute's name, type and value."""
+    size = len(fields["Message"].encode("utf-8"))
+    for name, value in fields.get("MessageAttributes", {}).items():
+        size += len(name.encode()) + len(value["DataType"].encode()) + len(value["StringValue"].encode())
+    return size
 
 
 def _alert_id(alert: Any) -> str:

@@ -14,7 +14,7 @@ import pytest
 from botocore.config import Config
 
 from jobs.bushfire.alert_format import JSON_MARKER, SUBJECT_MAX_CHARS
-from jobs.bushfire.sns_alerts import PUBLISH_BATCH_MAX_ENTRIES, AlertPublisher
+from jobs.bushfire.sns_alerts import PUBLISH_BATCH_MAX_BYTES, PUBLISH_BATCH_MAX_ENTRIES, AlertPublisher
 from tests.jobs.sinks.alerts_data import make_alert
 
 REGION = "us-east-1"
@@ -298,3 +298,26 @@ def test_throttling_is_retried_by_botocore_then_reported(throttling_sns, throttl
     assert result.ok is ok
     if not ok:
         assert result.error_code == "Throttling" and result.retryable and result.reason == "Rate exceeded"
+
+
+def test_publish_batch_keeps_each_call_under_the_byte_limit(sns, sqs, moto_endpoint):
+    topic_arn, queue_url = topic_with_queue(sns, sqs, raw=True)
+    alerts = []
+    for i in range(12):
+        big = make_alert(start_node=10 * i)
+        big["readings"] = big["readings"] * 40  # ~40 KiB per message: 6 fit in 256 KiB, not 10
+        alerts.append(big)
+    publisher = publisher_for(topic_arn, moto_endpoint)
+    calls: list[list[dict[str, Any]]] = []
+    publisher.client.meta.events.register(
+        "provide-client-params.sns.PublishBatch", lambda params, **_: calls.append(params["PublishBatchRequestEntries"])
+    )
+
+    results = publisher.publish_batch(alerts)
+
+    assert all(r.ok for r in results)
+    assert len(drain(sqs, queue_url)) == 12
+    assert len(calls) >= 3
+    for entries in calls:
+        assert len(entries) <= PUBLISH_BATCH_MAX_ENTRIES
+        assert sum(len(e["Message"].encode()) for e in entries) <= PUBLISH_BATCH_MAX_BYTES
