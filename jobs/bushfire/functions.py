@@ -44,7 +44,10 @@ def _ttl_flag(name: str, ttl_ms: int) -> ValueStateDescriptor:
 
 
 class ParseReadings(ProcessFunction):
-    """Rows of the JVM parse query -> reading dicts; invalid rows -> dead letters with the raw line."""
+    """Rows of the JVM parse query -> reading dicts; invalid rows -> dead letters with the raw line.
+
+    The exact check runs here for every row that crossed, flagged by the JVM or not.
+    """
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
@@ -57,7 +60,7 @@ class ParseReadings(ProcessFunction):
 
     def process_element(self, row: Any, ctx: ProcessFunction.Context):
         self.rows_in.inc()
-        result = parse_line(row[0], row[1], self.stage)
+        result = parse_line(row[0], self.stage)
         if isinstance(result, DeadLetter):
             (self.malformed if result.reason is Reason.MALFORMED else self.invalid).inc()
             yield DEAD_LETTERS, result.to_json()
