@@ -306,6 +306,7 @@ class NfaRun:
             pruning = skip.pruning_pos(node_positions(match[0]))
             if pruning is not None:
                 self._prune(pruning)
+                completed = self.completed
             out.append(materialize(match[0]))
         return out
 
