@@ -64,7 +64,16 @@ def prefilter(pattern: Pattern) -> Optional[Condition]:
     parts.reverse()
     if any(isinstance(p, Const) and p.value for p in parts):
         return None
-    return parts[0] if len(parts) == 1 else Or(parts)
+    return _any_of(parts)
+
+
+def _any_of(parts: list[Condition]) -> Condition:
+    """OR of the parts, each distinct part once (stages often share their declarative part)."""
+    unique: dict[str, Condition] = {}
+    for part in parts:
+        unique.setdefault(repr(part), part)
+    items = list(unique.values())
+    return items[0] if len(items) == 1 else Or(items)
 
 
 def prefilter_for_compiled(pattern: Pattern) -> Optional[Condition]:
@@ -114,7 +123,7 @@ def wake_condition(state: State) -> Optional[Condition]:
         parts.append(part)
     if not parts:
         return None
-    return parts[0] if len(parts) == 1 else Or(parts)
+    return _any_of(parts)
 
 
 def _has_total_self_ignore(state: State) -> bool:

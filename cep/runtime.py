@@ -24,8 +24,8 @@ from __future__ import annotations
 from typing import Any, Callable, Optional
 
 from cep.analysis import index_spec, wake_condition
-from cep.conditions import get_field
-from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, Nfa, State
+from cep.conditions import Const, Negate, get_field
+from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
 __all__ = ["NfaRun", "materialize", "node_positions"]
 
@@ -90,7 +90,7 @@ class _Context:
 
 
 class _StateInfo:
-    __slots__ = ("index", "is_pending", "state", "wake")
+    __slots__ = ("index", "is_pending", "simple", "state", "wake")
 
     def __init__(self, state: State, use_shortcuts: bool) -> None:
         self.state = state
@@ -98,6 +98,30 @@ class _StateInfo:
         self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
         self.index = index_spec(state) if use_shortcuts else None
         self.is_pending = state.kind == PENDING
+        self.simple = _simple_transition(state)
+
+
+def _simple_transition(state: State) -> Optional[tuple]:
+    """`(take_cond, target, keeps_on_take)` for the common relaxed / any singleton state.
+
+    Such a state has exactly a TAKE to another state and a self-IGNORE that is either the
+    negated TAKE condition (`followed_by`: the partial match moves on) or always true
+    (`followed_by_any`: it also stays). Its partial matches can then be updated with one
+    condition call each, and the ones that stay need not be re-inserted.
+    """
+    if state.is_start or len(state.edges) != 2:
+        return None
+    take, ignore = state.edges
+    if take.action != TAKE or ignore.action != IGNORE or ignore.target is not state:
+        return None
+    if take.target is state or take.target.kind == STOP:
+        return None
+    spec = ignore.spec
+    if isinstance(spec, Const) and spec.value:
+        return (take.cond, take.target, True)
+    if isinstance(spec, Negate) and spec.item is take.spec:
+        return (take.cond, take.target, False)
+    return None
 
 
 def _infos_for(nfa: Nfa, use_shortcuts: bool) -> list[_StateInfo]:
@@ -207,8 +231,15 @@ class NfaRun:
                     continue
                 if lst is None:
                     continue
-                for pm in lst:
-                    self._step(info.state, pm, event, ts, seq, new, finals)
+                if info.simple is not None:
+                    kept = self._step_simple(info, lst, event, ts, seq, new, finals)
+                    if kept:
+                        bucket[value] = kept
+                else:
+                    for pm in lst:
+                        self._step(info.state, pm, event, ts, seq, new, finals)
+            elif info.simple is not None:
+                buckets[sid] = self._step_simple(info, bucket, event, ts, seq, new, finals)
             else:
                 buckets[sid] = []
                 for pm in bucket:
@@ -222,6 +253,34 @@ class NfaRun:
         if finals or self.completed:
             return self._emit(finals)
         return []
+
+    def _step_simple(
+        self, info: _StateInfo, pms: list, event: Any, ts: int, seq: int, new: list, finals: list
+    ) -> list:
+        """`_step` for a simple state (see `_simple_transition`); returns the partial matches that stay."""
+        cond, target, keeps_on_take = info.simple
+        name = info.state.name
+        to_final = target.kind == FINAL
+        reaches_final = target.reaches_final
+        ctx = _Context(None)
+        kept = []
+        for pm in pms:
+            node = pm[0]
+            ctx.node = node
+            ctx._cache = None
+            if cond is None or cond(event, ctx):
+                npm = ((name, event, ts, seq, node), pm[1], pm[2])
+                if to_final:
+                    finals.append(npm)
+                else:
+                    new.append((target, npm))
+                    if reaches_final and _final_after_proceed(target, event, ctx):
+                        finals.append(npm)
+                if keeps_on_take:
+                    kept.append(pm)
+            else:
+                kept.append(pm)
+        return kept
 
     def _step(
         self, state: State, pm: Optional[PartialMatch], event: Any, ts: int, seq: int, new: list, finals: list
@@ -337,24 +396,55 @@ class NfaRun:
 
     # ------------------------------------------------------------------ time
     def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
-        """Drop partial matches that can no longer complete within the window at time `ts`."""
+        """Drop partial matches that can no longer complete within the window at time `ts`.
+
+        Cheap when nothing can have expired: the earliest expiry is tracked, and only when `ts`
+        reaches it are the buckets filtered (in place).
+        """
         if ts < self.next_expiry:
             return [], []
         window = self.window
+        limit = ts - window  # a partial match that started at or before this has timed out
+        expired: list = []
+        min_start = _NO_EXPIRY
+        buckets = self.buckets
+        for info in self.live:
+            sid = info.state.sid
+            bucket = buckets[sid]
+            if not bucket:
+                continue
+            if info.index is None:
+                keep = []
+                for pm in bucket:
+                    if pm[1] <= limit:
+                        expired.append((info.state, pm))
+                    else:
+                        keep.append(pm)
+                        if pm[1] < min_start:
+                            min_start = pm[1]
+                buckets[sid] = keep
+            else:
+                for key, lst in list(bucket.items()):
+                    keep = []
+                    for pm in lst:
+                        if pm[1] <= limit:
+                            expired.append((info.state, pm))
+                        else:
+                            keep.append(pm)
+                            if pm[1] < min_start:
+                                min_start = pm[1]
+                    if keep:
+                        bucket[key] = keep
+                    else:
+                        del bucket[key]
+        self.next_expiry = min_start + window
         timeouts = []
         pending = []
-        survivors = []
-        for state, pm in self.partial_matches():
-            if ts - pm[1] >= window:
-                if state.kind == PENDING:
-                    pending.append(pm)
-                else:
-                    timeouts.append((materialize(pm[0]), pm[1] + window))
+        for state, pm in expired:
+            if state.kind == PENDING:
+                pending.append(pm)
             else:
-                survivors.append((state, pm))
-        self.clear_partial_matches()
-        for state, pm in survivors:
-            self.add(state, pm)
+                timeouts.append((materialize(pm[0]), pm[1] + window))
         matches = self._emit(pending) if (pending or self.completed) else []
         return matches, timeouts
 
