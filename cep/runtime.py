@@ -329,21 +329,36 @@ class NfaRun:
             new.extend(retained)
 
     def _dedupe(self, new: list) -> list:
-        """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one."""
+        """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one.
+
+        Two partial matches in the same state are interchangeable when their `(stage, key)`
+        sequences are equal; one is dominated when another started later-or-equal and took its
+        last event earlier-or-equal (it can then be extended by everything the dominated one
+        can, within a window that ends no earlier).
+        """
         key = self.dedupe_key
-        frontier: dict = {}
-        for state, pm in self.partial_matches():
-            frontier.setdefault((state.sid, _key_sequence(pm[0], key)), []).append(pm)
+        frontiers: dict[int, dict] = {}
         kept = []
         for state, pm in new:
-            group_key = (state.sid, _key_sequence(pm[0], key))
-            group = frontier.setdefault(group_key, [])
+            frontier = frontiers.get(state.sid)
+            if frontier is None:
+                frontier = frontiers[state.sid] = {}
+                for other in self._state_pms(state):
+                    seq_key = _key_sequence(other[0], key)
+                    frontier.setdefault(seq_key, []).append((other[1], other[0][2]))
+            group = frontier.setdefault(_key_sequence(pm[0], key), [])
             first, last = pm[1], pm[0][2]
-            if any(o[1] >= first and o[0][2] <= last for o in group):
+            if any(f >= first and lt <= last for f, lt in group):
                 continue
-            group.append(pm)
+            group.append((first, last))
             kept.append((state, pm))
         return kept
+
+    def _state_pms(self, state: State) -> list:
+        bucket = self.buckets[state.sid]
+        if isinstance(bucket, dict):
+            return [pm for lst in bucket.values() for pm in lst]
+        return list(bucket)
 
     # ------------------------------------------------------------------ matches
     def _emit(self, finals: list) -> list[dict[str, list]]:
