@@ -430,7 +430,9 @@ class Opaque(Condition):
         return call if positive else f"(not {call})"
 
     def __repr__(self) -> str:
-        return f"opaque({getattr(self.fn, '__name__', self.fn)!r})"
+        # no memory addresses: the repr goes into snapshot fingerprints, which must be stable
+        name = getattr(self.fn, "__qualname__", None) or type(self.fn).__qualname__
+        return f"opaque({name!r})"
 
 
 class IsInstance(Condition):

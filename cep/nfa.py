@@ -95,7 +95,7 @@ class Nfa:
         """A short description of the graph's shape, stored in snapshots to catch pattern changes."""
         parts = []
         for s in self.states:
-            edges = ",".join(f"{e.action}>{e.target.sid}" for e in s.edges)
+            edges = ",".join(f"{e.action}>{e.target.sid}:{e.spec!r}" for e in s.edges)
             parts.append(f"{s.sid}:{s.name}:{s.kind}:{int(s.is_start)}[{edges}]")
         return f"w{self.window_ms};" + ";".join(parts)
 
