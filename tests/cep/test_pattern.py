@@ -159,3 +159,9 @@ def test_condition_arity_is_detected() -> None:
     m.process({"name": "a"}, 1)
     assert m.process({"name": "b"}, 2) == [{"a": [{"name": "a"}], "b": [{"name": "b"}]}]
     assert seen == [1]
+
+
+def test_final_negation_needs_the_window_at_the_end() -> None:
+    p = Pattern.begin("a").within(10).not_followed_by("b")
+    with pytest.raises(MalformedPatternError, match="within"):
+        Matcher(p)
