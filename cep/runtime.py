@@ -21,6 +21,7 @@ Two shortcuts keep `process` cheap without changing any result:
 
 from __future__ import annotations
 
+import heapq
 from typing import Any, Callable, Optional
 
 from cep.analysis import index_spec, wake_condition
@@ -146,6 +147,10 @@ class NfaRun:
         self.buckets: list[Any] = [({} if i.index is not None else []) for i in self.infos]
         self.completed: list[PartialMatch] = []  # complete matches held back by a skip strategy
         self.seq = 0
+        # (expiry_ts, tiebreak, state id, bucket key, partial match), one entry per insertion;
+        # entries of partial matches that moved on are skipped when they come up
+        self.expiries: list = []
+        self.tiebreak = 0
         self.next_expiry = _NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
 
@@ -171,18 +176,17 @@ class NfaRun:
             sid = info.state.sid
             self.buckets[sid] = {} if info.index is not None else []
         self.completed = []
+        self.expiries = []
         self.next_expiry = _NO_EXPIRY
 
     def add(self, state: State, pm: PartialMatch) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
         info = self.infos[state.sid]
         bucket = self.buckets[state.sid]
-        if self.window:
-            expiry = pm[1] + self.window
-            if expiry < self.next_expiry:
-                self.next_expiry = expiry
         if info.index is None:
             bucket.append(pm)
+            if self.window:
+                self._track_expiry(state.sid, None, pm)
             return
         _field, stage, ref_field = info.index
         node = pm[0]
@@ -201,6 +205,15 @@ class NfaRun:
             bucket[key] = [pm]
         else:
             lst.append(pm)
+        if self.window:
+            self._track_expiry(state.sid, key, pm)
+
+    def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
+        expiry = pm[1] + self.window
+        self.tiebreak += 1
+        heapq.heappush(self.expiries, (expiry, self.tiebreak, sid, key, pm))
+        if expiry < self.next_expiry:
+            self.next_expiry = expiry
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
@@ -210,7 +223,7 @@ class NfaRun:
         finals: list = []
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
-            self._step(start_info.state, None, event, ts, seq, new, finals)
+            self._step(start_info.state, None, event, ts, seq, new, finals, None)
         buckets = self.buckets
         for info in self.live:
             sid = info.state.sid
@@ -236,14 +249,18 @@ class NfaRun:
                     if kept:
                         bucket[value] = kept
                 else:
+                    kept = []
                     for pm in lst:
-                        self._step(info.state, pm, event, ts, seq, new, finals)
+                        self._step(info.state, pm, event, ts, seq, new, finals, kept)
+                    if kept:
+                        bucket[value] = kept
             elif info.simple is not None:
                 buckets[sid] = self._step_simple(info, bucket, event, ts, seq, new, finals)
             else:
-                buckets[sid] = []
+                kept = []
                 for pm in bucket:
-                    self._step(info.state, pm, event, ts, seq, new, finals)
+                    self._step(info.state, pm, event, ts, seq, new, finals, kept)
+                buckets[sid] = kept
         if new:
             if self.dedupe_key is not None:
                 new = self._dedupe(new)
@@ -283,9 +300,21 @@ class NfaRun:
         return kept
 
     def _step(
-        self, state: State, pm: Optional[PartialMatch], event: Any, ts: int, seq: int, new: list, finals: list
+        self,
+        state: State,
+        pm: Optional[PartialMatch],
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        kept: Optional[list],
     ) -> None:
-        """Flink's computeNextStates for one partial match (pm None = the start state)."""
+        """Flink's computeNextStates for one partial match (pm None = the start state).
+
+        Results go to `finals` (complete), `kept` (the same partial match, still in `state`:
+        it stays in its bucket) or `new` (to be inserted after the event).
+        """
         node = pm[0] if pm is not None else None
         ctx = _Context(node)
         enabled = []
@@ -326,7 +355,11 @@ class NfaRun:
                 else:
                     retained.append((target, rpm))
         if not discard:
-            new.extend(retained)
+            for target, rpm in retained:
+                if rpm is pm and target is state and kept is not None:
+                    kept.append(pm)
+                else:
+                    new.append((target, rpm))
 
     def _dedupe(self, new: list) -> list:
         """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one.
@@ -393,79 +426,78 @@ class NfaRun:
         return best
 
     def _prune(self, pruning: tuple) -> None:
+        """Drop partial and held-back complete matches the skip strategy discards."""
         skip = self.skip
-        survivors = [
-            (state, pm)
-            for state, pm in self.partial_matches()
-            if not skip.should_prune((pm[1], pm[2]), pruning)
-        ]
-        self.clear_partial_matches()
-        for state, pm in survivors:
-            self.add(state, pm)
-        self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
-
-    def clear_partial_matches(self) -> None:
         for info in self.live:
-            self.buckets[info.state.sid] = {} if info.index is not None else []
-        self.next_expiry = _NO_EXPIRY
+            sid = info.state.sid
+            bucket = self.buckets[sid]
+            if info.index is None:
+                self.buckets[sid] = [pm for pm in bucket if not skip.should_prune((pm[1], pm[2]), pruning)]
+                continue
+            for key in list(bucket):
+                lst = [pm for pm in bucket[key] if not skip.should_prune((pm[1], pm[2]), pruning)]
+                if lst:
+                    bucket[key] = lst
+                else:
+                    del bucket[key]
+        self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
 
     # ------------------------------------------------------------------ time
     def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
         """Drop partial matches that can no longer complete within the window at time `ts`.
 
-        Cheap when nothing can have expired: the earliest expiry is tracked, and only when `ts`
-        reaches it are the buckets filtered (in place).
+        A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
+        a heap, so this costs nothing until the earliest one is due, and then only the expired
+        partial matches are touched.
         """
         if ts < self.next_expiry:
             return [], []
         window = self.window
-        limit = ts - window  # a partial match that started at or before this has timed out
-        expired: list = []
-        min_start = _NO_EXPIRY
+        heap = self.expiries
         buckets = self.buckets
-        for info in self.live:
-            sid = info.state.sid
+        infos = self.infos
+        timeouts: list = []
+        expired: list = []
+        pending: list = []
+        while heap and heap[0][0] <= ts:
+            _expiry, _n, sid, key, pm = heapq.heappop(heap)
             bucket = buckets[sid]
-            if not bucket:
+            lst = bucket if infos[sid].index is None else bucket.get(key)
+            if not lst:
                 continue
-            if info.index is None:
-                keep = []
-                for pm in bucket:
-                    if pm[1] <= limit:
-                        expired.append((info.state, pm))
-                    else:
-                        keep.append(pm)
-                        if pm[1] < min_start:
-                            min_start = pm[1]
-                buckets[sid] = keep
+            for i, other in enumerate(lst):
+                if other is pm:
+                    del lst[i]
+                    break
             else:
-                for key, lst in list(bucket.items()):
-                    keep = []
-                    for pm in lst:
-                        if pm[1] <= limit:
-                            expired.append((info.state, pm))
-                        else:
-                            keep.append(pm)
-                            if pm[1] < min_start:
-                                min_start = pm[1]
-                    if keep:
-                        bucket[key] = keep
-                    else:
-                        del bucket[key]
-        self.next_expiry = min_start + window
-        timeouts = []
-        pending = []
-        for state, pm in expired:
-            if state.kind == PENDING:
+                continue  # it moved on (or was pruned) before expiring
+            if infos[sid].index is not None and not lst:
+                del bucket[key]
+            if infos[sid].is_pending:
                 pending.append(pm)
             else:
-                timeouts.append((materialize(pm[0]), pm[1] + window))
+                expired.append(pm)
+        self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
+        if expired:
+            expired.sort(key=_lineage_key)  # a deterministic order, the same after a restore
+            timeouts = [(materialize(pm[0]), pm[1] + window) for pm in expired]
         matches = self._emit(pending) if (pending or self.completed) else []
         return matches, timeouts
 
 
 class _Unhashable:
     """A bucket key for partial matches waiting for an unhashable value (never looked up)."""
+
+
+def _lineage_key(pm: PartialMatch) -> tuple:
+    """Start position, then the positions of all its events: orders partial matches totally."""
+    seqs = []
+    node = pm[0]
+    while node is not None:
+        seqs.append(node[3])
+        node = node[4]
+    seqs.reverse()
+    return (pm[1], pm[2], seqs)
 
 
 def _start_key(pm: PartialMatch) -> tuple:
