@@ -33,16 +33,17 @@ def prefilter(pattern: Pattern) -> Optional[Condition]:
     here an event that fails every condition only makes partial matches skip it (relaxed or
     non-deterministic contiguity), which leaves them exactly as they were.
 
-    Returns None, meaning "no event may be dropped", when the pattern has any of:
+    Returns None, meaning "no event may be dropped", exactly when the pattern has any of:
 
-    - strict contiguity (`next`, a `begin` stage followed by anything is fine, but any later
-      stage added with `next`, or `consecutive()`): a skipped event would break the match;
-    - a negation (`not_next` / `not_followed_by`): the dropped event might be the one forbidden;
+    - a stage after the first added with `next` (strict contiguity), or `consecutive()`: a
+      dropped event would no longer break the match;
+    - a negation (`not_next` / `not_followed_by`): the dropped event might be the forbidden one;
     - `until(...)`, or an optional, looping or times stage (`optional`, `one_or_more`,
       `times`, `times_or_more`): in Flink's NFA an event failing every condition still forks
       such partial matches, which changes the number of timeouts reported;
     - a group stage;
-    - a stage whose condition has no declarative necessary part (e.g. only a lambda).
+    - a stage with no condition, or whose condition has no declarative necessary part (e.g. it
+      is only a lambda, a `C.last(...)` comparison or a `subtype`), or whose part is always true.
     """
     parts: list[Condition] = []
     stages = list(pattern.stages())
