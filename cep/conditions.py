@@ -110,7 +110,9 @@ class Condition:
         if fn is None:
             gen = _Gen()
             expr = self._code(True, gen)
-            src = f"def _cond(e, ctx=None):\n    return bool({expr})\n"
+            # comparisons already give bools; only user callables need normalising
+            body = expr if self.declarative else f"bool({expr})"
+            src = f"def _cond(e, ctx=None):\n    return {body}\n"
             exec(compile(src, f"<condition {self!r:.60}>", "exec"), gen.namespace)
             fn = gen.namespace["_cond"]
             self.__dict__["_fn"] = fn
