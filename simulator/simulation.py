@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from functools import cached_property
+from functools import cached_property, lru_cache
+from statistics import NormalDist
 
 import orjson
 
@@ -61,15 +62,23 @@ class Simulation:
             ))
         return rows
 
-    def _readings(self, rows: list[tuple]) -> Iterator[tuple[int, list[float], list[str | None]]]:
-        """Per step: (step, temperatures, infectedBy values), aligned with `rows`.
+    def _readings(
+        self, rows: list[tuple]
+    ) -> Iterator[tuple[int, list[float], list[str | None], list[float] | None]]:
+        """Per step: (step, temperatures, infectedBy values, batteries), aligned with `rows`.
 
         The one place readings are computed, so `events()` and `jsonl_chunks()` always agree.
+        Built for speed: every sensor first gets an ambient reading (list comprehensions, noise
+        from a table of normal quantiles indexed by random bits), then the few infected ones are
+        overwritten.
         """
         cfg = self.config
         model = self.temperature
-        gauss = random.Random(f"readings-{cfg.seed}").gauss
+        rng = random.Random(f"readings-{cfg.seed}")
+        gauss, bits = rng.gauss, rng.getrandbits
+        table = _normal_quantiles()
         noise = cfg.temperature.noise_c
+        noise_centi = [round(noise * q * 100) for q in table]  # readings are in 0.01 C steps
         threshold = cfg.temperature.threshold_c
         burn = cfg.fire.burn_minutes
         burning_c, burning_noise = cfg.temperature.burning_c, cfg.temperature.burning_noise_c
@@ -77,48 +86,56 @@ class Simulation:
         region_lon: dict[int, float] = {}
         for row in rows:
             region_lon.setdefault(row[5], row[0].lon)
+        micro_centi = [(row[5], round(row[2] * 100)) for row in rows]
+        battery = [(row[3], row[4]) for row in rows] if cfg.battery else None
+        batteries: list[float] | None = None
+        infected = sorted((row[6], i) for i, row in enumerate(rows) if row[6] >= 0)
+        active: list[int] = []  # rows infected by the current step
+        n, k = len(rows), 0
         for step in range(cfg.steps):
             ambient = [model.ambient(step, region_lon[i]) for i in range(len(region_lon))]
-            temps: list[float] = []
-            bys: list[str | None] = []
-            for (_node, _offset, micro, _b0, _drain, ridx, inf_step, by) in rows:
-                if inf_step < 0 or step < inf_step:
-                    temp = ambient[ridx] + micro + gauss(0.0, noise)
-                    by = None
-                elif burn is None or step - inf_step < burn:
-                    temp = gauss(burning_c, burning_noise)
-                    if temp < hot_floor:
-                        temp = hot_floor
-                else:
-                    temp = model.cooling(ambient[ridx] + micro, step - inf_step - burn) + gauss(0.0, noise)
-                    if temp > cool_ceiling:  # a burnt-out sensor never reads hot again
-                        temp = cool_ceiling
-                temps.append(round(temp, 2))
-                bys.append(by)
-            yield step, temps, bys
+            ambient_centi = [round(a * 100) for a in ambient]
+            # Integer centi-degrees / 100: the float whose repr has at most two decimals.
+            temps = [(ambient_centi[r] + m + noise_centi[bits(16)]) / 100 for r, m in micro_centi]
+            bys: list[str | None] = [None] * n
+            while k < len(infected) and infected[k][0] <= step:
+                active.append(infected[k][1])
+                k += 1
+            for i in active:
+                ridx, inf_step, by = rows[i][5], rows[i][6], rows[i][7]
+                bys[i] = by
+                if burn is None or step - inf_step < burn:
+                    temp = max(hot_floor, gauss(burning_c, burning_noise))
+                else:  # burnt out: cooling, and never hot again
+                    cooled = model.cooling(ambient[ridx] + rows[i][2], step - inf_step - burn)
+                    temp = min(cool_ceiling, cooled + noise_centi[bits(16)] / 100)
+                temps[i] = round(temp, 2)
+            if battery and step % BATTERY_REPORT_STEPS == 0:  # the gauge updates now and then
+                batteries = [round(b0 - drain * step, 3) for b0, drain in battery]
+            yield step, temps, bys, batteries
 
     def events(self) -> Iterator[dict]:
         """Every sensor's reading at every interval, in event-time order (ties: node order)."""
         cfg = self.config
-        battery = cfg.battery
         rows = self._sensor_rows()
-        for step, temps, bys in self._readings(rows):
+        for step, temps, bys, batteries in self._readings(rows):
             base_ts = cfg.start_ms + step * cfg.interval_ms
             suffix = f":{step}"
-            for (node, offset, _m, battery0, drain, *_), temp, by in zip(rows, temps, bys):
+            for i, row in enumerate(rows):
+                node = row[0]
                 nid = node.id
                 ev = {
                     "event_id": nid + suffix,
                     "node": nid,
                     "region": node.region,
-                    "ts": base_ts + offset,
-                    "temperature": temp,
-                    "infectedBy": by,
+                    "ts": base_ts + row[1],
+                    "temperature": temps[i],
+                    "infectedBy": bys[i],
                     "lat": node.lat,
                     "lon": node.lon,
                 }
-                if battery:
-                    ev["battery"] = round(battery0 - drain * step, 3)
+                if batteries is not None:
+                    ev["battery"] = batteries[i]
                 yield ev
 
     def jsonl_chunks(self, hot_events: list[dict] | None = None) -> Iterator[bytes]:
@@ -132,22 +149,23 @@ class Simulation:
         cfg = self.config
         rows = self._sensor_rows()
         templates = [_line_template(row[0], cfg.battery) for row in rows]
-        by_json = [orjson.dumps(row[7]) for row in rows]
-        for step, temps, bys in self._readings(rows):
+        offsets = [row[1] for row in rows]
+        by_json = {row[7]: orjson.dumps(row[7]) for row in rows}
+        threshold = cfg.temperature.threshold_c
+        for step, temps, bys, batteries in self._readings(rows):
             base_ts = cfg.start_ms + step * cfg.interval_ms
-            if cfg.battery:
+            by_text = [by_json[by] for by in bys]
+            if batteries is not None:
                 lines = [
-                    tmpl % (step, base_ts + row[1], temp, b"null" if by is None else bj,
-                            round(row[3] - row[4] * step, 3))
-                    for tmpl, row, temp, by, bj in zip(templates, rows, temps, bys, by_json)
+                    tmpl % (step, base_ts + off, temp, by, batt)
+                    for tmpl, off, temp, by, batt in zip(templates, offsets, temps, by_text, batteries)
                 ]
             else:
                 lines = [
-                    tmpl % (step, base_ts + row[1], temp, b"null" if by is None else bj)
-                    for tmpl, row, temp, by, bj in zip(templates, rows, temps, bys, by_json)
+                    tmpl % (step, base_ts + off, temp, by)
+                    for tmpl, off, temp, by in zip(templates, offsets, temps, by_text)
                 ]
             if hot_events is not None:
-                threshold = cfg.temperature.threshold_c
                 hot_events.extend(
                     orjson.loads(lines[i]) for i, temp in enumerate(temps) if temp >= threshold
                 )
@@ -207,6 +225,16 @@ class Simulation:
             }
             for nid, inf in sorted(self.infections.items(), key=lambda kv: (kv[1].step, kv[0]))
         }
+
+
+BATTERY_REPORT_STEPS = 10  # a sensor's battery reading is refreshed every this many intervals
+
+
+@lru_cache(maxsize=1)
+def _normal_quantiles() -> tuple[float, ...]:
+    """2**16 evenly spaced quantiles of the standard normal: a fast, deterministic noise source."""
+    dist = NormalDist()
+    return tuple(dist.inv_cdf((i + 0.5) / 65536) for i in range(65536))
 
 
 def _line_template(node: Node, battery: bool) -> bytes:
