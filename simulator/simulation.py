@@ -138,6 +138,27 @@ class Simulation:
                     ev["battery"] = batteries[i]
                 yield ev
 
+    def hot_events(self, threshold: float | None = None) -> Iterator[dict]:
+        """Only the readings at or above the threshold, in event-time order (no faults).
+
+        The same dicts `events()` yields, without building the other ~98 %: what `find_paths`
+        needs, for a fraction of the cost.
+        """
+        cfg = self.config
+        thr = cfg.temperature.threshold_c if threshold is None else threshold
+        rows = self._sensor_rows()
+        for step, temps, bys, batteries in self._readings(rows):
+            base_ts = cfg.start_ms + step * cfg.interval_ms
+            for i, temp in enumerate(temps):
+                if temp >= thr:
+                    node = rows[i][0]
+                    ev = {"event_id": f"{node.id}:{step}", "node": node.id, "region": node.region,
+                          "ts": base_ts + rows[i][1], "temperature": temp, "infectedBy": bys[i],
+                          "lat": node.lat, "lon": node.lon}
+                    if batteries is not None:
+                        ev["battery"] = batteries[i]
+                    yield ev
+
     def jsonl_chunks(self, hot_events: list[dict] | None = None) -> Iterator[bytes]:
         """`events()` as JSON Lines, one bytes chunk per interval: the fast path for file sinks.
 
@@ -191,6 +212,8 @@ class Simulation:
         remove paths, spikes (infectedBy null) add none, malformed records count for nothing.
         """
         thr = self.config.temperature.threshold_c if threshold is None else threshold
+        if not self.config.faults.any:  # delivered == events: skip building the cool readings
+            return find_paths(self.hot_events(thr), chain_length, window_ms, thr)
         return find_paths(self.valid_delivered(), chain_length, window_ms, thr)
 
     def valid_delivered(self) -> Iterator[dict]:
@@ -205,7 +228,7 @@ class Simulation:
                     threshold: float | None = None) -> set[Path]:
         """`find_paths` over `events()`: the paths of the fire itself, before any fault."""
         thr = self.config.temperature.threshold_c if threshold is None else threshold
-        return find_paths(self.events(), chain_length, window_ms, thr)
+        return find_paths(self.hot_events(thr), chain_length, window_ms, thr)
 
     @cached_property
     def branch_points(self) -> dict[str, list[str]]:
