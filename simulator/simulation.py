@@ -64,8 +64,10 @@ class Simulation:
 
     def _readings(
         self, rows: list[tuple]
-    ) -> Iterator[tuple[int, list[float], list[str | None], list[float] | None]]:
-        """Per step: (step, temperatures, infectedBy values, batteries), aligned with `rows`.
+    ) -> Iterator[tuple[int, list[int], list[str | None], list[float] | None]]:
+        """Per step: (step, temperatures in centi-degrees, infectedBy values, batteries), aligned
+        with `rows`. A reading's temperature is `centi / 100`: the float whose repr has at most two
+        decimals.
 
         The one place readings are computed, so `events()` and `jsonl_chunks()` always agree.
         Built for speed: every sensor first gets an ambient reading (list comprehensions, noise
@@ -95,8 +97,7 @@ class Simulation:
         for step in range(cfg.steps):
             ambient = [model.ambient(step, region_lon[i]) for i in range(len(region_lon))]
             ambient_centi = [round(a * 100) for a in ambient]
-            # Integer centi-degrees / 100: the float whose repr has at most two decimals.
-            temps = [(ambient_centi[r] + m + noise_centi[bits(16)]) / 100 for r, m in micro_centi]
+            centis = [ambient_centi[r] + m + noise_centi[bits(16)] for r, m in micro_centi]
             bys: list[str | None] = [None] * n
             while k < len(infected) and infected[k][0] <= step:
                 active.append(infected[k][1])
@@ -109,16 +110,16 @@ class Simulation:
                 else:  # burnt out: cooling, and never hot again
                     cooled = model.cooling(ambient[ridx] + rows[i][2], step - inf_step - burn)
                     temp = min(cool_ceiling, cooled + noise_centi[bits(16)] / 100)
-                temps[i] = round(temp, 2)
+                centis[i] = round(temp * 100)
             if battery and step % BATTERY_REPORT_STEPS == 0:  # the gauge updates now and then
                 batteries = [round(b0 - drain * step, 3) for b0, drain in battery]
-            yield step, temps, bys, batteries
+            yield step, centis, bys, batteries
 
     def events(self) -> Iterator[dict]:
         """Every sensor's reading at every interval, in event-time order (ties: node order)."""
         cfg = self.config
         rows = self._sensor_rows()
-        for step, temps, bys, batteries in self._readings(rows):
+        for step, centis, bys, batteries in self._readings(rows):
             base_ts = cfg.start_ms + step * cfg.interval_ms
             suffix = f":{step}"
             for i, row in enumerate(rows):
@@ -129,7 +130,7 @@ class Simulation:
                     "node": nid,
                     "region": node.region,
                     "ts": base_ts + row[1],
-                    "temperature": temps[i],
+                    "temperature": centis[i] / 100,
                     "infectedBy": bys[i],
                     "lat": node.lat,
                     "lon": node.lon,
@@ -147,9 +148,10 @@ class Simulation:
         cfg = self.config
         thr = cfg.temperature.threshold_c if threshold is None else threshold
         rows = self._sensor_rows()
-        for step, temps, bys, batteries in self._readings(rows):
+        for step, centis, bys, batteries in self._readings(rows):
             base_ts = cfg.start_ms + step * cfg.interval_ms
-            for i, temp in enumerate(temps):
+            for i, centi in enumerate(centis):
+                temp = centi / 100
                 if temp >= thr:
                     node = rows[i][0]
                     ev = {"event_id": f"{node.id}:{step}", "node": node.id, "region": node.region,
@@ -173,22 +175,31 @@ class Simulation:
         offsets = [row[1] for row in rows]
         by_json = {row[7]: orjson.dumps(row[7]) for row in rows}
         threshold = cfg.temperature.threshold_c
-        for step, temps, bys, batteries in self._readings(rows):
+        centi_text = _centi_texts()
+        battery_source: list[float] | None = None
+        battery_text: list[bytes] = []
+        for step, centis, bys, batteries in self._readings(rows):
             base_ts = cfg.start_ms + step * cfg.interval_ms
             by_text = [by_json[by] for by in bys]
+            if min(centis) >= _CENTI_MIN and max(centis) <= _CENTI_MAX:
+                temp_text = [centi_text[c - _CENTI_MIN] for c in centis]
+            else:
+                temp_text = [repr(c / 100).encode() for c in centis]
             if batteries is not None:
+                if batteries is not battery_source:  # batteries change every few steps only
+                    battery_source, battery_text = batteries, [repr(b).encode() for b in batteries]
                 lines = [
                     tmpl % (step, base_ts + off, temp, by, batt)
-                    for tmpl, off, temp, by, batt in zip(templates, offsets, temps, by_text, batteries)
+                    for tmpl, off, temp, by, batt in zip(templates, offsets, temp_text, by_text, battery_text)
                 ]
             else:
                 lines = [
                     tmpl % (step, base_ts + off, temp, by)
-                    for tmpl, off, temp, by in zip(templates, offsets, temps, by_text)
+                    for tmpl, off, temp, by in zip(templates, offsets, temp_text, by_text)
                 ]
             if hot_events is not None:
                 hot_events.extend(
-                    orjson.loads(lines[i]) for i, temp in enumerate(temps) if temp >= threshold
+                    orjson.loads(lines[i]) for i, centi in enumerate(centis) if centi / 100 >= threshold
                 )
             yield b"".join(lines)
 
@@ -260,18 +271,28 @@ def _normal_quantiles() -> tuple[float, ...]:
     return tuple(dist.inv_cdf((i + 0.5) / 65536) for i in range(65536))
 
 
+_CENTI_MIN, _CENTI_MAX = -10_000, 20_000  # -100 C .. 200 C: the readings the model can produce
+
+
+@lru_cache(maxsize=1)
+def _centi_texts() -> list[bytes]:
+    """JSON text of every temperature from -100.00 to 200.00 C, indexed by centi-degrees - _CENTI_MIN."""
+    return [repr(c / 100).encode() for c in range(_CENTI_MIN, _CENTI_MAX + 1)]
+
+
 def _line_template(node: Node, battery: bool) -> bytes:
-    """A node's JSONL line with %-slots for step, ts, temperature, infectedBy (and battery)."""
+    """A node's JSONL line with %-slots for step, ts, and the JSON text of temperature, infectedBy
+    (and battery)."""
     def lit(value: object) -> bytes:
         return orjson.dumps(value).replace(b"%", b"%%")
 
     event_id_prefix = lit(node.id + ":")[:-1]  # the opening quote and "<node>:", closed after the step
     parts = [
         b'{"event_id":', event_id_prefix, b'%d"', b',"node":', lit(node.id), b',"region":', lit(node.region),
-        b',"ts":%d,"temperature":%r,"infectedBy":%b,"lat":', lit(node.lat), b',"lon":', lit(node.lon),
+        b',"ts":%d,"temperature":%b,"infectedBy":%b,"lat":', lit(node.lat), b',"lon":', lit(node.lon),
     ]
     if battery:
-        parts.append(b',"battery":%r')
+        parts.append(b',"battery":%b')
     parts.append(b"}\n")
     return b"".join(parts)
 
