@@ -182,6 +182,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     result = stack.deploy_stack(cfn, args.stack_name, params, body)
     print(f"stack {args.stack_name}: {result.action} {', '.join(result.changes) or '(no changes)'}")
     _print_outputs(stack.stack_facts(cfn, args.stack_name))
+    if args.start_job and not args.no_cluster:
+        step_ids = submit_job(clients, args.stack_name, "LATEST", [], None, None, wait=False)
+        print(f"job submitted: steps {' '.join(step_ids)}")
+    if args.import_dashboards:
+        url = _outputs(clients, args.stack_name, "OpenSearchEndpoint")["OpenSearchEndpoint"]
+        auth = dashboard_import.request_auth("sigv4", region=clients.region, boto3_session=clients.session)
+        imported = dashboard_import.import_saved_objects(url, auth)
+        print(f"imported {imported.success_count} saved objects into {url}/_dashboards")
     return 0
 
 
@@ -360,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--no-cluster", action="store_true", help="deploy everything but the EMR cluster")
     up.add_argument("--reinstall", action="store_true", help="replace the cluster to install the new package")
+    up.add_argument("--start-job", action="store_true", help="then submit the job (as `submit` does)")
+    up.add_argument("--import-dashboards", action="store_true", help="then import the Dashboards objects")
     up.set_defaults(func=cmd_up)
 
     def job_flags(p: argparse.ArgumentParser) -> None:
