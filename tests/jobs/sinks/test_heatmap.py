@@ -138,11 +138,11 @@ def test_page_draws_latest_temperatures_burning_nodes_and_paths(chromium, tmp_pa
     events, alerts = small_network
     page = tmp_path / "map.html"
 
-    summary = render_heatmap(iter(events), alerts, page, title="Test <fire> map")
+    summary = render_heatmap(iter(events), [*alerts, {"alert_id": "no-path"}], page, title="Test <fire> map")
     dom = dump_dom(chromium, page, tmp_path)
 
     assert (summary.regions, summary.sensors, summary.burning, summary.alert_paths) == (3, 27, 6, 3)
-    assert (summary.events_read, summary.events_skipped) == (55, 1)
+    assert (summary.events_read, summary.events_skipped, summary.alerts_skipped) == (55, 1, 1)
     assert (dom.count("sensors"), dom.count("burning"), dom.count("paths"), dom.count("regions")) == (
         27,
         6,

@@ -310,7 +310,8 @@ def test_publish_batch_keeps_each_call_under_the_byte_limit(sns, sqs, moto_endpo
     publisher = publisher_for(topic_arn, moto_endpoint)
     calls: list[list[dict[str, Any]]] = []
     publisher.client.meta.events.register(
-        "provide-client-params.sns.PublishBatch", lambda params, **_: calls.append(params["PublishBatchRequestEntries"])
+        "provide-client-params.sns.PublishBatch",
+        lambda params, **_: calls.append(params["PublishBatchRequestEntries"]),
     )
 
     results = publisher.publish_batch(alerts)
