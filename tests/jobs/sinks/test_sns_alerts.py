@@ -172,6 +172,7 @@ def test_fifo_topic_sets_group_and_dedup_ids_and_delivers_a_resent_alert_once(sn
     other = make_alert(region="r003", start_node=20)
 
     results = [publisher.publish(alert), publisher.publish(alert), publisher.publish(other)]
+    results += publisher.publish_batch([other, alert])  # after a restart: re-sent as a batch
 
     assert all(r.ok for r in results), results
     messages = drain(sqs, queue_url)
