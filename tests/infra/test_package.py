@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -63,3 +64,21 @@ def test_emr_scripts_are_valid_bash(script: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert script.read_text().startswith("#!/usr/bin/env bash\n")
     assert "set -euo pipefail" in script.read_text()
+
+
+def test_the_repository_packages_import_from_the_zip_alone(tmp_path: Path) -> None:
+    """What `-pyfs` gives the Python workers: the packages importable from the zip itself."""
+    package = build_package(REPO_ROOT)
+    archive = tmp_path / "emberwatch-job.zip"
+    archive.write_bytes(package.data)
+    code = "import cep, jobs, simulator; print(cep.__file__); print(simulator.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(archive), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert all(line.startswith(str(archive)) for line in result.stdout.split())
