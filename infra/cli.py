@@ -156,12 +156,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         if getattr(args, flag):
             params[key] = getattr(args, flag)
     exists = stack.stack_status(cfn, args.stack_name) is not None
+    if not exists and "DashboardAllowedCidr" not in params:
+        raise DeployError(
+            "First deploy needs --allowed-cidr: the network allowed to open Dashboards, e.g. your public "
+            "IP as x.x.x.x/32 (see https://checkip.amazonaws.com)."
+        )
+    known_subnet = params.get("SubnetId") or (exists and _stack_parameter(cfn, args.stack_name, "SubnetId"))
+    if not args.no_cluster and not known_subnet:
+        raise DeployError(
+            "The EMR cluster needs --subnet-id: a subnet with a route to the internet (public, or behind "
+            "NAT), tagged for-use-with-amazon-emr-managed-policies=true. Or pass --no-cluster."
+        )
     if not exists:
-        if "DashboardAllowedCidr" not in params:
-            raise DeployError(
-                "First deploy needs --allowed-cidr: the network allowed to open Dashboards, e.g. your public "
-                "IP as x.x.x.x/32 (see https://checkip.amazonaws.com)."
-            )
         print(f"creating stack {args.stack_name} (storage, stream, topic, domain: 15-30 min)")
         stack.deploy_stack(cfn, args.stack_name, {**params, "DeployCluster": "false"}, body)
     bucket = stack.stack_facts(cfn, args.stack_name)["BucketName"]

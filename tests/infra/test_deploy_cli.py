@@ -130,6 +130,16 @@ def test_first_up_without_allowed_cidr_says_what_to_pass(
     assert "--allowed-cidr" in capsys.readouterr().err
 
 
+def test_up_without_a_subnet_says_what_to_pass_before_creating_anything(
+    stack_name, moto_template, project_root, cli_common, aws, capsys
+) -> None:
+    assert _up(stack_name, moto_template, project_root, cli_common, "--allowed-cidr", CIDR) == 2
+    assert "--subnet-id" in capsys.readouterr().err
+    from infra.stack import stack_status
+
+    assert stack_status(aws("cloudformation"), stack_name) is None
+
+
 def test_up_from_a_directory_without_the_packages_names_them(
     stack_name, moto_template, tmp_path, cli_common, capsys
 ) -> None:
