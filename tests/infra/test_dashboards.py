@@ -34,6 +34,25 @@ def test_index_pattern_types_the_raw_reading_fields() -> None:
     assert fields["location"] == ("geo_point", ["geo_point"])
 
 
+def test_index_pattern_matches_the_job_index_template() -> None:
+    """The fields and their types are the mapping the job's indexer installs, for every index it writes."""
+    from fnmatch import fnmatch
+
+    from opensearchpy import OpenSearch
+
+    from jobs.bushfire.opensearch_sink import RawEventIndexer
+
+    (pattern,) = _by_type("index-pattern")
+    fields = {f["name"]: f["esTypes"] for f in json.loads(pattern["attributes"]["fields"])}
+    client = OpenSearch(hosts=["http://127.0.0.1:9"])  # never contacted: only the template is read
+    for daily in (True, False):
+        template = RawEventIndexer(client, "sensor-readings", daily_indices=daily).template_body()
+        mapping = template["template"]["mappings"]["properties"]
+        assert fields == {name: [spec["type"]] for name, spec in mapping.items()}
+        index = RawEventIndexer(client, "sensor-readings", daily_indices=daily).index_name_for({"ts": 0})
+        assert fnmatch(index, pattern["attributes"]["title"])
+
+
 def test_every_reference_resolves_and_every_field_used_exists() -> None:
     objects = read_saved_objects()
     ids = {(o["type"], o["id"]) for o in objects}
