@@ -354,7 +354,11 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emberwatch-deploy", description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack-name", default=os.environ.get(ENV_STACK, DEFAULT_STACK))
+    common.add_argument(
+        "--stack-name",
+        default=os.environ.get(ENV_STACK, DEFAULT_STACK),
+        help=f"CloudFormation stack (default: {ENV_STACK} or {DEFAULT_STACK!r})",
+    )
     common.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / your profile's)")
     common.add_argument("--profile", default=None, help="AWS profile (default: AWS_PROFILE)")
     common.add_argument("--endpoint-url", default=None, help="AWS endpoint override, for emulators")
@@ -391,7 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     submit = sub.add_parser("submit", parents=[common], help="run the job as an EMR step")
-    submit.add_argument("--initpos", default="LATEST", choices=["LATEST", "TRIM_HORIZON"])
+    submit.add_argument(
+        "--initpos",
+        default="LATEST",
+        choices=["LATEST", "TRIM_HORIZON"],
+        help="where the job starts reading the stream when it has no restored state",
+    )
     submit.add_argument("--package-key", help="S3 key of the package (default: the stack's ArtifactKey)")
     submit.add_argument("--from-savepoint", help="savepoint path to resume from, or 'latest'")
     job_flags(submit)
