@@ -220,13 +220,14 @@ def test_submit_from_the_latest_savepoint_resumes_from_the_newest(
     s3.put_object(Bucket=deployed["bucket"], Key="savepoints/savepoint-bbbbbb-2/op-state", Body=b"x")
     rc = main(
         ["submit", "--stack-name", deployed["stack"], "--cluster-id", cluster_id,
-         "--opensearch-url", "https://search-ew.example", "--from-savepoint", "latest", *cli_common]
+         "--opensearch-url", "https://search-ew.example", "--from-savepoint", "latest",
+         "--initpos", "TRIM_HORIZON", *cli_common]
     )  # fmt: skip
     assert rc == 0
     args = _queued_steps(aws("emr"), cluster_id)[-1]["Config"]["Args"]
-    assert (
-        args[args.index("--fromSavepoint") + 1] == f"s3://{deployed['bucket']}/savepoints/savepoint-bbbbbb-2"
-    )
+    newest = f"s3://{deployed['bucket']}/savepoints/savepoint-bbbbbb-2"
+    assert args[args.index("--fromSavepoint") + 1] == args[args.index("--restore-from") + 1] == newest
+    assert args[args.index("--kinesis-initpos") + 1] == "TRIM_HORIZON"
 
 
 def test_submit_from_latest_without_savepoints_says_so(shared_stack, cluster_id, cli_common, capsys) -> None:
