@@ -160,11 +160,17 @@ def end_of_stream_ms(spec: PatternSpec, events: Sequence[dict]) -> int:
     return last + (spec.within_ms or 0) + 1
 
 
-def run_engine(spec: PatternSpec, events: Sequence[dict], declarative: bool = True) -> Counter:
+#: The engine's switches for its optimisations (`Matcher(pattern, **options)`), which must change nothing.
+matcher_options = st.fixed_dictionaries({"use_prefilter": st.booleans(), "use_shortcuts": st.booleans()})
+
+
+def run_engine(
+    spec: PatternSpec, events: Sequence[dict], declarative: bool = True, options: dict | None = None
+) -> Counter:
     """Feed the stream to a fresh `Matcher`, then advance time past every window; all matches."""
     from cep import Matcher
 
-    matcher = Matcher(build_pattern(spec, declarative))
+    matcher = Matcher(build_pattern(spec, declarative), **(options or {}))
     found: Counter = Counter()
     for event in events:
         for match in matcher.process(event, event["ts"]):
