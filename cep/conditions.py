@@ -110,7 +110,9 @@ class Condition:
         if fn is None:
             gen = _Gen()
             expr = self._code(True, gen)
-            src = f"def _cond(e, ctx=None):\n    return bool({expr})\n"
+            # comparisons already give bools; only user callables need normalising
+            body = expr if self.declarative else f"bool({expr})"
+            src = f"def _cond(e, ctx=None):\n    return {body}\n"
             exec(compile(src, f"<condition {self!r:.60}>", "exec"), gen.namespace)
             fn = gen.namespace["_cond"]
             self.__dict__["_fn"] = fn
@@ -430,7 +432,9 @@ class Opaque(Condition):
         return call if positive else f"(not {call})"
 
     def __repr__(self) -> str:
-        return f"opaque({getattr(self.fn, '__name__', self.fn)!r})"
+        # no memory addresses: the repr goes into snapshot fingerprints, which must be stable
+        name = getattr(self.fn, "__qualname__", None) or type(self.fn).__qualname__
+        return f"opaque({name!r})"
 
 
 class IsInstance(Condition):

@@ -95,7 +95,7 @@ class Nfa:
         """A short description of the graph's shape, stored in snapshots to catch pattern changes."""
         parts = []
         for s in self.states:
-            edges = ",".join(f"{e.action}>{e.target.sid}" for e in s.edges)
+            edges = ",".join(f"{e.action}>{e.target.sid}:{e.spec!r}" for e in s.edges)
             parts.append(f"{s.sid}:{s.name}:{s.kind}:{int(s.is_start)}[{edges}]")
         return f"w{self.window_ms};" + ";".join(parts)
 
@@ -145,10 +145,10 @@ class _Compiler:
         sink = self._middle_states(end)
         start = self._convert(sink)
         start.is_start = True
-        if last.quantifier.contiguity is Contiguity.NOT_FOLLOW and not self.window:
+        if last.quantifier.contiguity is Contiguity.NOT_FOLLOW and not last.window_ms:
             raise MalformedPatternError(
-                f"the pattern ends with not_followed_by({last.name!r}) but has no window: add "
-                ".within(...) so the absence can be decided, or end with a positive stage"
+                f"the pattern ends with not_followed_by({last.name!r}) but has no window at its end: "
+                "call .within(...) last so the absence can be decided, or end with a positive stage"
             )
         dedupe = next((s.dedupe_key for s in last.stages() if s.dedupe_key is not None), None)
         return _freeze(self.states, start, self.window or 0, skip, names, dedupe)

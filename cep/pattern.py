@@ -114,7 +114,6 @@ class Pattern:
 
     def until(self, condition: Any) -> Pattern:
         """Stop a looping stage at the first event satisfying `condition` (that event is not taken)."""
-        self._check_not_group("until")
         if self.until_condition is not None:
             raise MalformedPatternError(
                 f"stage {self.name!r} already has an until() condition; combine both into one condition"

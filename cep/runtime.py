@@ -21,11 +21,12 @@ Two shortcuts keep `process` cheap without changing any result:
 
 from __future__ import annotations
 
+import heapq
 from typing import Any, Callable, Optional
 
 from cep.analysis import index_spec, wake_condition
-from cep.conditions import get_field
-from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, Nfa, State
+from cep.conditions import Const, Negate, get_field
+from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
 __all__ = ["NfaRun", "materialize", "node_positions"]
 
@@ -90,7 +91,7 @@ class _Context:
 
 
 class _StateInfo:
-    __slots__ = ("index", "is_pending", "state", "wake")
+    __slots__ = ("index", "is_pending", "simple", "state", "wake")
 
     def __init__(self, state: State, use_shortcuts: bool) -> None:
         self.state = state
@@ -98,6 +99,30 @@ class _StateInfo:
         self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
         self.index = index_spec(state) if use_shortcuts else None
         self.is_pending = state.kind == PENDING
+        self.simple = _simple_transition(state)
+
+
+def _simple_transition(state: State) -> Optional[tuple]:
+    """`(take_cond, target, keeps_on_take)` for the common relaxed / any singleton state.
+
+    Such a state has exactly a TAKE to another state and a self-IGNORE that is either the
+    negated TAKE condition (`followed_by`: the partial match moves on) or always true
+    (`followed_by_any`: it also stays). Its partial matches can then be updated with one
+    condition call each, and the ones that stay need not be re-inserted.
+    """
+    if state.is_start or len(state.edges) != 2:
+        return None
+    take, ignore = state.edges
+    if take.action != TAKE or ignore.action != IGNORE or ignore.target is not state:
+        return None
+    if take.target is state or take.target.kind == STOP:
+        return None
+    spec = ignore.spec
+    if isinstance(spec, Const) and spec.value:
+        return (take.cond, take.target, True)
+    if isinstance(spec, Negate) and spec.item is take.spec:
+        return (take.cond, take.target, False)
+    return None
 
 
 def _infos_for(nfa: Nfa, use_shortcuts: bool) -> list[_StateInfo]:
@@ -122,6 +147,10 @@ class NfaRun:
         self.buckets: list[Any] = [({} if i.index is not None else []) for i in self.infos]
         self.completed: list[PartialMatch] = []  # complete matches held back by a skip strategy
         self.seq = 0
+        # (expiry_ts, tiebreak, state id, bucket key, partial match), one entry per insertion;
+        # entries of partial matches that moved on are skipped when they come up
+        self.expiries: list = []
+        self.tiebreak = 0
         self.next_expiry = _NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
 
@@ -147,18 +176,17 @@ class NfaRun:
             sid = info.state.sid
             self.buckets[sid] = {} if info.index is not None else []
         self.completed = []
+        self.expiries = []
         self.next_expiry = _NO_EXPIRY
 
     def add(self, state: State, pm: PartialMatch) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
         info = self.infos[state.sid]
         bucket = self.buckets[state.sid]
-        if self.window:
-            expiry = pm[1] + self.window
-            if expiry < self.next_expiry:
-                self.next_expiry = expiry
         if info.index is None:
             bucket.append(pm)
+            if self.window:
+                self._track_expiry(state.sid, None, pm)
             return
         _field, stage, ref_field = info.index
         node = pm[0]
@@ -177,6 +205,15 @@ class NfaRun:
             bucket[key] = [pm]
         else:
             lst.append(pm)
+        if self.window:
+            self._track_expiry(state.sid, key, pm)
+
+    def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
+        expiry = pm[1] + self.window
+        self.tiebreak += 1
+        heapq.heappush(self.expiries, (expiry, self.tiebreak, sid, key, pm))
+        if expiry < self.next_expiry:
+            self.next_expiry = expiry
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
@@ -186,7 +223,7 @@ class NfaRun:
         finals: list = []
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
-            self._step(start_info.state, None, event, ts, seq, new, finals)
+            self._step(start_info.state, None, event, ts, seq, new, finals, None)
         buckets = self.buckets
         for info in self.live:
             sid = info.state.sid
@@ -207,12 +244,23 @@ class NfaRun:
                     continue
                 if lst is None:
                     continue
-                for pm in lst:
-                    self._step(info.state, pm, event, ts, seq, new, finals)
+                if info.simple is not None:
+                    kept = self._step_simple(info, lst, event, ts, seq, new, finals)
+                    if kept:
+                        bucket[value] = kept
+                else:
+                    kept = []
+                    for pm in lst:
+                        self._step(info.state, pm, event, ts, seq, new, finals, kept)
+                    if kept:
+                        bucket[value] = kept
+            elif info.simple is not None:
+                buckets[sid] = self._step_simple(info, bucket, event, ts, seq, new, finals)
             else:
-                buckets[sid] = []
+                kept = []
                 for pm in bucket:
-                    self._step(info.state, pm, event, ts, seq, new, finals)
+                    self._step(info.state, pm, event, ts, seq, new, finals, kept)
+                buckets[sid] = kept
         if new:
             if self.dedupe_key is not None:
                 new = self._dedupe(new)
@@ -223,10 +271,50 @@ class NfaRun:
             return self._emit(finals)
         return []
 
+    def _step_simple(
+        self, info: _StateInfo, pms: list, event: Any, ts: int, seq: int, new: list, finals: list
+    ) -> list:
+        """`_step` for a simple state (see `_simple_transition`); returns the partial matches that stay."""
+        cond, target, keeps_on_take = info.simple
+        name = info.state.name
+        to_final = target.kind == FINAL
+        reaches_final = target.reaches_final
+        ctx = _Context(None)
+        kept = []
+        for pm in pms:
+            node = pm[0]
+            ctx.node = node
+            ctx._cache = None
+            if cond is None or cond(event, ctx):
+                npm = ((name, event, ts, seq, node), pm[1], pm[2])
+                if to_final:
+                    finals.append(npm)
+                else:
+                    new.append((target, npm))
+                    if reaches_final and _final_after_proceed(target, event, ctx):
+                        finals.append(npm)
+                if keeps_on_take:
+                    kept.append(pm)
+            else:
+                kept.append(pm)
+        return kept
+
     def _step(
-        self, state: State, pm: Optional[PartialMatch], event: Any, ts: int, seq: int, new: list, finals: list
+        self,
+        state: State,
+        pm: Optional[PartialMatch],
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        kept: Optional[list],
     ) -> None:
-        """Flink's computeNextStates for one partial match (pm None = the start state)."""
+        """Flink's computeNextStates for one partial match (pm None = the start state).
+
+        Results go to `finals` (complete), `kept` (the same partial match, still in `state`:
+        it stays in its bucket) or `new` (to be inserted after the event).
+        """
         node = pm[0] if pm is not None else None
         ctx = _Context(node)
         enabled = []
@@ -267,24 +355,43 @@ class NfaRun:
                 else:
                     retained.append((target, rpm))
         if not discard:
-            new.extend(retained)
+            for target, rpm in retained:
+                if rpm is pm and target is state and kept is not None:
+                    kept.append(pm)
+                else:
+                    new.append((target, rpm))
 
     def _dedupe(self, new: list) -> list:
-        """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one."""
+        """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one.
+
+        Two partial matches in the same state are interchangeable when their `(stage, key)`
+        sequences are equal; one is dominated when another started later-or-equal and took its
+        last event earlier-or-equal (it can then be extended by everything the dominated one
+        can, within a window that ends no earlier).
+        """
         key = self.dedupe_key
-        frontier: dict = {}
-        for state, pm in self.partial_matches():
-            frontier.setdefault((state.sid, _key_sequence(pm[0], key)), []).append(pm)
+        frontiers: dict[int, dict] = {}
         kept = []
         for state, pm in new:
-            group_key = (state.sid, _key_sequence(pm[0], key))
-            group = frontier.setdefault(group_key, [])
+            frontier = frontiers.get(state.sid)
+            if frontier is None:
+                frontier = frontiers[state.sid] = {}
+                for other in self._state_pms(state):
+                    seq_key = _key_sequence(other[0], key)
+                    frontier.setdefault(seq_key, []).append((other[1], other[0][2]))
+            group = frontier.setdefault(_key_sequence(pm[0], key), [])
             first, last = pm[1], pm[0][2]
-            if any(o[1] >= first and o[0][2] <= last for o in group):
+            if any(f >= first and lt <= last for f, lt in group):
                 continue
-            group.append(pm)
+            group.append((first, last))
             kept.append((state, pm))
         return kept
+
+    def _state_pms(self, state: State) -> list:
+        bucket = self.buckets[state.sid]
+        if isinstance(bucket, dict):
+            return [pm for lst in bucket.values() for pm in lst]
+        return list(bucket)
 
     # ------------------------------------------------------------------ matches
     def _emit(self, finals: list) -> list[dict[str, list]]:
@@ -306,6 +413,7 @@ class NfaRun:
             pruning = skip.pruning_pos(node_positions(match[0]))
             if pruning is not None:
                 self._prune(pruning)
+                completed = self.completed
             out.append(materialize(match[0]))
         return out
 
@@ -318,48 +426,78 @@ class NfaRun:
         return best
 
     def _prune(self, pruning: tuple) -> None:
+        """Drop partial and held-back complete matches the skip strategy discards."""
         skip = self.skip
-        survivors = [
-            (state, pm)
-            for state, pm in self.partial_matches()
-            if not skip.should_prune((pm[1], pm[2]), pruning)
-        ]
-        self.clear_partial_matches()
-        for state, pm in survivors:
-            self.add(state, pm)
-        self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
-
-    def clear_partial_matches(self) -> None:
         for info in self.live:
-            self.buckets[info.state.sid] = {} if info.index is not None else []
-        self.next_expiry = _NO_EXPIRY
+            sid = info.state.sid
+            bucket = self.buckets[sid]
+            if info.index is None:
+                self.buckets[sid] = [pm for pm in bucket if not skip.should_prune((pm[1], pm[2]), pruning)]
+                continue
+            for key in list(bucket):
+                lst = [pm for pm in bucket[key] if not skip.should_prune((pm[1], pm[2]), pruning)]
+                if lst:
+                    bucket[key] = lst
+                else:
+                    del bucket[key]
+        self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
 
     # ------------------------------------------------------------------ time
     def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
-        """Drop partial matches that can no longer complete within the window at time `ts`."""
+        """Drop partial matches that can no longer complete within the window at time `ts`.
+
+        A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
+        a heap, so this costs nothing until the earliest one is due, and then only the expired
+        partial matches are touched.
+        """
         if ts < self.next_expiry:
             return [], []
         window = self.window
-        timeouts = []
-        pending = []
-        survivors = []
-        for state, pm in self.partial_matches():
-            if ts - pm[1] >= window:
-                if state.kind == PENDING:
-                    pending.append(pm)
-                else:
-                    timeouts.append((materialize(pm[0]), pm[1] + window))
+        heap = self.expiries
+        buckets = self.buckets
+        infos = self.infos
+        timeouts: list = []
+        expired: list = []
+        pending: list = []
+        while heap and heap[0][0] <= ts:
+            _expiry, _n, sid, key, pm = heapq.heappop(heap)
+            bucket = buckets[sid]
+            lst = bucket if infos[sid].index is None else bucket.get(key)
+            if not lst:
+                continue
+            for i, other in enumerate(lst):
+                if other is pm:
+                    del lst[i]
+                    break
             else:
-                survivors.append((state, pm))
-        self.clear_partial_matches()
-        for state, pm in survivors:
-            self.add(state, pm)
+                continue  # it moved on (or was pruned) before expiring
+            if infos[sid].index is not None and not lst:
+                del bucket[key]
+            if infos[sid].is_pending:
+                pending.append(pm)
+            else:
+                expired.append(pm)
+        self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
+        if expired:
+            expired.sort(key=_lineage_key)  # a deterministic order, the same after a restore
+            timeouts = [(materialize(pm[0]), pm[1] + window) for pm in expired]
         matches = self._emit(pending) if (pending or self.completed) else []
         return matches, timeouts
 
 
 class _Unhashable:
     """A bucket key for partial matches waiting for an unhashable value (never looked up)."""
+
+
+def _lineage_key(pm: PartialMatch) -> tuple:
+    """Start position, then the positions of all its events: orders partial matches totally."""
+    seqs = []
+    node = pm[0]
+    while node is not None:
+        seqs.append(node[3])
+        node = node[4]
+    seqs.reverse()
+    return (pm[1], pm[2], seqs)
 
 
 def _start_key(pm: PartialMatch) -> tuple:

@@ -28,16 +28,9 @@ from simulator.config import (
 )
 from simulator.events import Record, is_valid_event
 from simulator.simulation import Simulation, simulate
-from simulator.sinks import (
-    IotSink,
-    JsonlFileSink,
-    KinesisSink,
-    RollingDirectorySink,
-    Sink,
-    SinkError,
-    StdoutSink,
-)
-from simulator.sinks.iot import DEFAULT_TOPIC
+from simulator.sinks.base import Sink, SinkError
+from simulator.sinks.file import JsonlFileSink, RollingDirectorySink
+from simulator.sinks.stdout import StdoutSink
 from simulator.truth import find_paths, paths_to_json
 
 logger = logging.getLogger("simulator")
@@ -124,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--records-per-file", int, help="--sink dir: records per completed file (default 100000)")
     opt("--stream", help="--sink kinesis: stream name")
     opt("--create-stream", int, metavar="SHARDS", help="--sink kinesis: create the stream with SHARDS shards")
-    opt("--topic", help=f"--sink iot: topic, {{region}}/{{node}} filled in (default {DEFAULT_TOPIC})")
+    opt("--topic", help="--sink iot: topic; {region} and {node} are filled in "
+        "(default emberwatch/sensors/{region}/{node})")
     opt("--endpoint-url", help="AWS endpoint override (an emulator) for --sink kinesis/iot")
+    opt("--aws-region", help="AWS region for --sink kinesis/iot (default: the AWS SDK's own lookup)")
     opt("--truth", help="write the ground truth (infection tree, alerted paths) to this JSON file")
     opt("--chain-length", int, help=f"truth: nodes per path (default {DEFAULT_CHAIN_LENGTH})")
     opt("--window-ms", int, help=f"truth: window in ms (default {DEFAULT_WINDOW_MS})")
@@ -204,14 +199,21 @@ def make_sink(args: argparse.Namespace) -> Sink:
         return JsonlFileSink(args.out)
     if kind == "dir":
         return RollingDirectorySink(args.out, records_per_file=args.records_per_file or 100_000)
+    # AWS sinks import boto3 only when used: it doubles the CLI's start-up time.
+    import boto3
+
+    from simulator.sinks.iot import DEFAULT_TOPIC, IotSink
+    from simulator.sinks.kinesis import KinesisSink
+
+    session = boto3.session.Session(region_name=args.aws_region)
     if kind == "kinesis":
         if not args.stream:
             raise CliError("--sink kinesis needs --stream NAME")
-        sink = KinesisSink(args.stream, endpoint_url=args.endpoint_url)
+        sink = KinesisSink(args.stream, endpoint_url=args.endpoint_url, boto3_session=session)
         if args.create_stream:
             sink.ensure_stream(args.create_stream)
         return sink
-    return IotSink(args.topic or DEFAULT_TOPIC, endpoint_url=args.endpoint_url)
+    return IotSink(args.topic or DEFAULT_TOPIC, endpoint_url=args.endpoint_url, boto3_session=session)
 
 
 # --- running --------------------------------------------------------------------------------------

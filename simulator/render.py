@@ -29,12 +29,13 @@ h1{font-size:18px;margin:0 0 4px} .meta{color:#555;margin-bottom:8px}
 .panel{background:#fff;border:1px solid #ddd}
 .panel text{font-size:11px;fill:#444}
 line.link{stroke:#d5d5d5;stroke-width:1}
-line.inf{stroke:#c0392b;stroke-width:2;marker-end:url(#arrow);display:none}
+line.inf{stroke:#c0392b;stroke-width:1.5;marker-end:url(#arrow);display:none}
 line.inf.on{display:inline}
 circle{stroke:#555;stroke-width:.6;fill:#9bc59d}
 circle.burning{fill:#e74c3c}
 circle.ignition.burning{fill:#f39c12}
 circle.burnt{fill:#5d4037}
+.legend{display:block;margin-top:4px}
 .legend span{display:inline-block;width:10px;height:10px;border-radius:5px;margin:0 4px 0 12px}
 """
 
@@ -93,7 +94,7 @@ def _panel(sim: Simulation, region: str) -> str:
     coslat = math.cos(math.radians(sum(lats) / len(lats)))
     span = max(max(lats) - min(lats), (max(lons) - min(lons)) * coslat, 1e-9)
     inner = PANEL - 2 * PAD
-    radius = max(2.5, min(7.0, inner / (2.2 * math.sqrt(len(ids)) + 1)))
+    radius = max(2.5, min(7.0, inner / (4.0 * math.sqrt(len(ids)))))
 
     def xy(nid: str) -> tuple[float, float]:
         node = net.by_id[nid]
@@ -144,7 +145,7 @@ def render_html(sim: Simulation, path: str | Path, max_regions: int = 16, title:
             f"{start}; seed {cfg.seed}; {len(sim.infections)} nodes caught fire, "
             f"{len(sim.branch_points)} branch points")
     arrow = ('<svg width="0" height="0" style="position:absolute"><defs>'
-             '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" '
+             '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="4" markerHeight="4" '
              'orient="auto-start-reverse">'
              '<path d="M0,0L10,5L0,10z" fill="#c0392b"/></marker></defs></svg>')
     page = f"""<!DOCTYPE html>

@@ -11,11 +11,7 @@ from tests.cep.conformance_cases import load_cases, run_case
 CASES = load_cases()
 
 # Scenarios where this engine deviates from Flink, with the reason in the README's cep section.
-DEVIATIONS: dict[str, str] = {
-    "AfterMatchSkipITCase.testSkipPastLastWithOneOrMoreAtBeginning": "under investigation",
-    "AfterMatchSkipITCase.testSkipToLastWithOneOrMoreAtBeginning": "under investigation",
-    "GroupITCase.testGroupFollowedByOneOrMoreWithUntilCondition": "under investigation",
-}
+DEVIATIONS: dict[str, str] = {}
 
 
 def _params() -> list:

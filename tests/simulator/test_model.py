@@ -160,14 +160,21 @@ def test_blog_11_gives_exactly_the_article_path():
     assert [first_hot[n][0] for n in "12345"] == sorted(first_hot[n][0] for n in "12345")
 
 
-def test_benchmark_preset_shape_without_generating_it():
+def test_benchmark_preset_stats():
     cfg = SimulationConfig.benchmark()
     sim = simulate(cfg)
-    assert len(sim.network) == 10_000 and cfg.steps == 100
-    assert len(sim.network.regions) == 100
-    hot = sum(min(cfg.steps, i.step + cfg.fire.burn_minutes) - i.step for i in sim.infections.values())
-    assert 0.015 < hot / 1_000_000 < 0.025
+    assert len(sim.network) == 10_000 and cfg.steps == 100 and len(sim.network.regions) == 100
+    hot = list(sim.hot_events())
+    assert 0.015 < len(hot) / 1_000_000 < 0.025, "about 2 % hot readings"
+    paths = find_paths(hot)
+    assert 500 <= len(paths) <= 2_000, "a healthy number of distinct 5-node paths in 10 minutes"
     assert len(sim.branch_points) > 100
+    assert any(a[1][:2] == b[1][:2] and a[1][2] != b[1][2] for a, b in zip(sorted(paths), sorted(paths)[1:]))
+
+
+def test_hot_events_are_the_hot_part_of_events():
+    sim = simulate(small())
+    assert list(sim.hot_events()) == [e for e in sim.events() if e["temperature"] >= 50.0]
 
 
 def test_truth_of_a_small_run_matches_find_paths_over_events():
