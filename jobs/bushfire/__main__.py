@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -29,8 +30,25 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     env = create_environment(cfg.runtime)
     build(env, cfg)
-    env.execute("emberwatch-bushfire")
+    run(env, cfg.runtime.max_runtime_ms)
     return 0
+
+
+def run(env, max_runtime_ms: Optional[int]) -> None:
+    """Run the job to its end, or cancel it after `max_runtime_ms` (then its outputs are as far as it got)."""
+    if max_runtime_ms is None:
+        env.execute("emberwatch-bushfire")
+        return
+    client = env.execute_async("emberwatch-bushfire")
+    result = client.get_job_execution_result()
+    deadline = time.monotonic() + max_runtime_ms / 1000
+    while time.monotonic() < deadline:
+        if result.done():
+            result.result()  # raises if the job failed
+            return
+        time.sleep(0.5)
+    logging.getLogger(__name__).info("--max-runtime reached: cancelling the job")
+    client.cancel().result()
 
 
 if __name__ == "__main__":
