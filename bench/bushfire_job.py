@@ -80,7 +80,7 @@ def main() -> int:
     found = {(a["region"], tuple(a["path"])) for a in alerts}
     truth = truth_of(events_file)
     rate = events / seconds
-    print(f"events: {events:,}  job wall clock (start-up included): {seconds:.1f} s  ->  {rate:,.0f} events/s")
+    print(f"events: {events:,}  job wall clock (start-up included): {seconds:.1f} s -> {rate:,.0f} events/s")
     print(f"target: >= {2 * JAVA_FLINK_CEP_EVENTS_PER_S:,} events/s (2x Java Flink CEP's ~23k/s)")
     print(
         f"paths: truth {len(truth)}, found {len(found & truth)}, missed {len(truth - found)}, "

@@ -5,7 +5,9 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -35,20 +37,21 @@ def main(argv: Optional[list[str]] = None) -> int:
 
 
 def run(env, max_runtime_ms: Optional[int]) -> None:
-    """Run the job to its end, or cancel it after `max_runtime_ms` (then its outputs are as far as it got)."""
-    if max_runtime_ms is None:
-        env.execute("emberwatch-bushfire")
-        return
+    """Run the job to its end; cancel it after `max_runtime_ms` or on SIGTERM (outputs stay as far as
+    they got: alerts already written remain, pending matches are not flushed)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client = env.execute_async("emberwatch-bushfire")
     result = client.get_job_execution_result()
-    deadline = time.monotonic() + max_runtime_ms / 1000
-    while time.monotonic() < deadline:
-        if result.done():
-            result.result()  # raises if the job failed
+    deadline = None if max_runtime_ms is None else time.monotonic() + max_runtime_ms / 1000
+    while not result.done():
+        if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+            why = "SIGTERM" if stop.is_set() else "--max-runtime reached"
+            logging.getLogger(__name__).info("%s: cancelling the job", why)
+            client.cancel().result()
             return
-        time.sleep(0.5)
-    logging.getLogger(__name__).info("--max-runtime reached: cancelling the job")
-    client.cancel().result()
+        time.sleep(0.2)
+    result.result()  # raises if the job failed
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pyflink.common import Time, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-from jobs.bushfire.alerts import alert_line
+from jobs.bushfire.alerts import alert_line, console_line
 from jobs.bushfire.config import AlertConfig
 from jobs.bushfire.parsing import DeadLetter, Reason, now_ms, parse_line
 
@@ -218,7 +218,7 @@ class DeliverAlerts(ProcessFunction):
         self.delivered.inc()
         self.count += 1
         self._maybe_crash()
-        yield alert_line(alert)
+        yield console_line(alert)
 
     def _maybe_crash(self) -> None:
         """Fault injection for recovery drills: fail once, remembered by a marker file."""
