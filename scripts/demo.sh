@@ -57,6 +57,7 @@ fi
 #    clock skew); alerts appear on the console as they are detected. It stops on SIGTERM (below) or
 #    after 150 s at the latest.
 log "bushfire job on the local mini-cluster, watching $OUT/readings"
+: >"$OUT/console.txt"
 "$PY" -m jobs.bushfire --source files --input "$OUT/readings" --monitor-interval 1s \
     --out-of-orderness 60s --alerts-out "$OUT/alerts.jsonl" --dead-letters "$OUT/dead-letters.jsonl" \
     --max-runtime 150s "${SNS_FLAGS[@]}" >"$OUT/console.txt" 2>"$OUT/job.log" &
