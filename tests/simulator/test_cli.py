@@ -13,7 +13,7 @@ import boto3
 import orjson
 
 from simulator import SimulationConfig, simulate
-from simulator.cli import emit, main, parse_rate
+from simulator.cli import build_parser, config_from_args, emit, main, parse_rate
 from simulator.sinks import StdoutSink
 from tests.simulator.conftest import read_stream
 
@@ -176,3 +176,17 @@ def test_iot_sink_from_the_cli(moto_endpoint):
     proc = sim("--preset", "blog-11", "--max-events", "12", "--sink", "iot", "--topic", "fire/{node}",
                "--endpoint-url", moto_endpoint, "--aws-region", "us-east-1")
     assert summary(proc)["records"] == 12
+
+
+def test_truth_file_of_a_faulty_run_is_the_library_truth(tmp_path):
+    args = ["--preset", "demo", "--seed", "21", "--sink", "file", "--out", str(tmp_path / "e.jsonl"),
+            "--truth", str(tmp_path / "truth.json"), "--quiet"]
+    assert main(args) == 0
+    expected = simulate(config_from_args(build_parser().parse_args(args)))
+    assert expected.config.faults.any
+    doc = orjson.loads((tmp_path / "truth.json").read_bytes())
+    assert {(p["region"], tuple(p["path"])) for p in doc["paths"]} == expected.truth()
+    assert doc["records_sent"] == len(list(expected.delivered()))
+    tree = expected.infection_tree()
+    assert {n["node"]: n["infectedBy"] for n in doc["infection_tree"]} == {
+        n: v["infectedBy"] for n, v in tree.items()}
