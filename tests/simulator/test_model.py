@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from simulator import (
+    FaultConfig,
     FireConfig,
     NetworkError,
     SimulationConfig,
@@ -181,3 +182,12 @@ def test_truth_of_a_small_run_matches_find_paths_over_events():
     sim = simulate(small())
     assert sim.truth() == find_paths(sim.events())
     assert sim.truth(chain_length=3)
+
+
+def test_settings_out_of_range_are_refused_with_the_setting_named():
+    with pytest.raises(ValueError, match="spread_probability must be between 0 and 1"):
+        FireConfig(spread_probability=1.2)
+    with pytest.raises(ValueError, match="drop_rate must be between 0 and 1"):
+        FaultConfig(drop_rate=-0.1)
+    with pytest.raises(ValueError, match="minutes and interval_ms must be at least 1"):
+        SimulationConfig(minutes=0)
