@@ -392,11 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: clear one-line errors (exit 2) instead of tracebacks."""
     try:
         return run(argv)
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CliError, SinkError, ValueError, OSError) as exc:
         sys.stderr.write(f"emberwatch-sim: error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # e.g. `... | head`: the reader left; stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0

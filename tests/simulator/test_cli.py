@@ -190,3 +190,14 @@ def test_truth_file_of_a_faulty_run_is_the_library_truth(tmp_path):
     tree = expected.infection_tree()
     assert {n["node"]: n["infectedBy"] for n in doc["infection_tree"]} == {
         n: v["infectedBy"] for n, v in tree.items()}
+
+
+def test_a_reader_that_leaves_early_ends_the_run_quietly():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMBERWATCH_SIM_")}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--preset", "benchmark", "--quiet"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    _, err = proc.communicate(timeout=60)
+    assert orjson.loads(first)["event_id"].endswith(":0")
+    assert proc.returncode == 0 and err == b""
