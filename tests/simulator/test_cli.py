@@ -159,6 +159,7 @@ def test_render_writes_a_self_contained_page(tmp_path):
     sim("--preset", "blog-11", "--quiet", "--render", str(page))
     text = page.read_text(encoding="utf-8")
     assert text.count("<circle") == 11 and 'id="step"' in text
+    assert "Alerted paths in these regions (1)" in text and '"paths":[["1","2","3","4","5"]]' in text
     assert "<script src" not in text and "http://" not in text and "https://" not in text
 
 
