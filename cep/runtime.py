@@ -217,6 +217,8 @@ class NfaRun:
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
+        """Flink's NFA.process for one event. All conditions run before any state changes, so
+        an exception from a condition leaves the partial matches as they were."""
         seq = self.seq
         self.seq = seq + 1
         new: list = []
@@ -225,6 +227,7 @@ class NfaRun:
         if start_info.wake is None or start_info.wake(event, None):
             self._step(start_info.state, None, event, ts, seq, new, finals, None)
         buckets = self.buckets
+        updates = []  # (container, key, partial matches that stay): applied at the end
         for info in self.live:
             sid = info.state.sid
             bucket = buckets[sid]
@@ -239,31 +242,32 @@ class NfaRun:
                 if value is None:
                     continue
                 try:
-                    lst = bucket.pop(value, None)
+                    lst = bucket.get(value)
                 except TypeError:
                     continue
                 if lst is None:
                     continue
-                if info.simple is not None:
-                    kept = self._step_simple(info, lst, event, ts, seq, new, finals)
-                    if kept:
-                        bucket[value] = kept
-                else:
-                    kept = []
-                    for pm in lst:
-                        self._step(info.state, pm, event, ts, seq, new, finals, kept)
-                    if kept:
-                        bucket[value] = kept
-            elif info.simple is not None:
-                buckets[sid] = self._step_simple(info, bucket, event, ts, seq, new, finals)
+                container, key, pms = bucket, value, lst
+            else:
+                container, key, pms = buckets, sid, bucket
+            if info.simple is not None:
+                kept = self._step_simple(info, pms, event, ts, seq, new, finals)
             else:
                 kept = []
-                for pm in bucket:
+                for pm in pms:
                     self._step(info.state, pm, event, ts, seq, new, finals, kept)
-                buckets[sid] = kept
+            updates.append((container, key, kept, index is not None))
+        dedupe_keys = None
+        if new and self.dedupe_key is not None:
+            dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
+        for container, key, kept, indexed in updates:
+            if kept or not indexed:
+                container[key] = kept
+            else:
+                del container[key]
         if new:
-            if self.dedupe_key is not None:
-                new = self._dedupe(new)
+            if dedupe_keys is not None:
+                new = self._dedupe(new, dedupe_keys)
             add = self.add
             for state, pm in new:
                 add(state, pm)
@@ -361,7 +365,7 @@ class NfaRun:
                 else:
                     new.append((target, rpm))
 
-    def _dedupe(self, new: list) -> list:
+    def _dedupe(self, new: list, new_keys: list) -> list:
         """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one.
 
         Two partial matches in the same state are interchangeable when their `(stage, key)`
@@ -372,14 +376,14 @@ class NfaRun:
         key = self.dedupe_key
         frontiers: dict[int, dict] = {}
         kept = []
-        for state, pm in new:
+        for (state, pm), seq_key_new in zip(new, new_keys):
             frontier = frontiers.get(state.sid)
             if frontier is None:
                 frontier = frontiers[state.sid] = {}
                 for other in self._state_pms(state):
                     seq_key = _key_sequence(other[0], key)
                     frontier.setdefault(seq_key, []).append((other[1], other[0][2]))
-            group = frontier.setdefault(_key_sequence(pm[0], key), [])
+            group = frontier.setdefault(seq_key_new, [])
             first, last = pm[1], pm[0][2]
             if any(f >= first and lt <= last for f, lt in group):
                 continue

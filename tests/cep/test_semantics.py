@@ -238,3 +238,27 @@ def test_subtype() -> None:
     m = Matcher(p)
     assert m.process({"v": 5}, 1) == []
     assert m.process(Reading(v=5), 2) == [{"a": [Reading(v=5)]}]
+
+
+def test_a_raising_condition_leaves_the_matcher_unchanged() -> None:
+    from cep import ConditionError
+
+    p = (
+        Pattern.begin("a")
+        .where(is_("a"))
+        .followed_by_any("b")
+        .where(lambda e: 1 / e["v"] > 0)
+        .followed_by("c")
+        .where(is_("c"))
+    )
+    good = [{"name": "a", "v": 1}, {"name": "b", "v": 1}, {"name": "b", "v": 2}]
+    bad = {"name": "b", "v": 0}
+    clean, dirty = Matcher(p), Matcher(p)
+    for i, e in enumerate(good):
+        clean.process(e, i)
+        dirty.process(e, i)
+    with pytest.raises(ConditionError, match="ZeroDivisionError"):
+        dirty.process(bad, 3)
+    last = {"name": "c", "v": 1}
+    assert dirty.process(last, 4) == clean.process(last, 4)
+    assert dirty.snapshot() == clean.snapshot()
