@@ -220,7 +220,6 @@ class NfaRun:
         """Flink's NFA.process for one event. All conditions run before any state changes, so
         an exception from a condition leaves the partial matches as they were."""
         seq = self.seq
-        self.seq = seq + 1
         new: list = []
         finals: list = []
         start_info = self.start_info
@@ -260,6 +259,7 @@ class NfaRun:
         dedupe_keys = None
         if new and self.dedupe_key is not None:
             dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
+        self.seq = seq + 1
         for container, key, kept, indexed in updates:
             if kept or not indexed:
                 container[key] = kept
