@@ -552,6 +552,17 @@ def is_instance(cls: type) -> Condition:
     return IsInstance(cls)
 
 
+def referenced_stages(cond: Condition) -> set[str]:
+    """Stage names that `C.last(...)` references inside `cond` point to."""
+    if isinstance(cond, Compare) and isinstance(cond.value, Ref):
+        return {cond.value.pattern}
+    if isinstance(cond, (And, Or)):
+        return set().union(*(referenced_stages(i) for i in cond.items))
+    if isinstance(cond, (Not, Negate)):
+        return referenced_stages(cond.item)
+    return set()
+
+
 def as_condition(cond: Any) -> Condition:
     """Wrap a plain callable as an (opaque) condition; conditions are returned unchanged."""
     if isinstance(cond, Condition):

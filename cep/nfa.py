@@ -20,7 +20,7 @@ from collections.abc import Hashable
 from typing import Any, Callable, Optional
 
 from cep.aftermatch import AfterMatchSkipStrategy
-from cep.conditions import And, Condition, Const, Negate
+from cep.conditions import And, Condition, Const, Negate, referenced_stages
 from cep.errors import MalformedPatternError
 from cep.pattern import END_STATE_NAME, Pattern
 from cep.quantifier import Contiguity, Property
@@ -140,6 +140,14 @@ class _Compiler:
                 f"the skip strategy names {skip.pattern_name!r}, which is not a stage of this pattern "
                 f"(stages: {sorted(_top_names(last))})"
             )
+        for stage in _all_stages(last):
+            for cond in (stage.condition, stage.until_condition):
+                unknown = sorted(referenced_stages(cond) - set(names)) if cond is not None else []
+                if unknown:
+                    raise MalformedPatternError(
+                        f"a condition of stage {stage.name!r} uses C.last({unknown[0]!r}, ...), but the "
+                        f"pattern has no such stage (stages: {list(names)})"
+                    )
         end = self._state(END_STATE_NAME, FINAL)
         self.window = last.window_ms
         sink = self._middle_states(end)
@@ -445,6 +453,15 @@ def _extend_until(cond: Condition | None, until: Condition | None, is_take: bool
 def _guard_greedy(state: State, take: Condition) -> None:
     for e in state.edges:
         e.spec = And((e.spec, Negate(take)))
+
+
+def _all_stages(last: Pattern) -> list[Pattern]:
+    out: list[Pattern] = []
+    for s in last.stages():
+        out.append(s)
+        if s.group is not None:
+            out.extend(_all_stages(s.group))
+    return out
 
 
 def _first(last: Pattern) -> Pattern:
