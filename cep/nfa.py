@@ -159,6 +159,10 @@ class _Compiler:
                 "call .within(...) last so the absence can be decided, or end with a positive stage"
             )
         dedupe = next((s.dedupe_key for s in last.stages() if s.dedupe_key is not None), None)
+        if dedupe is not None and not self.window:
+            raise MalformedPatternError(
+                "dedupe_runs() needs a window: add .within(...) so that runs expire and state stays bounded"
+            )
         return _freeze(self.states, start, self.window or 0, skip, names, dedupe)
 
     # ------------------------------------------------------------------ states

@@ -153,6 +153,9 @@ class NfaRun:
         self.tiebreak = 0
         self.next_expiry = _NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
+        # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
+        # entries of partial matches that moved on are dropped lazily or when they expire
+        self.frontier: dict = {}
 
     # ------------------------------------------------------------------ inspection
     def partial_matches(self) -> list[tuple[State, PartialMatch]]:
@@ -177,17 +180,30 @@ class NfaRun:
             self.buckets[sid] = {} if info.index is not None else []
         self.completed = []
         self.expiries = []
+        self.frontier = {}
         self.next_expiry = _NO_EXPIRY
 
-    def add(self, state: State, pm: PartialMatch) -> None:
+    def add(self, state: State, pm: PartialMatch, key_sequence: Optional[tuple] = None) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
         info = self.infos[state.sid]
         bucket = self.buckets[state.sid]
+        if self.dedupe_key is not None:
+            if key_sequence is None:
+                key_sequence = _key_sequence(pm[0], self.dedupe_key)
+            if self._dominated(state, pm, key_sequence):
+                return
         if info.index is None:
             bucket.append(pm)
-            if self.window:
-                self._track_expiry(state.sid, None, pm)
-            return
+            key = None
+        else:
+            key = self._add_indexed(info, bucket, pm)
+        if self.window:
+            self._track_expiry(state.sid, key, pm)
+        if key_sequence is not None:
+            entry = (pm[1], pm[0][2], pm, key)
+            self.frontier.setdefault((state.sid, key_sequence), []).append(entry)
+
+    def _add_indexed(self, info: _StateInfo, bucket: dict, pm: PartialMatch) -> Any:
         _field, stage, ref_field = info.index
         node = pm[0]
         key = None
@@ -205,8 +221,7 @@ class NfaRun:
             bucket[key] = [pm]
         else:
             lst.append(pm)
-        if self.window:
-            self._track_expiry(state.sid, key, pm)
+        return key
 
     def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
         expiry = pm[1] + self.window
@@ -256,7 +271,7 @@ class NfaRun:
                 for pm in pms:
                     self._step(info.state, pm, event, ts, seq, new, finals, kept)
             updates.append((container, key, kept, index is not None))
-        dedupe_keys = None
+        dedupe_keys: list = [None] * len(new)
         if new and self.dedupe_key is not None:
             dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
         self.seq = seq + 1
@@ -266,11 +281,9 @@ class NfaRun:
             else:
                 del container[key]
         if new:
-            if dedupe_keys is not None:
-                new = self._dedupe(new, dedupe_keys)
             add = self.add
-            for state, pm in new:
-                add(state, pm)
+            for (state, pm), key_sequence in zip(new, dedupe_keys):
+                add(state, pm, key_sequence)
         if finals or self.completed:
             return self._emit(finals)
         return []
@@ -365,37 +378,41 @@ class NfaRun:
                 else:
                     new.append((target, rpm))
 
-    def _dedupe(self, new: list, new_keys: list) -> list:
-        """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one.
+    def _dominated(self, state: State, pm: PartialMatch, key_sequence: tuple) -> bool:
+        """Emberwatch `dedupe_runs`: is `pm` dominated by an interchangeable live partial match?
 
-        Two partial matches in the same state are interchangeable when their `(stage, key)`
-        sequences are equal; one is dominated when another started later-or-equal and took its
-        last event earlier-or-equal (it can then be extended by everything the dominated one
-        can, within a window that ends no earlier).
+        Interchangeable: same state and equal `(stage, key)` sequences. Dominated: the other one
+        started later-or-equal and took its last event earlier-or-equal, so it can be extended
+        by everything `pm` can, within a window that ends no earlier.
         """
-        key = self.dedupe_key
-        frontiers: dict[int, dict] = {}
-        kept = []
-        for (state, pm), seq_key_new in zip(new, new_keys):
-            frontier = frontiers.get(state.sid)
-            if frontier is None:
-                frontier = frontiers[state.sid] = {}
-                for other in self._state_pms(state):
-                    seq_key = _key_sequence(other[0], key)
-                    frontier.setdefault(seq_key, []).append((other[1], other[0][2]))
-            group = frontier.setdefault(seq_key_new, [])
-            first, last = pm[1], pm[0][2]
-            if any(f >= first and lt <= last for f, lt in group):
-                continue
-            group.append((first, last))
-            kept.append((state, pm))
-        return kept
+        group = self.frontier.get((state.sid, key_sequence))
+        if not group:
+            return False
+        first, last = pm[1], pm[0][2]
+        for i in range(len(group) - 1, -1, -1):
+            entry = group[i]
+            if entry[0] >= first and entry[1] <= last:
+                if self._is_live(state, entry[2], entry[3]):
+                    return True
+                del group[i]  # it moved on: forget it
+        return False
 
-    def _state_pms(self, state: State) -> list:
+    def _is_live(self, state: State, pm: PartialMatch, key: Any) -> bool:
         bucket = self.buckets[state.sid]
-        if isinstance(bucket, dict):
-            return [pm for lst in bucket.values() for pm in lst]
-        return list(bucket)
+        lst = bucket if self.infos[state.sid].index is None else bucket.get(key)
+        return lst is not None and any(x is pm for x in lst)
+
+    def _forget(self, sid: int, pm: PartialMatch) -> None:
+        """Drop a partial match's dedupe entry (it expired, or moved on long ago)."""
+        group = self.frontier.get((sid, _key_sequence(pm[0], self.dedupe_key)))
+        if group is None:
+            return
+        for i, entry in enumerate(group):
+            if entry[2] is pm:
+                del group[i]
+                break
+        if not group:
+            del self.frontier[(sid, _key_sequence(pm[0], self.dedupe_key))]
 
     # ------------------------------------------------------------------ matches
     def _emit(self, finals: list) -> list[dict[str, list]]:
@@ -465,6 +482,8 @@ class NfaRun:
         pending: list = []
         while heap and heap[0][0] <= ts:
             _expiry, _n, sid, key, pm = heapq.heappop(heap)
+            if self.dedupe_key is not None:
+                self._forget(sid, pm)
             bucket = buckets[sid]
             lst = bucket if infos[sid].index is None else bucket.get(key)
             if not lst:
