@@ -12,11 +12,16 @@ and keeps the results; complete matches are emitted in the order of their first 
 the after-match skip strategy. `advance_time(ts)` drops partial matches older than the window,
 reporting them as timeouts (or as matches, for a pattern ending in `not_followed_by`).
 
-Two shortcuts keep `process` cheap without changing any result:
+Shortcuts keep `process` cheap without changing any result (`use_shortcuts=False` turns them
+off, which the tests use to check exactly that):
 - a state with a *wake condition* is skipped when the event fails it (its partial matches would
   all IGNORE the event and stay as they are);
 - a state with an *index* keeps its partial matches in a dict keyed by the value they wait for
-  (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried.
+  (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
+- a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
+  call, leaving those that stay where they are.
+Partial matches that stay unchanged are never re-inserted, and expiries sit in a heap, so time
+passing touches only what expires.
 """
 
 from __future__ import annotations
@@ -67,11 +72,16 @@ def node_positions(node: Optional[Node]) -> dict[str, list]:
 class _Context:
     """What a condition sees: the events accepted so far in this partial match."""
 
-    __slots__ = ("_cache", "node")
+    __slots__ = ("_cache", "node", "ts")
 
-    def __init__(self, node: Optional[Node]) -> None:
+    def __init__(self, node: Optional[Node], ts: int) -> None:
         self.node = node
+        self.ts = ts
         self._cache: Optional[dict[str, list]] = None
+
+    def timestamp(self) -> int:
+        """The timestamp of the event being examined."""
+        return self.ts
 
     def get_events_for_pattern(self, name: str) -> list:
         """The events accepted so far for stage `name`, oldest first (empty if none)."""
@@ -99,7 +109,7 @@ class _StateInfo:
         self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
         self.index = index_spec(state) if use_shortcuts else None
         self.is_pending = state.kind == PENDING
-        self.simple = _simple_transition(state)
+        self.simple = _simple_transition(state) if use_shortcuts else None
 
 
 def _simple_transition(state: State) -> Optional[tuple]:
@@ -296,7 +306,7 @@ class NfaRun:
         name = info.state.name
         to_final = target.kind == FINAL
         reaches_final = target.reaches_final
-        ctx = _Context(None)
+        ctx = _Context(None, ts)
         kept = []
         for pm in pms:
             node = pm[0]
@@ -333,7 +343,7 @@ class NfaRun:
         it stays in its bucket) or `new` (to be inserted after the event).
         """
         node = pm[0] if pm is not None else None
-        ctx = _Context(node)
+        ctx = _Context(node, ts)
         enabled = []
         stack = [state]
         while stack:

@@ -262,3 +262,10 @@ def test_a_raising_condition_leaves_the_matcher_unchanged() -> None:
     last = {"name": "c", "v": 1}
     assert dirty.process(last, 4) == clean.process(last, 4)
     assert dirty.snapshot() == clean.snapshot()
+
+
+def test_condition_context_gives_the_event_timestamp() -> None:
+    p = Pattern.begin("a").where(lambda e, ctx: ctx.timestamp() % 2 == 0)
+    m = Matcher(p)
+    assert m.process({"n": 1}, 3) == []
+    assert m.process({"n": 2}, 4) == [{"a": [{"n": 2}]}]
