@@ -458,7 +458,7 @@ def _arity(fn: Callable[..., Any]) -> int:
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return 2
+        return 1  # builtins without a signature (e.g. operator.itemgetter) take the event only
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
         return 2
     positional = [

@@ -124,3 +124,10 @@ def test_necessary_part() -> None:
     assert repr((hot & (lambda e: True)).necessary()) == repr(hot)
     assert ((lambda e: True) | hot).necessary() is None  # an OR with an opaque side says nothing
     assert repr((hot & (C.field("x") == C.last("a", "b"))).necessary()) == repr(hot)
+
+
+def test_callables_without_a_signature_take_the_event() -> None:
+    import operator
+
+    flag = C.as_condition(operator.itemgetter("flag"))
+    assert flag({"flag": True}) and not flag({"flag": False})
