@@ -184,15 +184,6 @@ class NfaRun:
             return False
         return all(not self.buckets[info.state.sid] for info in self.live)
 
-    def clear_state(self) -> None:
-        for info in self.live:
-            sid = info.state.sid
-            self.buckets[sid] = {} if info.index is not None else []
-        self.completed = []
-        self.expiries = []
-        self.frontier = {}
-        self.next_expiry = _NO_EXPIRY
-
     def add(self, state: State, pm: PartialMatch, key_sequence: Optional[tuple] = None) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
         info = self.infos[state.sid]
