@@ -118,6 +118,21 @@ class Matcher:
         return self._plan.nfa
 
     @property
+    def window_ms(self) -> int:
+        """The pattern's window (the smallest `within` of its stages); 0 when it has none."""
+        return self._plan.nfa.window_ms
+
+    @property
+    def next_deadline(self) -> Optional[int]:
+        """The earliest time at which `advance_time` can produce a timeout or a match, or None.
+
+        Useful to register a single timer (e.g. in processing-time mode); it may be early (the
+        partial match may have moved on), never late.
+        """
+        deadline = self._run.next_expiry
+        return None if deadline == float("inf") else int(deadline)
+
+    @property
     def prefilter(self) -> Any:
         """The declarative prefilter applied in `process`, or None."""
         return self._plan.prefilter

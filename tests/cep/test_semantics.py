@@ -269,3 +269,13 @@ def test_condition_context_gives_the_event_timestamp() -> None:
     m = Matcher(p)
     assert m.process({"n": 1}, 3) == []
     assert m.process({"n": 2}, 4) == [{"a": [{"n": 2}]}]
+
+
+def test_window_and_next_deadline() -> None:
+    p = Pattern.begin("a").where(is_("a")).followed_by("b").where(is_("b")).within(5)
+    m = Matcher(p)
+    assert m.window_ms == 5 and m.next_deadline is None
+    m.process({"name": "a"}, 10)
+    assert m.next_deadline == 15
+    m.advance_time(15)
+    assert m.next_deadline is None and m.is_empty()
