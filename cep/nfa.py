@@ -20,7 +20,7 @@ from collections.abc import Hashable
 from typing import Any, Callable, Optional
 
 from cep.aftermatch import AfterMatchSkipStrategy
-from cep.conditions import And, Condition, Const, Negate, referenced_stages
+from cep.conditions import And, Condition, Const, Negate, Opaque, referenced_stages
 from cep.errors import MalformedPatternError
 from cep.pattern import END_STATE_NAME, Pattern
 from cep.quantifier import Contiguity, Property
@@ -506,7 +506,12 @@ def _freeze(
         for e in s.edges:
             e.spec = _simplify(e.spec)
             is_true = isinstance(e.spec, Const) and e.spec.value
-            e.cond = None if is_true else e.spec.compile()
+            if is_true:
+                e.cond = None
+            elif isinstance(e.spec, Opaque) and e.spec.arity == 2:
+                e.cond = e.spec.fn  # a user's (event, ctx) callable needs no wrapper
+            else:
+                e.cond = e.spec.compile()
         s.edges = tuple(s.edges)
     for s in states:
         s.reaches_final = _proceeds_to_final(s)
