@@ -279,3 +279,21 @@ def test_window_and_next_deadline() -> None:
     assert m.next_deadline == 15
     m.advance_time(15)
     assert m.next_deadline is None and m.is_empty()
+
+
+def test_negation_before_an_optional_stage() -> None:
+    """Taking the optional stage ends the negation before it (Flink's documented example)."""
+    p = (
+        Pattern.begin("a")
+        .where(is_("a"))
+        .not_followed_by("b")
+        .where(is_("b"))
+        .followed_by_any("c")
+        .where(is_("c"))
+        .optional()
+        .followed_by_any("d")
+        .where(is_("d"))
+    )
+    assert run(p, "a c b d")[0] == Counter(["a c d"])
+    assert run(p, "a b d")[0] == Counter()
+    assert run(p, "a c d")[0] == Counter(["a d", "a c d"])
