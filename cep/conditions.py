@@ -38,6 +38,7 @@ __all__ = [
     "is_instance",
     "last",
     "true",
+    "unseen",
 ]
 
 _MISSING = None
@@ -50,6 +51,16 @@ def get_field(event: Any, name: str) -> Any:
     if isinstance(event, Mapping):
         return event.get(name)
     return getattr(event, name, None)
+
+
+def _seen(ctx: Any, value: Any, name: str) -> bool:
+    """Whether an event already in the partial match has `name` equal to `value`."""
+    if ctx is None:
+        return False
+    accepted = getattr(ctx, "accepted_events", None)
+    if accepted is None:
+        raise CepError("C.unseen(...) needs the matcher's condition context")
+    return any(get_field(ev, name) == value for ev in accepted())
 
 
 def _last_field(ctx: Any, pattern: str, name: str) -> Any:
@@ -72,6 +83,7 @@ class _Gen:
         self.namespace: dict[str, Any] = {
             "_f": get_field,
             "_last": _last_field,
+            "_seen": _seen,
             "_dict": dict,
             "_isinstance": isinstance,
         }
@@ -257,6 +269,21 @@ class Compare(Condition):
 
     def __repr__(self) -> str:
         return f"(C.field({self.name!r}) {self.op} {self.value!r})"
+
+
+class Unseen(Condition):
+    """`field` differs from that field of every event already accepted in the partial match."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _code(self, positive: bool, gen: _Gen) -> str:
+        v = gen.var()
+        seen = f"_seen(ctx, {v}, {gen.const(self.name)})"
+        return f"(({v} := {gen.read(self.name)}) is not None and {'not ' if positive else ''}{seen})"
+
+    def __repr__(self) -> str:
+        return f"C.unseen({self.name!r})"
 
 
 class StrMatch(Condition):
@@ -535,6 +562,15 @@ def field(name: str) -> Field:
 def last(pattern: str, name: str) -> Ref:
     """Field `name` of the last event accepted so far for `pattern` in this partial match."""
     return Ref(pattern, name)
+
+
+def unseen(name: str) -> Condition:
+    """The event's `name` differs from `name` of every event already in this partial match.
+
+    E.g. `C.unseen("node")` keeps a fire chain's nodes pairwise distinct. Needs the matcher's
+    context (it is not a single-event condition, so it never becomes part of a prefilter).
+    """
+    return Unseen(name)
 
 
 def true() -> Condition:

@@ -90,6 +90,16 @@ class _Context:
             cache = self._cache = materialize(self.node)
         return list(cache.get(name, ()))
 
+    def accepted_events(self) -> list:
+        """Every event accepted so far in this partial match, oldest first."""
+        out = []
+        node = self.node
+        while node is not None:
+            out.append(node[1])
+            node = node[4]
+        out.reverse()
+        return out
+
     def last_event(self, name: str) -> Any:
         """The newest event accepted for stage `name`, or None."""
         node = self.node
