@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from cep.conditions import And, Compare, Condition, Const, Negate, Or, Ref
-from cep.nfa import FINAL, IGNORE, PROCEED, STOP, TAKE, State, compile_pattern
+from cep.nfa import FINAL, IGNORE, PROCEED, STOP, TAKE, State
 from cep.pattern import Pattern
 from cep.quantifier import Contiguity, Property
 
@@ -75,12 +75,6 @@ def _any_of(parts: list[Condition]) -> Condition:
         unique.setdefault(repr(part), part)
     items = list(unique.values())
     return items[0] if len(items) == 1 else Or(items)
-
-
-def prefilter_for_compiled(pattern: Pattern) -> Optional[Condition]:
-    """`prefilter` after checking the pattern compiles (used by the matcher)."""
-    compile_pattern(pattern)
-    return prefilter(pattern)
 
 
 def _reachable_edges(state: State) -> list:

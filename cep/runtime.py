@@ -12,11 +12,16 @@ and keeps the results; complete matches are emitted in the order of their first 
 the after-match skip strategy. `advance_time(ts)` drops partial matches older than the window,
 reporting them as timeouts (or as matches, for a pattern ending in `not_followed_by`).
 
-Two shortcuts keep `process` cheap without changing any result:
+Shortcuts keep `process` cheap without changing any result (`use_shortcuts=False` turns them
+off, which the tests use to check exactly that):
 - a state with a *wake condition* is skipped when the event fails it (its partial matches would
   all IGNORE the event and stay as they are);
 - a state with an *index* keeps its partial matches in a dict keyed by the value they wait for
-  (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried.
+  (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
+- a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
+  call, leaving those that stay where they are.
+Partial matches that stay unchanged are never re-inserted, and expiries sit in a heap, so time
+passing touches only what expires.
 """
 
 from __future__ import annotations
@@ -67,11 +72,16 @@ def node_positions(node: Optional[Node]) -> dict[str, list]:
 class _Context:
     """What a condition sees: the events accepted so far in this partial match."""
 
-    __slots__ = ("_cache", "node")
+    __slots__ = ("_cache", "node", "ts")
 
-    def __init__(self, node: Optional[Node]) -> None:
+    def __init__(self, node: Optional[Node], ts: int) -> None:
         self.node = node
+        self.ts = ts
         self._cache: Optional[dict[str, list]] = None
+
+    def timestamp(self) -> int:
+        """The timestamp of the event being examined."""
+        return self.ts
 
     def get_events_for_pattern(self, name: str) -> list:
         """The events accepted so far for stage `name`, oldest first (empty if none)."""
@@ -79,6 +89,16 @@ class _Context:
         if cache is None:
             cache = self._cache = materialize(self.node)
         return list(cache.get(name, ()))
+
+    def accepted_events(self) -> list:
+        """Every event accepted so far in this partial match, oldest first."""
+        out = []
+        node = self.node
+        while node is not None:
+            out.append(node[1])
+            node = node[4]
+        out.reverse()
+        return out
 
     def last_event(self, name: str) -> Any:
         """The newest event accepted for stage `name`, or None."""
@@ -99,7 +119,7 @@ class _StateInfo:
         self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
         self.index = index_spec(state) if use_shortcuts else None
         self.is_pending = state.kind == PENDING
-        self.simple = _simple_transition(state)
+        self.simple = _simple_transition(state) if use_shortcuts else None
 
 
 def _simple_transition(state: State) -> Optional[tuple]:
@@ -153,6 +173,9 @@ class NfaRun:
         self.tiebreak = 0
         self.next_expiry = _NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
+        # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
+        # entries of partial matches that moved on are dropped lazily or when they expire
+        self.frontier: dict = {}
 
     # ------------------------------------------------------------------ inspection
     def partial_matches(self) -> list[tuple[State, PartialMatch]]:
@@ -171,23 +194,27 @@ class NfaRun:
             return False
         return all(not self.buckets[info.state.sid] for info in self.live)
 
-    def clear_state(self) -> None:
-        for info in self.live:
-            sid = info.state.sid
-            self.buckets[sid] = {} if info.index is not None else []
-        self.completed = []
-        self.expiries = []
-        self.next_expiry = _NO_EXPIRY
-
-    def add(self, state: State, pm: PartialMatch) -> None:
+    def add(self, state: State, pm: PartialMatch, key_sequence: Optional[tuple] = None) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
         info = self.infos[state.sid]
         bucket = self.buckets[state.sid]
+        if self.dedupe_key is not None:
+            if key_sequence is None:
+                key_sequence = _key_sequence(pm[0], self.dedupe_key)
+            if self._dominated(state, pm, key_sequence):
+                return
         if info.index is None:
             bucket.append(pm)
-            if self.window:
-                self._track_expiry(state.sid, None, pm)
-            return
+            key = None
+        else:
+            key = self._add_indexed(info, bucket, pm)
+        if self.window:
+            self._track_expiry(state.sid, key, pm)
+        if key_sequence is not None:
+            entry = (pm[1], pm[0][2], pm, key)
+            self.frontier.setdefault((state.sid, key_sequence), []).append(entry)
+
+    def _add_indexed(self, info: _StateInfo, bucket: dict, pm: PartialMatch) -> Any:
         _field, stage, ref_field = info.index
         node = pm[0]
         key = None
@@ -205,8 +232,7 @@ class NfaRun:
             bucket[key] = [pm]
         else:
             lst.append(pm)
-        if self.window:
-            self._track_expiry(state.sid, key, pm)
+        return key
 
     def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
         expiry = pm[1] + self.window
@@ -217,14 +243,16 @@ class NfaRun:
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
+        """Flink's NFA.process for one event. All conditions run before any state changes, so
+        an exception from a condition leaves the partial matches as they were."""
         seq = self.seq
-        self.seq = seq + 1
         new: list = []
         finals: list = []
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
             self._step(start_info.state, None, event, ts, seq, new, finals, None)
         buckets = self.buckets
+        updates = []  # (container, key, partial matches that stay): applied at the end
         for info in self.live:
             sid = info.state.sid
             bucket = buckets[sid]
@@ -239,34 +267,34 @@ class NfaRun:
                 if value is None:
                     continue
                 try:
-                    lst = bucket.pop(value, None)
+                    lst = bucket.get(value)
                 except TypeError:
                     continue
                 if lst is None:
                     continue
-                if info.simple is not None:
-                    kept = self._step_simple(info, lst, event, ts, seq, new, finals)
-                    if kept:
-                        bucket[value] = kept
-                else:
-                    kept = []
-                    for pm in lst:
-                        self._step(info.state, pm, event, ts, seq, new, finals, kept)
-                    if kept:
-                        bucket[value] = kept
-            elif info.simple is not None:
-                buckets[sid] = self._step_simple(info, bucket, event, ts, seq, new, finals)
+                container, key, pms = bucket, value, lst
+            else:
+                container, key, pms = buckets, sid, bucket
+            if info.simple is not None:
+                kept = self._step_simple(info, pms, event, ts, seq, new, finals)
             else:
                 kept = []
-                for pm in bucket:
+                for pm in pms:
                     self._step(info.state, pm, event, ts, seq, new, finals, kept)
-                buckets[sid] = kept
+            updates.append((container, key, kept, index is not None))
+        dedupe_keys: list = [None] * len(new)
+        if new and self.dedupe_key is not None:
+            dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
+        self.seq = seq + 1
+        for container, key, kept, indexed in updates:
+            if kept or not indexed:
+                container[key] = kept
+            else:
+                del container[key]
         if new:
-            if self.dedupe_key is not None:
-                new = self._dedupe(new)
             add = self.add
-            for state, pm in new:
-                add(state, pm)
+            for (state, pm), key_sequence in zip(new, dedupe_keys):
+                add(state, pm, key_sequence)
         if finals or self.completed:
             return self._emit(finals)
         return []
@@ -279,7 +307,7 @@ class NfaRun:
         name = info.state.name
         to_final = target.kind == FINAL
         reaches_final = target.reaches_final
-        ctx = _Context(None)
+        ctx = _Context(None, ts)
         kept = []
         for pm in pms:
             node = pm[0]
@@ -316,7 +344,7 @@ class NfaRun:
         it stays in its bucket) or `new` (to be inserted after the event).
         """
         node = pm[0] if pm is not None else None
-        ctx = _Context(node)
+        ctx = _Context(node, ts)
         enabled = []
         stack = [state]
         while stack:
@@ -361,37 +389,41 @@ class NfaRun:
                 else:
                     new.append((target, rpm))
 
-    def _dedupe(self, new: list) -> list:
-        """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one.
+    def _dominated(self, state: State, pm: PartialMatch, key_sequence: tuple) -> bool:
+        """Emberwatch `dedupe_runs`: is `pm` dominated by an interchangeable live partial match?
 
-        Two partial matches in the same state are interchangeable when their `(stage, key)`
-        sequences are equal; one is dominated when another started later-or-equal and took its
-        last event earlier-or-equal (it can then be extended by everything the dominated one
-        can, within a window that ends no earlier).
+        Interchangeable: same state and equal `(stage, key)` sequences. Dominated: the other one
+        started later-or-equal and took its last event earlier-or-equal, so it can be extended
+        by everything `pm` can, within a window that ends no earlier.
         """
-        key = self.dedupe_key
-        frontiers: dict[int, dict] = {}
-        kept = []
-        for state, pm in new:
-            frontier = frontiers.get(state.sid)
-            if frontier is None:
-                frontier = frontiers[state.sid] = {}
-                for other in self._state_pms(state):
-                    seq_key = _key_sequence(other[0], key)
-                    frontier.setdefault(seq_key, []).append((other[1], other[0][2]))
-            group = frontier.setdefault(_key_sequence(pm[0], key), [])
-            first, last = pm[1], pm[0][2]
-            if any(f >= first and lt <= last for f, lt in group):
-                continue
-            group.append((first, last))
-            kept.append((state, pm))
-        return kept
+        group = self.frontier.get((state.sid, key_sequence))
+        if not group:
+            return False
+        first, last = pm[1], pm[0][2]
+        for i in range(len(group) - 1, -1, -1):
+            entry = group[i]
+            if entry[0] >= first and entry[1] <= last:
+                if self._is_live(state, entry[2], entry[3]):
+                    return True
+                del group[i]  # it moved on: forget it
+        return False
 
-    def _state_pms(self, state: State) -> list:
+    def _is_live(self, state: State, pm: PartialMatch, key: Any) -> bool:
         bucket = self.buckets[state.sid]
-        if isinstance(bucket, dict):
-            return [pm for lst in bucket.values() for pm in lst]
-        return list(bucket)
+        lst = bucket if self.infos[state.sid].index is None else bucket.get(key)
+        return lst is not None and any(x is pm for x in lst)
+
+    def _forget(self, sid: int, pm: PartialMatch) -> None:
+        """Drop a partial match's dedupe entry (it expired, or moved on long ago)."""
+        group = self.frontier.get((sid, _key_sequence(pm[0], self.dedupe_key)))
+        if group is None:
+            return
+        for i, entry in enumerate(group):
+            if entry[2] is pm:
+                del group[i]
+                break
+        if not group:
+            del self.frontier[(sid, _key_sequence(pm[0], self.dedupe_key))]
 
     # ------------------------------------------------------------------ matches
     def _emit(self, finals: list) -> list[dict[str, list]]:
@@ -461,6 +493,8 @@ class NfaRun:
         pending: list = []
         while heap and heap[0][0] <= ts:
             _expiry, _n, sid, key, pm = heapq.heappop(heap)
+            if self.dedupe_key is not None:
+                self._forget(sid, pm)
             bucket = buckets[sid]
             lst = bucket if infos[sid].index is None else bucket.get(key)
             if not lst:

@@ -251,25 +251,28 @@ class TruthCollector:
             self.hot.append(record)
 
 
-def _batches(records: Iterable[Record], pacer: Pacer) -> Iterator[list[Record]]:
-    """Group records into sink batches, cutting a batch short whenever pacing says wait."""
+def _batches(records: Iterable[Record], pacer: Pacer) -> Iterator[tuple[list[Record], float]]:
+    """Group records into sink batches: (batch, seconds to wait before the next one).
+
+    A batch is cut short whenever pacing says the next record is not due yet.
+    """
     batch: list[Record] = []
     last_ts: int | None = None
     for record in records:
         if isinstance(record, dict):
             last_ts = record["ts"]
         wait = pacer.delay_for(last_ts) if last_ts is not None else 0.0
-        if wait > 0.002:
-            if batch:
-                yield batch
-                batch = []
+        if wait > 0.002 and batch:
+            yield batch, wait
+            batch = []
+        elif wait > 0.002:
             time.sleep(wait)
         batch.append(record)
         if len(batch) >= BATCH_RECORDS:
-            yield batch
+            yield batch, 0.0
             batch = []
     if batch:
-        yield batch
+        yield batch, 0.0
 
 
 def emit(
@@ -302,7 +305,7 @@ def emit(
                 truth.add(ev)
         return sent
     records: Iterable[Record] = sim.delivered()
-    for batch in _batches(records, Pacer(speedup)):
+    for batch, wait in _batches(records, Pacer(speedup)):
         if max_events is not None and sent + len(batch) > max_events:
             batch = batch[: max_events - sent]
         sink.write(batch)
@@ -314,6 +317,10 @@ def emit(
             progress.update(len(batch))
         if max_events is not None and sent >= max_events:
             break
+        if wait > 0:
+            due = time.monotonic() + wait
+            sink.on_idle()  # the source pauses: what the sink holds should go out now
+            time.sleep(max(0.0, due - time.monotonic()))
     return sent
 
 
@@ -385,11 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: clear one-line errors (exit 2) instead of tracebacks."""
     try:
         return run(argv)
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CliError, SinkError, ValueError, OSError) as exc:
         sys.stderr.write(f"emberwatch-sim: error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # e.g. `... | head`: the reader left; stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0

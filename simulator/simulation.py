@@ -6,6 +6,7 @@ import random
 from collections.abc import Iterator
 from functools import cached_property, lru_cache
 from statistics import NormalDist
+from typing import NamedTuple
 
 import orjson
 
@@ -17,6 +18,19 @@ from simulator.network import Network, Node
 from simulator.temperature import TemperatureModel
 from simulator.topologies import build_network
 from simulator.truth import Path, find_paths
+
+
+class _SensorRow(NamedTuple):
+    """What the reading generator needs to know about one sensor."""
+
+    node: Node
+    offset: int  # ms after the start of each interval at which it reports
+    micro: float  # its micro-climate offset, C
+    battery0: float
+    drain: float  # battery percent lost per interval
+    region_index: int
+    infected_step: int  # -1: never burns
+    infected_by: str | None
 
 
 class Simulation:
@@ -48,13 +62,13 @@ class Simulation:
         ]
 
     # -- the stream ------------------------------------------------------------------------------
-    def _sensor_rows(self) -> list[tuple]:
+    def _sensor_rows(self) -> list[_SensorRow]:
         """Per-sensor constants in report order (by offset within the interval, then node order)."""
         region_index: dict[str, int] = {}
         rows = []
         for node, offset, micro, battery0, drain in sorted(self._sensors, key=lambda s: s[1]):
             inf = self.infections.get(node.id)
-            rows.append((
+            rows.append(_SensorRow(
                 node, offset, micro, battery0, drain,
                 region_index.setdefault(node.region, len(region_index)),
                 inf.step if inf else -1,
@@ -63,7 +77,7 @@ class Simulation:
         return rows
 
     def _readings(
-        self, rows: list[tuple]
+        self, rows: list[_SensorRow]
     ) -> Iterator[tuple[int, list[int], list[str | None], list[float] | None]]:
         """Per step: (step, temperatures in centi-degrees, infectedBy values, batteries), aligned
         with `rows`. A reading's temperature is `centi / 100`: the float whose repr has at most two
@@ -87,11 +101,11 @@ class Simulation:
         hot_floor, cool_ceiling = threshold + 0.5, threshold - 1.0
         region_lon: dict[int, float] = {}
         for row in rows:
-            region_lon.setdefault(row[5], row[0].lon)
-        micro_centi = [(row[5], round(row[2] * 100)) for row in rows]
-        battery = [(row[3], row[4]) for row in rows] if cfg.battery else None
+            region_lon.setdefault(row.region_index, row.node.lon)
+        micro_centi = [(row.region_index, round(row.micro * 100)) for row in rows]
+        battery = [(row.battery0, row.drain) for row in rows] if cfg.battery else None
         batteries: list[float] | None = None
-        infected = sorted((row[6], i) for i, row in enumerate(rows) if row[6] >= 0)
+        infected = sorted((row.infected_step, i) for i, row in enumerate(rows) if row.infected_step >= 0)
         active: list[int] = []  # rows infected by the current step
         n, k = len(rows), 0
         for step in range(cfg.steps):
@@ -103,12 +117,12 @@ class Simulation:
                 active.append(infected[k][1])
                 k += 1
             for i in active:
-                ridx, inf_step, by = rows[i][5], rows[i][6], rows[i][7]
+                ridx, inf_step, by = rows[i].region_index, rows[i].infected_step, rows[i].infected_by
                 bys[i] = by
                 if burn is None or step - inf_step < burn:
                     temp = max(hot_floor, gauss(burning_c, burning_noise))
                 else:  # burnt out: cooling, and never hot again
-                    cooled = model.cooling(ambient[ridx] + rows[i][2], step - inf_step - burn)
+                    cooled = model.cooling(ambient[ridx] + rows[i].micro, step - inf_step - burn)
                     temp = min(cool_ceiling, cooled + noise_centi[bits(16)] / 100)
                 centis[i] = round(temp * 100)
             if battery and step % BATTERY_REPORT_STEPS == 0:  # the gauge updates now and then
@@ -123,13 +137,13 @@ class Simulation:
             base_ts = cfg.start_ms + step * cfg.interval_ms
             suffix = f":{step}"
             for i, row in enumerate(rows):
-                node = row[0]
+                node = row.node
                 nid = node.id
                 ev = {
                     "event_id": nid + suffix,
                     "node": nid,
                     "region": node.region,
-                    "ts": base_ts + row[1],
+                    "ts": base_ts + row.offset,
                     "temperature": centis[i] / 100,
                     "infectedBy": bys[i],
                     "lat": node.lat,
@@ -153,9 +167,9 @@ class Simulation:
             for i, centi in enumerate(centis):
                 temp = centi / 100
                 if temp >= thr:
-                    node = rows[i][0]
+                    node = rows[i].node
                     ev = {"event_id": f"{node.id}:{step}", "node": node.id, "region": node.region,
-                          "ts": base_ts + rows[i][1], "temperature": temp, "infectedBy": bys[i],
+                          "ts": base_ts + rows[i].offset, "temperature": temp, "infectedBy": bys[i],
                           "lat": node.lat, "lon": node.lon}
                     if batteries is not None:
                         ev["battery"] = batteries[i]
@@ -171,9 +185,9 @@ class Simulation:
         """
         cfg = self.config
         rows = self._sensor_rows()
-        templates = [_line_template(row[0], cfg.battery) for row in rows]
-        offsets = [row[1] for row in rows]
-        by_json = {row[7]: orjson.dumps(row[7]) for row in rows}
+        templates = [_line_template(row.node, cfg.battery) for row in rows]
+        offsets = [row.offset for row in rows]
+        by_json = {row.infected_by: orjson.dumps(row.infected_by) for row in rows}
         threshold = cfg.temperature.threshold_c
         centi_text = _centi_texts()
         battery_source: list[float] | None = None

@@ -132,6 +132,13 @@ class RollingDirectorySink(Sink):
         if self._file is not None and self._count:
             self._complete()
 
+    def on_idle(self) -> None:
+        """Complete the current file only once it is `roll_interval_s` old (not at every pause)."""
+        too_old = (self.roll_interval_s is not None and self._file is not None
+                   and time.monotonic() - self._opened_at >= self.roll_interval_s)
+        if too_old and self._count:
+            self._complete()
+
     def close(self) -> None:
         self.flush()
         if self._file is not None:  # opened but empty: leave nothing behind

@@ -124,3 +124,32 @@ def test_necessary_part() -> None:
     assert repr((hot & (lambda e: True)).necessary()) == repr(hot)
     assert ((lambda e: True) | hot).necessary() is None  # an OR with an opaque side says nothing
     assert repr((hot & (C.field("x") == C.last("a", "b"))).necessary()) == repr(hot)
+
+
+def test_callables_without_a_signature_take_the_event() -> None:
+    import operator
+
+    flag = C.as_condition(operator.itemgetter("flag"))
+    assert flag({"flag": True}) and not flag({"flag": False})
+
+
+def test_unseen_keeps_partial_matches_free_of_repeats() -> None:
+    from cep import Matcher, Pattern
+
+    p = (
+        Pattern.begin("n1")
+        .where(C.field("t") >= 50)
+        .followed_by_any("n2")
+        .where((C.field("t") >= 50) & C.unseen("node"))
+        .followed_by_any("n3")
+        .where((C.field("t") >= 50) & C.unseen("node"))
+    )
+    m = Matcher(p)
+    paths = []
+    for i, node in enumerate(["x", "y", "x", "z"]):
+        paths += [
+            tuple(es[0]["node"] for es in match.values()) for match in m.process({"node": node, "t": 60}, i)
+        ]
+    assert sorted(paths) == [("x", "y", "z"), ("y", "x", "z")]
+    assert repr(C.unseen("node")) == "C.unseen('node')"
+    assert ((C.field("t") >= 1) & C.unseen("node")).necessary().to_sql() == "`t` >= 1"

@@ -38,3 +38,28 @@ def test_dedupe_keeps_state_bounded_as_the_fire_burns_on() -> None:
     # once every node burns, each minute looks alike: the state must not keep growing
     assert deduped[1] == deduped[0]
     assert deduped[0] * 3 < plain[0]
+
+
+def _all_chains(events: list[dict], length: int, window_ms: int) -> list[tuple]:
+    """Brute force: every sequence of hot readings, each lit by the previous one's node, in window."""
+    hot = [(i, e) for i, e in enumerate(events) if e["temperature"] >= 50]
+    chains = [((i,), e) for i, e in hot]
+    for _ in range(length - 1):
+        longer = []
+        for path, last in chains:
+            first = events[path[0]]
+            for j, e in hot:
+                if j > path[-1] and e["infectedBy"] == last["node"] and e["ts"] - first["ts"] < window_ms:
+                    longer.append((path + (j,), e))
+        chains = longer
+    return sorted(tuple(events[i]["event_id"] for i in path) for path, _ in chains)
+
+
+def test_followed_by_any_chain_finds_exactly_every_chain() -> None:
+    events = fire_stream(side=4, minutes=25, seed=11)
+    pattern = chain_pattern(3, any_=True, window_ms=4 * MINUTE)
+    matches, _ = drive(Matcher(pattern), events, end=10**9)
+    found = sorted(tuple(e["event_id"] for es in m.values() for e in es) for m in matches)
+    expected = _all_chains(events, 3, 4 * MINUTE)
+    assert expected, "the stream should contain chains"
+    assert found == expected

@@ -165,3 +165,9 @@ def test_final_negation_needs_the_window_at_the_end() -> None:
     p = Pattern.begin("a").within(10).not_followed_by("b")
     with pytest.raises(MalformedPatternError, match="within"):
         Matcher(p)
+
+
+def test_reference_to_an_unknown_stage_is_rejected() -> None:
+    p = Pattern.begin("a").followed_by("b").where(C.field("x") == C.last("nope", "y"))
+    with pytest.raises(MalformedPatternError, match="nope"):
+        Matcher(p)

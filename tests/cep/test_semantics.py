@@ -238,3 +238,62 @@ def test_subtype() -> None:
     m = Matcher(p)
     assert m.process({"v": 5}, 1) == []
     assert m.process(Reading(v=5), 2) == [{"a": [Reading(v=5)]}]
+
+
+def test_a_raising_condition_leaves_the_matcher_unchanged() -> None:
+    from cep import ConditionError
+
+    p = (
+        Pattern.begin("a")
+        .where(is_("a"))
+        .followed_by_any("b")
+        .where(lambda e: 1 / e["v"] > 0)
+        .followed_by("c")
+        .where(is_("c"))
+    )
+    good = [{"name": "a", "v": 1}, {"name": "b", "v": 1}, {"name": "b", "v": 2}]
+    bad = {"name": "b", "v": 0}
+    clean, dirty = Matcher(p), Matcher(p)
+    for i, e in enumerate(good):
+        clean.process(e, i)
+        dirty.process(e, i)
+    with pytest.raises(ConditionError, match="ZeroDivisionError"):
+        dirty.process(bad, 3)
+    last = {"name": "c", "v": 1}
+    assert dirty.process(last, 4) == clean.process(last, 4)
+    assert dirty.snapshot() == clean.snapshot()
+
+
+def test_condition_context_gives_the_event_timestamp() -> None:
+    p = Pattern.begin("a").where(lambda e, ctx: ctx.timestamp() % 2 == 0)
+    m = Matcher(p)
+    assert m.process({"n": 1}, 3) == []
+    assert m.process({"n": 2}, 4) == [{"a": [{"n": 2}]}]
+
+
+def test_window_and_next_deadline() -> None:
+    p = Pattern.begin("a").where(is_("a")).followed_by("b").where(is_("b")).within(5)
+    m = Matcher(p)
+    assert m.window_ms == 5 and m.next_deadline is None
+    m.process({"name": "a"}, 10)
+    assert m.next_deadline == 15
+    m.advance_time(15)
+    assert m.next_deadline is None and m.is_empty()
+
+
+def test_negation_before_an_optional_stage() -> None:
+    """Taking the optional stage ends the negation before it (Flink's documented example)."""
+    p = (
+        Pattern.begin("a")
+        .where(is_("a"))
+        .not_followed_by("b")
+        .where(is_("b"))
+        .followed_by_any("c")
+        .where(is_("c"))
+        .optional()
+        .followed_by_any("d")
+        .where(is_("d"))
+    )
+    assert run(p, "a c b d")[0] == Counter(["a c d"])
+    assert run(p, "a b d")[0] == Counter()
+    assert run(p, "a c d")[0] == Counter(["a d", "a c d"])

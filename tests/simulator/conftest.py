@@ -89,3 +89,11 @@ def read_stream(client, stream: str) -> list[tuple[str, str, bytes]]:
                     break
                 it = resp.get("NextShardIterator")
     return out
+
+
+@pytest.fixture(autouse=True)
+def _no_simulator_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process CLI runs must not pick up EMBERWATCH_SIM_* settings from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("EMBERWATCH_SIM_"):
+            monkeypatch.delenv(name)

@@ -13,7 +13,7 @@ import boto3
 import orjson
 
 from simulator import SimulationConfig, simulate
-from simulator.cli import emit, main, parse_rate
+from simulator.cli import build_parser, config_from_args, emit, main, parse_rate
 from simulator.sinks import StdoutSink
 from tests.simulator.conftest import read_stream
 
@@ -159,6 +159,7 @@ def test_render_writes_a_self_contained_page(tmp_path):
     sim("--preset", "blog-11", "--quiet", "--render", str(page))
     text = page.read_text(encoding="utf-8")
     assert text.count("<circle") == 11 and 'id="step"' in text
+    assert "Alerted paths in these regions (1)" in text and '"paths":[["1","2","3","4","5"]]' in text
     assert "<script src" not in text and "http://" not in text and "https://" not in text
 
 
@@ -176,3 +177,28 @@ def test_iot_sink_from_the_cli(moto_endpoint):
     proc = sim("--preset", "blog-11", "--max-events", "12", "--sink", "iot", "--topic", "fire/{node}",
                "--endpoint-url", moto_endpoint, "--aws-region", "us-east-1")
     assert summary(proc)["records"] == 12
+
+
+def test_truth_file_of_a_faulty_run_is_the_library_truth(tmp_path):
+    args = ["--preset", "demo", "--seed", "21", "--sink", "file", "--out", str(tmp_path / "e.jsonl"),
+            "--truth", str(tmp_path / "truth.json"), "--quiet"]
+    assert main(args) == 0
+    expected = simulate(config_from_args(build_parser().parse_args(args)))
+    assert expected.config.faults.any
+    doc = orjson.loads((tmp_path / "truth.json").read_bytes())
+    assert {(p["region"], tuple(p["path"])) for p in doc["paths"]} == expected.truth()
+    assert doc["records_sent"] == len(list(expected.delivered()))
+    tree = expected.infection_tree()
+    assert {n["node"]: n["infectedBy"] for n in doc["infection_tree"]} == {
+        n: v["infectedBy"] for n, v in tree.items()}
+
+
+def test_a_reader_that_leaves_early_ends_the_run_quietly():
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EMBERWATCH_SIM_")}
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "--preset", "benchmark", "--quiet"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # like `| head -1`
+    _, err = proc.communicate(timeout=60)
+    assert orjson.loads(first)["event_id"].endswith(":0")
+    assert proc.returncode == 0 and err == b""

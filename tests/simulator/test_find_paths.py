@@ -111,7 +111,7 @@ _reading = st.builds(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(_reading, max_size=9), st.integers(1, 4), st.integers(1, 45))
 def test_agrees_with_brute_force(events, k, window):
     assert find_paths(events, chain_length=k, window_ms=window) == brute_force(events, k, window, 50.0)

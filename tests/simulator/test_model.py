@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import (
+    FaultConfig,
     FireConfig,
     NetworkError,
     SimulationConfig,
@@ -181,3 +184,42 @@ def test_truth_of_a_small_run_matches_find_paths_over_events():
     sim = simulate(small())
     assert sim.truth() == find_paths(sim.events())
     assert sim.truth(chain_length=3)
+
+
+def test_settings_out_of_range_are_refused_with_the_setting_named():
+    with pytest.raises(ValueError, match="spread_probability must be between 0 and 1"):
+        FireConfig(spread_probability=1.2)
+    with pytest.raises(ValueError, match="drop_rate must be between 0 and 1"):
+        FaultConfig(drop_rate=-0.1)
+    with pytest.raises(ValueError, match="minutes and interval_ms must be at least 1"):
+        SimulationConfig(minutes=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    kind=st.sampled_from([TopologyKind.GRID, TopologyKind.RANDOM]),
+    spread=st.floats(0.05, 0.9),
+    burn=st.one_of(st.none(), st.integers(1, 8)),
+)
+def test_si_invariants_hold_for_any_seed_and_topology(seed, kind, spread, burn):
+    cfg = SimulationConfig(
+        topology=TopologyConfig(kind=kind, regions=2, nodes_per_region=16),
+        fire=FireConfig(ignitions_per_region=1.5, spread_probability=spread, burn_minutes=burn),
+        minutes=10,
+        seed=seed,
+    )
+    sim = simulate(cfg)
+    first_by: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for e in sim.events():
+        counts[e["node"]] = counts.get(e["node"], 0) + 1
+        by = e["infectedBy"]
+        if by is not None:
+            assert first_by.setdefault(e["node"], by) == by
+        elif e["node"] in first_by:
+            raise AssertionError("a node went back to infectedBy null")
+    assert set(counts.values()) == {10} and len(counts) == 32
+    for node, by in first_by.items():
+        assert by == node or by in sim.network.neighbours[node]
+    assert sim.truth(chain_length=2) == find_paths(sim.events(), chain_length=2)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 
 import orjson
 
@@ -49,6 +50,7 @@ def test_rolling_dir_completes_files_atomically_while_a_reader_watches(tmp_path)
                 lines = path.read_bytes().splitlines()
                 if len(lines) != 100 and path.name != last:
                     seen_incomplete.append(f"{path.name}: {len(lines)} lines")
+            time.sleep(0.0005)  # let the writer run between looks
 
     watcher = threading.Thread(target=watch)
     watcher.start()
