@@ -31,7 +31,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     from jobs.bushfire.pipeline import build
 
     env = create_environment(cfg.runtime)
-    build(env, cfg)
+    try:
+        build(env, cfg)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     run(env, cfg.runtime.max_runtime_ms)
     return 0
 

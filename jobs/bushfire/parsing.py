@@ -102,7 +102,9 @@ def parse_query(source: str, hot_filter_sql: Optional[str]) -> str:
     pattern's pre-filter, over the field columns), or every row when it is None (the raw-event path
     needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime).
 
-    String fields must appear quoted in the line (``node: 42`` reads as "42" otherwise).
+    String fields must appear quoted in the line (``node: 42`` reads as "42" otherwise), and the line
+    must end with the object's closing brace (a reading has no nested objects, so a line ending in
+    ``}}`` is suspect too).
     """
     fields = field_expressions("line")
     checks = " ".join(f"WHEN `{name}` IS NULL THEN 'missing or invalid {name}'" for name in REQUIRED_FIELDS)
@@ -114,6 +116,8 @@ def parse_query(source: str, hot_filter_sql: Optional[str]) -> str:
     reason = (
         f"CASE WHEN `event_id` IS NULL AND NOT (line IS JSON OBJECT) THEN '{Reason.MALFORMED.value}' "
         f"{checks} {quoted} WHEN NOT ({infected_by_ok}) THEN 'missing or invalid infectedBy' "
+        # JSON_VALUE reads a complete object and ignores what follows it (e.g. a doubled brace)
+        "WHEN NOT (RTRIM(line) LIKE '%}') OR RTRIM(line) LIKE '%}}' THEN 'text after the object' "
         "ELSE CAST(NULL AS STRING) END"
     )
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())

@@ -15,6 +15,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
 from jobs.bushfire.config import KinesisConfig, SourceConfig, SourceKind, WatermarkConfig
+from jobs.bushfire.errors import ConfigError
 from jobs.bushfire.parsing import event_time_expression
 
 
@@ -92,7 +93,14 @@ def _register_kinesis(
     """The Kinesis stream through PyFlink 1.20's `FlinkKinesisConsumer` (needs the connector jar)."""
     from pyflink.datastream.connectors.kinesis import FlinkKinesisConsumer
 
-    consumer = FlinkKinesisConsumer(kinesis.stream, SimpleStringSchema(), kinesis_properties(kinesis))
+    try:
+        consumer = FlinkKinesisConsumer(kinesis.stream, SimpleStringSchema(), kinesis_properties(kinesis))
+    except TypeError as exc:  # py4j: "'JavaPackage' object is not callable" when the class is missing
+        msg = (
+            "the Flink Kinesis connector is not on the classpath: pass its jar with --connector-jars "
+            "(flink-sql-connector-kinesis-5.x-1.20.jar) or put it in Flink's lib/ folder"
+        )
+        raise ConfigError(msg) from exc
     records = env.add_source(consumer, source_name=f"kinesis:{kinesis.stream}")
     schema = (
         Schema.new_builder()

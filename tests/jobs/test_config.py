@@ -112,3 +112,31 @@ def test_help_names_every_option_with_its_environment_variable() -> None:
     text = build_arg_parser().format_help()
     for option in OPTIONS:
         assert option.flag in text and option.env in text
+
+
+def test_kinesis_properties_follow_the_connector_options() -> None:
+    from jobs.bushfire.sources import kinesis_properties
+
+    cfg = load_config(
+        [
+            "--source",
+            "kinesis",
+            "--kinesis-region",
+            "ap-southeast-2",
+            "--kinesis-initpos",
+            "TRIM_HORIZON",
+            "--kinesis-efo-consumer",
+            "bushfire",
+            "--kinesis-shard-idle",
+            "30s",
+        ],
+        env={},
+    )
+    props = kinesis_properties(cfg.source.kinesis)
+    assert props == {
+        "aws.region": "ap-southeast-2",
+        "flink.stream.initpos": "TRIM_HORIZON",
+        "flink.shard.idle.interval": "30000",
+        "flink.stream.recordpublisher": "EFO",
+        "flink.stream.efo.consumername": "bushfire",
+    }

@@ -103,3 +103,14 @@ def test_a_failure_and_restart_loses_and_repeats_no_alert(tmp_path: Path) -> Non
     )
     assert (ckpt / "crash-injected").exists()  # the job really failed once and recovered
     assert Counter(out.paths()) == Counter(truth)
+
+
+def test_kinesis_without_the_connector_jar_says_which_jar_to_add() -> None:
+    from jobs.bushfire.config import load_config
+    from jobs.bushfire.errors import ConfigError
+    from jobs.bushfire.pipeline import build
+    from tests.support.flink import local_env
+
+    cfg = load_config(["--source", "kinesis", "--kinesis-stream", "readings"], env={})
+    with pytest.raises(ConfigError, match="--connector-jars"):
+        build(local_env(), cfg)
