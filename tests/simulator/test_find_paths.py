@@ -9,7 +9,6 @@ from hypothesis import strategies as st
 
 from simulator import find_paths
 
-
 _ids = itertools.count()
 
 
