@@ -5,8 +5,9 @@ Two workloads, one `Matcher` per region, events fed in timestamp order, only the
 
 (a) ``chain``: the original bushfire pattern, ``begin("n1")`` temperature >= 50, then four
     ``followed_by("n2".."n5")`` temperature >= 50 and ``infectedBy`` == node of the previous stage's
-    last event, ``within(10 min)``. Run twice: declarative `cep.conditions` for the stateless part,
-    and plain lambdas only. Prints events/s, matches and distinct (region, node path)s.
+    last event, ``within(10 min)``. Run twice: with declarative `cep.conditions` only
+    (``C.field(...)``, ``C.last(stage, field)``) and with plain lambdas only. Prints events/s,
+    matches and distinct (region, node path)s.
 (b) ``stress``: many live partial matches: a hot ``start``, then ``followed_by_any`` a looping
     ``one_or_more()`` stage of hot readings of nodes the start infected, then ``followed_by`` a hot
     reading of the start's node, ``within(5 min)``. Prints events/s, the peak number of live partial
@@ -45,31 +46,31 @@ SAMPLE_EVERY = 2_000  # events between two counts of live partial matches (count
 
 
 def bushfire_chain(declarative: bool) -> Pattern:
-    """The original system's pattern (followed_by, not deduplicated), keyed by region by the caller."""
+    """The original system's pattern (followed_by, not deduplicated), keyed by region by the caller.
+
+    `declarative` builds every condition from `cep.conditions` (`C.last` for the link to the
+    previous stage), which the engine can index and pre-filter; otherwise plain lambdas, opaque
+    to the engine.
+    """
+    pattern = Pattern.begin(CHAIN_NAMES[0])
     if declarative:
-        hot: Any = C.field("temperature") >= THRESHOLD_C
-    else:
-
-        def hot(e: dict) -> bool:
-            return e["temperature"] >= THRESHOLD_C
-
-    pattern = Pattern.begin(CHAIN_NAMES[0]).where(hot)
+        pattern = pattern.where(C.field("temperature") >= THRESHOLD_C)
+        for previous, name in zip(CHAIN_NAMES, CHAIN_NAMES[1:]):
+            infected_by_previous = C.field("infectedBy") == C.last(previous, "node")
+            pattern = pattern.followed_by(name).where(
+                (C.field("temperature") >= THRESHOLD_C) & infected_by_previous
+            )
+        return pattern.within(WINDOW_MS)
+    pattern = pattern.where(lambda e: e["temperature"] >= THRESHOLD_C)
     for previous, name in zip(CHAIN_NAMES, CHAIN_NAMES[1:]):
-        if declarative:
 
-            def infected_by_previous(e: dict, ctx: Any, previous: str = previous) -> bool:
-                return e["infectedBy"] == ctx.get_events_for_pattern(previous)[-1]["node"]
+        def hot_and_infected(e: dict, ctx: Any, previous: str = previous) -> bool:
+            return (
+                e["temperature"] >= THRESHOLD_C
+                and e["infectedBy"] == ctx.get_events_for_pattern(previous)[-1]["node"]
+            )
 
-            pattern = pattern.followed_by(name).where(hot).where(infected_by_previous)
-        else:
-
-            def hot_and_infected(e: dict, ctx: Any, previous: str = previous) -> bool:
-                return (
-                    e["temperature"] >= THRESHOLD_C
-                    and e["infectedBy"] == ctx.get_events_for_pattern(previous)[-1]["node"]
-                )
-
-            pattern = pattern.followed_by(name).where(hot_and_infected)
+        pattern = pattern.followed_by(name).where(hot_and_infected)
     return pattern.within(WINDOW_MS)
 
 
@@ -78,26 +79,14 @@ def stress_pattern(window_ms: int = STRESS_WINDOW_MS) -> Pattern:
     reading of a node it infected (followed_by_any), loops over further ones, and closes on the
     start node's next hot reading."""
     hot = C.field("temperature") >= THRESHOLD_C
-
-    def start_node(ctx: Any) -> str:
-        return ctx.get_events_for_pattern("start")[0]["node"]
-
-    def infected_by_start(e: dict, ctx: Any) -> bool:
-        return e["infectedBy"] == start_node(ctx)
-
-    def same_node_as_start(e: dict, ctx: Any) -> bool:
-        return e["node"] == start_node(ctx)
-
     return (
         Pattern.begin("start")
         .where(hot)
         .followed_by_any("spread")
-        .where(hot)
-        .where(infected_by_start)
+        .where(hot & (C.field("infectedBy") == C.last("start", "node")))
         .one_or_more()
         .followed_by("end")
-        .where(hot)
-        .where(same_node_as_start)
+        .where(hot & (C.field("node") == C.last("start", "node")))
         .within(window_ms)
     )
 
