@@ -98,7 +98,7 @@ def brute_force_paths(events, length, within_ms):
     return paths
 
 
-@profile(200)
+@profile(300)
 @given(
     events=bushfire_streams(),
     length=st.sampled_from((2, 3, 3, 4, 4)),

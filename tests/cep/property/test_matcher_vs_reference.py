@@ -23,13 +23,13 @@ def _check(spec, events, declarative, options):
     )
 
 
-@profile(300)
+@profile(800)
 @given(spec=pattern_specs(), events=streams, declarative=st.booleans(), options=matcher_options)
 def test_single_event_stages_with_every_contiguity(spec, events, declarative, options):
     _check(spec, events, declarative, options)
 
 
-@profile(300)
+@profile(800)
 @given(
     spec=pattern_specs(quantifiers=True, skip_strategies=True),
     events=streams,

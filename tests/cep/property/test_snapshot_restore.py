@@ -96,5 +96,5 @@ class SnapshotRestoreMachine(RuleBasedStateMachine):
             assert self.emitted == self._reference()
 
 
-SnapshotRestoreMachine.TestCase.settings = profile(60, stateful_step_count=30)
+SnapshotRestoreMachine.TestCase.settings = profile(150, stateful_step_count=30)
 TestSnapshotRestore = SnapshotRestoreMachine.TestCase
