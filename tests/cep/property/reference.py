@@ -49,6 +49,16 @@ Flink emits completed matches in order of their first event and, after emitting 
 every partial or completed match whose first event is at or before the emitted match's last event.
 So the result is: repeatedly take the match with the smallest first position among those left,
 then discard every match whose first position ``<=`` its last position.
+
+Timeouts (`reference_timeouts`) are defined for a narrower subset: single-event stages only (no
+``times``, no optional), ``no_skip`` and a window ``w``. A run that has taken ``p_1 .. p_j``
+(``1 <= j < k``, rules 1-3 holding for those slots) waits for slot ``j + 1`` and sees every later
+event with ``ts < ts(e_{p_1}) + w`` (time is advanced to an event's timestamp before it is
+processed, which expires older runs). It has left that wait, and
+so does not time out, when it saw ``strict``: any event (taken or failed); ``relaxed``: an event
+satisfying the slot's condition (taken); ``any``: never (it ignores every event and branches on
+matching ones). Every run still waiting is reported once as ``(its events, ts(e_{p_1}) + w)``,
+when time reaches ``ts(e_{p_1}) + w``.
 """
 
 from __future__ import annotations
@@ -184,6 +194,39 @@ def reference_matches(
         emitted[match] += 1
         left = [f for f in left if f[0] > last]
     return emitted
+
+
+def reference_timeouts(
+    spec: PatternSpec,
+    events: Sequence,
+    timestamps: Sequence[int],
+    event_id: Callable[[Any], Any],
+    end_ms: Optional[int] = None,
+) -> Counter:
+    """The multiset of ``(canonical partial match, timeout timestamp)`` the pattern must report.
+
+    `end_ms` is the time reached at the end (the last event's timestamp, or a later time advanced
+    to); a run times out once time reaches its expiry. None: time passed every window.
+    """
+    if spec.within_ms is None or spec.skip != NO_SKIP or any(s.times > 1 or s.optional for s in spec.stages):
+        raise ValueError("timeouts are defined here only for single-event stages, no_skip and a window")
+    slots = _slots(spec.stages)
+    found: Counter = Counter()
+    for j in range(1, len(slots)):
+        waiting_for = slots[j]
+        for positions in itertools.combinations(range(len(events)), j):
+            if not _is_match(slots[:j], positions, events, timestamps, spec.within_ms):
+                continue
+            expiry = timestamps[positions[0]] + spec.within_ms
+            if end_ms is not None and end_ms < expiry:
+                continue
+            seen = [q for q in range(positions[-1] + 1, len(events)) if timestamps[q] < expiry]
+            if waiting_for.contiguity == STRICT and seen:
+                continue
+            if waiting_for.contiguity == RELAXED and any(waiting_for.condition(events[q]) for q in seen):
+                continue
+            found[(_canonical(slots[:j], positions, events, event_id), expiry)] += 1
+    return found
 
 
 def canonical_from_engine(

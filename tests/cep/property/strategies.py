@@ -168,6 +168,13 @@ def run_engine(
     spec: PatternSpec, events: Sequence[dict], declarative: bool = True, options: dict | None = None
 ) -> Counter:
     """Feed the stream to a fresh `Matcher`, then advance time past every window; all matches."""
+    return run_engine_with_timeouts(spec, events, declarative, options)[0]
+
+
+def run_engine_with_timeouts(
+    spec: PatternSpec, events: Sequence[dict], declarative: bool = True, options: dict | None = None
+) -> tuple:
+    """As `run_engine`, also returning the timeouts as ``(canonical partial match, ts)``."""
     from cep import Matcher
 
     matcher = Matcher(build_pattern(spec, declarative), **(options or {}))
@@ -175,7 +182,8 @@ def run_engine(
     for event in events:
         for match in matcher.process(event, event["ts"]):
             found[canonical_from_engine(match, spec.names, event_id)] += 1
-    matches, _timeouts = matcher.advance_time(end_of_stream_ms(spec, events))
+    matches, timeouts = matcher.advance_time(end_of_stream_ms(spec, events))
     for match in matches:
         found[canonical_from_engine(match, spec.names, event_id)] += 1
-    return found
+    timed_out = Counter((canonical_from_engine(m, spec.names, event_id), ts) for m, ts in timeouts)
+    return found, timed_out

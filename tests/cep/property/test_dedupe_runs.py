@@ -45,18 +45,26 @@ def bushfire_streams(draw, max_ticks: int = 10) -> list:
     return events
 
 
-def fire_chain(length: int, within_ms: int, dedupe: bool):
-    """The bushfire chain over `followed_by_any`: hot, infected by the previous node, nodes distinct."""
+def fire_chain(length: int, within_ms: int, dedupe: bool, declarative: bool):
+    """The bushfire chain over `followed_by_any`: hot, infected by the previous node, nodes distinct.
+
+    `declarative` writes the links with `C.last` (which the engine indexes), else with lambdas.
+    """
     from cep import Pattern
     from cep import conditions as C
 
     names = [f"n{i + 1}" for i in range(length)]
     pattern = Pattern.begin(names[0]).where(C.field("temperature") >= HOT)
     for i, name in enumerate(names[1:], start=1):
+        if declarative:
+            linked = C.field("infectedBy") == C.last(names[i - 1], "node")
+            for earlier in names[:i]:
+                linked = linked & (C.field("node") != C.last(earlier, "node"))
+        else:
 
-        def linked(event, ctx, earlier=tuple(names[:i])):
-            previous = [ctx.get_events_for_pattern(n)[-1]["node"] for n in earlier]
-            return event["infectedBy"] == previous[-1] and event["node"] not in previous
+            def linked(event, ctx, earlier=tuple(names[:i])):
+                previous = [ctx.get_events_for_pattern(n)[-1]["node"] for n in earlier]
+                return event["infectedBy"] == previous[-1] and event["node"] not in previous
 
         pattern = pattern.followed_by_any(name).where(C.field("temperature") >= HOT).where(linked)
     pattern = pattern.within(within_ms)
@@ -65,10 +73,10 @@ def fire_chain(length: int, within_ms: int, dedupe: bool):
     return pattern, names
 
 
-def engine_paths(events, length, within_ms, dedupe):
+def engine_paths(events, length, within_ms, dedupe, declarative=False):
     from cep import Matcher
 
-    pattern, names = fire_chain(length, within_ms, dedupe)
+    pattern, names = fire_chain(length, within_ms, dedupe, declarative)
     matcher = Matcher(pattern)
     matches = []
     for event in events:
@@ -90,15 +98,16 @@ def brute_force_paths(events, length, within_ms):
     return paths
 
 
-@profile(200)
+@profile(300)
 @given(
     events=bushfire_streams(),
     length=st.sampled_from((2, 3, 3, 4, 4)),
     within_ms=st.sampled_from((25, 40, 1000)),
+    declarative=st.booleans(),
 )
-def test_dedupe_runs_keeps_every_distinct_path(events, length, within_ms):
-    plain = engine_paths(events, length, within_ms, dedupe=False)
-    deduped = engine_paths(events, length, within_ms, dedupe=True)
+def test_dedupe_runs_keeps_every_distinct_path(events, length, within_ms, declarative):
+    plain = engine_paths(events, length, within_ms, dedupe=False, declarative=declarative)
+    deduped = engine_paths(events, length, within_ms, dedupe=True, declarative=declarative)
     expected = brute_force_paths(events, length, within_ms)
     assert set(plain) == expected
     assert set(deduped) == expected

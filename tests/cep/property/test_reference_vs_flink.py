@@ -102,3 +102,27 @@ def test_reference_matches_flink(case):
     found = R.reference_matches(spec_of(case), events, [e["ts"] for e in events], lambda e: e["id"])
     as_id_sets = Counter(tuple(sorted(i for _, ids in match for i in ids)) for match in found.elements())
     assert as_id_sets == Counter(tuple(sorted(m)) for m in case["expected"])
+
+
+TIMEOUT_CASES = [
+    case
+    for case in CASES
+    if "expected_timeouts" in case
+    and case["skip"]["strategy"] == "no_skip"
+    and not any(call["op"] in ("times", "optional") for call in case["pattern"])
+]
+
+
+def test_some_cases_check_timeouts():
+    assert TIMEOUT_CASES
+
+
+@pytest.mark.parametrize("case", TIMEOUT_CASES, ids=[c["id"] for c in TIMEOUT_CASES])
+def test_reference_timeouts_match_flink(case):
+    events = case["events"]
+    end_ms = max([e["ts"] for e in events] + [case.get("advance_to", 0)])
+    found = R.reference_timeouts(
+        spec_of(case), events, [e["ts"] for e in events], lambda e: e["id"], end_ms=end_ms
+    )
+    as_id_sets = Counter(tuple(sorted(i for _, ids in match for i in ids)) for match, _ in found.elements())
+    assert as_id_sets == Counter(tuple(sorted(m)) for m in case["expected_timeouts"])

@@ -2,9 +2,9 @@
 
 Two matchers run the same pattern side by side; one (with the engine's optimisation switches drawn
 at random) is snapshotted and restored (onto a freshly built, equal pattern, as after a job
-restart) at random points. After every step both must have
-emitted the same matches and timeouts, and the matches so far must equal the reference's; after
-time passes the window, both must be empty.
+restart) at random points. After every step both must have emitted the same matches and timeouts,
+and the matches so far must equal the reference's (and, after advancing time, so must the
+timeouts, where `reference.py` defines them); after time passes the window, both must be empty.
 """
 
 from __future__ import annotations
@@ -15,7 +15,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests.cep.property.profiles import profile
-from tests.cep.property.reference import NO_SKIP, canonical_from_engine, reference_matches
+from tests.cep.property.reference import (
+    NO_SKIP,
+    canonical_from_engine,
+    reference_matches,
+    reference_timeouts,
+)
 from tests.cep.property.strategies import (
     KINDS,
     MAX_EVENTS,
@@ -41,6 +46,10 @@ class SnapshotRestoreMachine(RuleBasedStateMachine):
         self.events: list = []
         self.now = 0
         self.emitted: Counter = Counter()
+        self.timed_out: Counter = Counter()
+        self.timeouts_defined = spec.skip == NO_SKIP and all(
+            s.times == 1 and not s.optional for s in spec.stages
+        )
 
     def _matches(self, matches) -> Counter:
         return Counter(canonical_from_engine(m, self.spec.names, event_id) for m in matches)
@@ -66,6 +75,12 @@ class SnapshotRestoreMachine(RuleBasedStateMachine):
         assert self._matches(plain_matches) == self._matches(restored_matches)
         assert self._timeouts(plain_timeouts) == self._timeouts(restored_timeouts)
         self.emitted += self._matches(plain_matches)
+        self.timed_out += self._timeouts(plain_timeouts)
+        if self.timeouts_defined:  # every run that expired by now has been reported, exactly once
+            timestamps = [e["ts"] for e in self.events]
+            assert self.timed_out == reference_timeouts(
+                self.spec, self.events, timestamps, event_id, end_ms=to_ms
+            )
 
     @rule(step=st.integers(0, 6))
     def advance_time(self, step):
@@ -96,5 +111,5 @@ class SnapshotRestoreMachine(RuleBasedStateMachine):
             assert self.emitted == self._reference()
 
 
-SnapshotRestoreMachine.TestCase.settings = profile(60, stateful_step_count=30)
+SnapshotRestoreMachine.TestCase.settings = profile(150, stateful_step_count=30)
 TestSnapshotRestore = SnapshotRestoreMachine.TestCase
