@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from pyflink.common import Types
 from pyflink.datastream import DataStream, KeyedStream, OutputTag, StreamExecutionEnvironment
@@ -53,9 +53,31 @@ def write_records(path: Path, records: Iterable[Record]) -> Path:
 
 
 def keyed_events(
-    env: StreamExecutionEnvironment, path: Path, out_of_orderness_ms: int, table: str = "events"
+    env: StreamExecutionEnvironment,
+    path: Path,
+    out_of_orderness_ms: int,
+    *,
+    table: str = "events",
+    to_event: Callable[[dict, str], Any] | None = None,
 ) -> KeyedStream:
-    """Events of `path` as dicts, keyed by record key, with event time and watermarks from the JVM."""
+    """`read_events`, keyed by record key."""
+    return read_events(env, path, out_of_orderness_ms, table=table, to_event=to_event).key_by(
+        record_key, Types.STRING()
+    )
+
+
+def read_events(
+    env: StreamExecutionEnvironment,
+    path: Path,
+    out_of_orderness_ms: int,
+    *,
+    table: str = "events",
+    to_event: Callable[[dict, str], Any] | None = None,
+) -> DataStream:
+    """Events of `path` with event time and watermarks computed in the JVM.
+
+    `to_event(payload, key)` builds each event (default: the payload dict with the key in `KEY_FIELD`).
+    """
     t_env = local_table_env(env)
     t_env.execute_sql(
         f"""CREATE TEMPORARY TABLE {table} (
@@ -65,13 +87,17 @@ def keyed_events(
             ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')"""
     )
     rows = t_env.to_data_stream(t_env.from_path(table))
-    return rows.map(_row_to_event).key_by(lambda event: event[KEY_FIELD], Types.STRING())
+    make = to_event or dict_event
+    return rows.map(lambda row: make(json.loads(row.payload), row.k))
 
 
-def _row_to_event(row: Any) -> dict:
-    event = json.loads(row.payload)
-    event[KEY_FIELD] = row.k
-    return event
+def dict_event(payload: dict, key: str) -> dict:
+    return {**payload, KEY_FIELD: key}
+
+
+def record_key(event: Any) -> str:
+    """The record key an event was read with (`KEY_FIELD` of a dict, else its ``key`` attribute)."""
+    return event[KEY_FIELD] if isinstance(event, dict) else event.key
 
 
 def tagged(stream: DataStream, kind: str) -> DataStream:
@@ -81,13 +107,17 @@ def tagged(stream: DataStream, kind: str) -> DataStream:
 
 def collect(streams: dict[str, DataStream]) -> dict[str, list]:
     """Run the job and return the outputs of each named stream."""
-    named = [tagged(stream, kind) for kind, stream in streams.items()]
-    union = named[0].union(*named[1:]) if len(named) > 1 else named[0]
     results: dict[str, list] = {kind: [] for kind in streams}
-    with union.execute_and_collect() as rows:
-        for kind, value in rows:
-            results[kind].append(value)
+    for kind, value in collect_all([tagged(stream, kind) for kind, stream in streams.items()]):
+        results[kind].append(value)
     return results
+
+
+def collect_all(streams: Sequence[DataStream]) -> list:
+    """Run the job and return everything the streams (all of the same type) emit, in arrival order."""
+    union = streams[0].union(*streams[1:]) if len(streams) > 1 else streams[0]
+    with union.execute_and_collect() as rows:
+        return list(rows)
 
 
 def late_and_timeout_tags() -> tuple[OutputTag, OutputTag]:
