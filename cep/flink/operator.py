@@ -105,7 +105,7 @@ class CepFunction(KeyedProcessFunction):
             self._matcher_type = Matcher
         self._window_ms = window_ms(self._pattern)
         self._matcher_state = runtime_context.get_state(
-            ValueStateDescriptor(MATCHER_STATE, Types.PRIMITIVE_ARRAY(Types.BYTE()))
+            ValueStateDescriptor(MATCHER_STATE, Types.PICKLED_BYTE_ARRAY())
         )
         self._buffer = runtime_context.get_map_state(
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
