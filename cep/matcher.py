@@ -1,0 +1,247 @@
+"""`Matcher`: runs one pattern over one key's events, with snapshots of its state.
+
+Example
+-------
+>>> from cep import Matcher, Pattern, conditions as C
+>>> p = Pattern.begin("a").where(C.field("k") == "a").followed_by("b").where(C.field("k") == "b")
+>>> m = Matcher(p)
+>>> m.process({"k": "a"}, 1), m.process({"k": "x"}, 2), m.process({"k": "b"}, 3)
+([], [], [{'a': [{'k': 'a'}], 'b': [{'k': 'b'}]}])
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import threading
+import weakref
+from typing import Any, Callable, Optional
+
+from cep.analysis import prefilter as compute_prefilter
+from cep.errors import BufferStateError
+from cep.nfa import Nfa, compile_pattern
+from cep.pattern import Pattern
+from cep.runtime import NfaRun
+
+__all__ = ["Matcher"]
+
+Match = dict  # stage name -> list of events
+Timeout = tuple  # (partial match dict, timeout timestamp)
+
+_SNAPSHOT_VERSION = 1
+
+
+class _Plan:
+    """Everything derived from a pattern once and shared by all its matchers (read-only)."""
+
+    def __init__(self, pattern: Pattern, use_prefilter: bool) -> None:
+        self.nfa: Nfa = compile_pattern(pattern)
+        cond = compute_prefilter(pattern) if use_prefilter else None
+        self.prefilter = cond
+        self.prefilter_fn: Optional[Callable[..., bool]] = cond.compile() if cond is not None else None
+        self.fingerprint = hashlib.sha1(self.nfa.fingerprint().encode()).hexdigest()[:16]
+
+
+_plans: weakref.WeakKeyDictionary[Pattern, dict] = weakref.WeakKeyDictionary()
+_plans_lock = threading.Lock()
+
+
+def _signature(pattern: Pattern) -> tuple:
+    """Identity of everything the builder can change, so a cached plan is never stale."""
+    sig = []
+    for s in pattern.stages():
+        q = s.quantifier
+        sig.append(
+            (
+                id(s),
+                s.name,
+                id(s.condition),
+                id(s.until_condition),
+                q.contiguity,
+                q.inner,
+                frozenset(q.properties),
+                s.repeat,
+                s.window_ms,
+                s.skip_strategy,
+                id(s.dedupe_key),
+                _signature(s.group) if s.group is not None else None,
+            )
+        )
+    return tuple(sig)
+
+
+def _plan_for(pattern: Pattern, use_prefilter: bool) -> _Plan:
+    sig = (_signature(pattern), use_prefilter)
+    with _plans_lock:
+        cached = _plans.get(pattern)
+        if cached is not None and cached.get("sig") == sig:
+            return cached["plan"]
+    plan = _Plan(pattern, use_prefilter)
+    with _plans_lock:
+        _plans[pattern] = {"sig": sig, "plan": plan}
+    return plan
+
+
+class Matcher:
+    """Flink CEP's NFA for one key: feed events in timestamp order, advance time, read matches.
+
+    Parameters
+    ----------
+    pattern
+        The last stage of the pattern (what the builder chain returns).
+    use_prefilter
+        Apply `cep.analysis.prefilter(pattern)` at the top of `process` (default True): events
+        that provably cannot change any match or timeout are rejected in O(1).
+    use_shortcuts
+        Let the runtime skip states an event cannot wake and look up indexed partial matches
+        (default True). Both switches only exist to test that they change nothing.
+
+    Notes
+    -----
+    `process(event, ts)` first advances time to `ts` when partial matches may have expired
+    (Flink's operator always does so before processing an event): matches completed by time
+    passing are returned with the event's matches, and timed-out partial matches are kept for
+    the next `advance_time` call.
+    """
+
+    def __init__(self, pattern: Pattern, *, use_prefilter: bool = True, use_shortcuts: bool = True) -> None:
+        self._pattern = pattern
+        self._plan = _plan_for(pattern, use_prefilter)
+        self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
+        self._prefilter = self._plan.prefilter_fn
+        self._pending_timeouts: list[Timeout] = []
+        self._options = (use_prefilter, use_shortcuts)
+
+    @property
+    def nfa(self) -> Nfa:
+        """The compiled, read-only automaton (shared by matchers of the same pattern)."""
+        return self._plan.nfa
+
+    @property
+    def prefilter(self) -> Any:
+        """The declarative prefilter applied in `process`, or None."""
+        return self._plan.prefilter
+
+    def process(self, event: Any, timestamp: int) -> list[Match]:
+        """Feed one event; returns the matches it completes (stage name -> events, in order)."""
+        prefilter = self._prefilter
+        if prefilter is not None and not prefilter(event, None):
+            return []
+        run = self._run
+        if timestamp >= run.next_expiry:
+            matches, timeouts = run.advance_time(timestamp)
+            if timeouts:
+                self._pending_timeouts.extend(timeouts)
+            if matches:
+                return matches + run.process(event, timestamp)
+        return run.process(event, timestamp)
+
+    def advance_time(self, timestamp: int) -> tuple[list[Match], list[Timeout]]:
+        """Declare that no event older than `timestamp` will come; returns (matches, timeouts).
+
+        Timeouts are `(partial_match_dict, timeout_timestamp)` for partial matches whose window
+        ended; matches are those of patterns ending in `not_followed_by` whose window passed.
+        """
+        matches, timeouts = self._run.advance_time(timestamp)
+        if self._pending_timeouts:
+            timeouts = self._pending_timeouts + timeouts
+            self._pending_timeouts = []
+        return matches, timeouts
+
+    def is_empty(self) -> bool:
+        """True when no partial match, held-back match or unreported timeout is kept."""
+        return self._run.is_empty() and not self._pending_timeouts
+
+    def partial_match_count(self) -> int:
+        """How many partial matches are alive (for monitoring and tests)."""
+        return len(self._run.partial_matches())
+
+    # ------------------------------------------------------------------ snapshots
+    def snapshot(self) -> bytes:
+        """Serialize the per-key state: buffers, partial matches, counters; no pattern or conditions.
+
+        Every event appears once, however many partial matches hold it.
+        """
+        run = self._run
+        events: list = []
+        event_ids: dict[int, int] = {}
+        names: list = []
+        name_ids: dict[str, int] = {}
+        nodes: list = []
+        node_ids: dict[int, int] = {}
+
+        def node_index(node: Any) -> int:
+            if node is None:
+                return -1
+            chain = []
+            while node is not None and id(node) not in node_ids:
+                chain.append(node)
+                node = node[4]
+            for n in reversed(chain):
+                ev = n[1]
+                ei = event_ids.get(id(ev))
+                if ei is None:
+                    ei = event_ids[id(ev)] = len(events)
+                    events.append(ev)
+                ni = name_ids.get(n[0])
+                if ni is None:
+                    ni = name_ids[n[0]] = len(names)
+                    names.append(n[0])
+                prev = n[4]
+                node_ids[id(n)] = len(nodes) // 5
+                nodes.extend((ni, ei, n[2], n[3], -1 if prev is None else node_ids[id(prev)]))
+            return node_ids[id(chain[0])] if chain else node_ids[id(node)]
+
+        pms: list = []
+        for state, pm in run.partial_matches():
+            pms.extend((state.sid, node_index(pm[0]), pm[1], pm[2]))
+        completed: list = []
+        for pm in run.completed:
+            completed.extend((node_index(pm[0]), pm[1], pm[2]))
+        payload = (
+            _SNAPSHOT_VERSION,
+            self._plan.fingerprint,
+            run.seq,
+            names,
+            events,
+            nodes,
+            pms,
+            completed,
+            self._pending_timeouts,
+        )
+        return pickle.dumps(payload, protocol=4)
+
+    @classmethod
+    def restore(cls, pattern: Pattern, blob: bytes, **options: Any) -> Matcher:
+        """A matcher for `pattern` that continues exactly where the snapshotted one was."""
+        try:
+            payload = pickle.loads(blob)
+            version, fingerprint, seq, names, events, nodes, pms, completed, timeouts = payload
+        except Exception as exc:
+            raise BufferStateError(f"not a cep matcher snapshot: {exc}") from exc
+        if version != _SNAPSHOT_VERSION:
+            raise BufferStateError(
+                f"snapshot version {version} is not supported (expected {_SNAPSHOT_VERSION})"
+            )
+        matcher = cls(pattern, **options)
+        if fingerprint != matcher._plan.fingerprint:
+            raise BufferStateError(
+                "the snapshot was taken with a different pattern (its compiled graph differs); "
+                "restore it with the pattern it was taken with"
+            )
+        built: list = []
+        for i in range(0, len(nodes), 5):
+            ni, ei, ts, sq, prev = nodes[i : i + 5]
+            built.append((names[ni], events[ei], ts, sq, None if prev < 0 else built[prev]))
+        run = matcher._run
+        states = matcher._plan.nfa.states
+        for i in range(0, len(pms), 4):
+            sid, nodei, start_ts, start_seq = pms[i : i + 4]
+            run.add(states[sid], (None if nodei < 0 else built[nodei], start_ts, start_seq))
+        run.completed = [
+            (None if completed[i] < 0 else built[completed[i]], completed[i + 1], completed[i + 2])
+            for i in range(0, len(completed), 3)
+        ]
+        run.seq = seq
+        matcher._pending_timeouts = list(timeouts)
+        return matcher

@@ -1,0 +1,37 @@
+"""Flink's own CEP scenarios (tests/cep/conformance/cases.json) run through `cep.Matcher`."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from tests.cep.conformance_cases import load_cases, run_case
+
+CASES = load_cases()
+
+# Scenarios where this engine deviates from Flink, with the reason in the README's cep section.
+DEVIATIONS: dict[str, str] = {}
+
+
+def _params() -> list:
+    return [
+        pytest.param(c, id=c["id"], marks=pytest.mark.xfail(reason=DEVIATIONS[c["id"]], strict=True))
+        if c["id"] in DEVIATIONS
+        else pytest.param(c, id=c["id"])
+        for c in CASES
+    ]
+
+
+@pytest.mark.parametrize("case", _params())
+def test_flink_scenario(case: dict) -> None:
+    matches, timeouts = run_case(case)
+    assert matches == Counter(tuple(sorted(m)) for m in case["expected"])
+    if "expected_timeouts" in case:
+        assert timeouts == Counter(tuple(sorted(t)) for t in case["expected_timeouts"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_flink_scenario_without_shortcuts(case: dict) -> None:
+    """The prefilter and the state shortcuts change nothing: same results with both switched off."""
+    assert run_case(case, use_prefilter=False, use_shortcuts=False) == run_case(case)
