@@ -19,7 +19,8 @@ ensure_venv() {
     fi
     if [ ! -f "$stamp" ] || [ "$EMBERWATCH_ROOT/pyproject.toml" -nt "$stamp" ]; then
         log "installing emberwatch[$extras] (first run: about a minute)"
-        "$PY" -m pip install -q -e "$EMBERWATCH_ROOT[$extras]" 2> >(grep -v "is ignored: it is neither" >&2)
+        "$PY" -m pip install -q -e "$EMBERWATCH_ROOT[$extras]" >"$VENV/pip-install.log" 2>&1 \
+            || { cat "$VENV/pip-install.log" >&2; return 1; }
         touch "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"

@@ -9,7 +9,7 @@ ensure_kinesis_local
 ensure_chromium
 log "ruff"
 "$PY" -m ruff check .
-templates=$(find infra -name '*.yaml' -path '*templates*' 2>/dev/null | sort)
+templates=$( (find infra -path '*templates*' -name '*.yaml' 2>/dev/null || true) | sort)
 if [ -n "$templates" ]; then
     log "cfn-lint"
     # shellcheck disable=SC2086

@@ -1,0 +1,425 @@
+"""`emberwatch-deploy`: deploy, run, upgrade and tear down Emberwatch on AWS.
+
+    emberwatch-deploy up --allowed-cidr 203.0.113.7/32 --subnet-id subnet-0abc --alert-email me@example.com
+    emberwatch-deploy submit                  # start the job (EMR step running `flink run` on YARN)
+    emberwatch-deploy upgrade                 # stop with a savepoint, upload the new code, resume from it
+    emberwatch-deploy dashboards              # import the OpenSearch Dashboards objects
+    emberwatch-deploy status | savepoint | down [--delete-data]
+
+Every command takes --stack-name (EMBERWATCH_STACK, default "emberwatch"), --region (AWS_REGION) and
+--profile (AWS_PROFILE); --endpoint-url points the AWS clients at an emulator (tests use moto_server).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from infra import dashboard_import, stack, steps
+from infra.aws import make_client
+from infra.errors import DeployError
+from infra.package import JobPackage, bootstrap_script, build_package
+
+logger = logging.getLogger(__name__)
+
+ENV_STACK = "EMBERWATCH_STACK"
+ENV_OS_PASSWORD = "EMBERWATCH_OS_PASSWORD"
+DEFAULT_STACK = "emberwatch"
+BOOTSTRAP_KEY = "artifacts/bootstrap.sh"
+
+
+@dataclass(frozen=True)
+class Clients:
+    """The AWS clients one command needs, built once through `make_client`."""
+
+    session: Any
+    region: str | None
+    endpoint_url: str | None
+
+    def client(self, service: str) -> Any:
+        return make_client(
+            service, boto3_session=self.session, region=self.region, endpoint_url=self.endpoint_url
+        )
+
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _clients(args: argparse.Namespace) -> Clients:
+    try:
+        session = (
+            boto3.session.Session(profile_name=args.profile) if args.profile else boto3.session.Session()
+        )
+    except BotoCoreError as exc:
+        raise DeployError(
+            f"AWS profile {args.profile!r} not usable: {exc}. Check `aws configure list-profiles`."
+        ) from exc
+    return Clients(session, args.region, args.endpoint_url)
+
+
+def _parse_params(pairs: list[str]) -> dict[str, str]:
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise DeployError(f"--param {pair!r} is not KEY=VALUE (e.g. --param CoreInstanceCount=3).")
+        params[key] = value
+    return params
+
+
+def _stack_parameter(cfn: Any, stack_name: str, key: str) -> str:
+    params = cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Parameters", [])
+    return next((p["ParameterValue"] for p in params if p["ParameterKey"] == key), "")
+
+
+def _outputs(
+    clients: Clients, stack_name: str, *required: str, overrides: dict[str, str | None] | None = None
+) -> dict[str, str]:
+    outputs = stack.stack_facts(clients.client("cloudformation"), stack_name)
+    outputs.update({key: value for key, value in (overrides or {}).items() if value})
+    missing = [name for name in required if not outputs.get(name)]
+    if missing:
+        raise DeployError(
+            f"Stack {stack_name} has no output(s) {', '.join(missing)}: "
+            + (
+                "the EMR cluster is not deployed; run `emberwatch-deploy up` without --no-cluster."
+                if "ClusterId" in missing
+                else "it may still be creating; check `emberwatch-deploy status`."
+            )
+        )
+    return outputs
+
+
+def upload_package(s3: Any, bucket: str, package: JobPackage) -> bool:
+    """Upload the bootstrap script and the package; False when the package was already there."""
+    s3.put_object(Bucket=bucket, Key=BOOTSTRAP_KEY, Body=bootstrap_script())
+    try:
+        s3.head_object(Bucket=bucket, Key=package.s3_key)
+        return False
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
+            raise DeployError(f"Cannot read s3://{bucket}/{package.s3_key}: {exc}") from exc
+    s3.upload_fileobj(
+        io.BytesIO(package.data),
+        bucket,
+        package.s3_key,
+        ExtraArgs={"Metadata": {"sha256": package.sha256, "version": package.version}},
+    )
+    return True
+
+
+def job_settings(outputs: dict[str, str], region: str, initpos: str, extra: list[str]) -> steps.JobSettings:
+    """The job's endpoints, from the stack outputs."""
+    return steps.JobSettings(
+        stream=outputs["StreamName"],
+        region=region,
+        topic_arn=outputs["AlertTopicArn"],
+        opensearch_url=outputs["OpenSearchEndpoint"],
+        index=outputs.get("RawIndexName", "sensor-readings"),
+        bucket=outputs["BucketName"],
+        initpos=initpos,
+        extra_args=tuple(extra),
+    )
+
+
+def _region(clients: Clients) -> str:
+    region = clients.region or clients.session.region_name
+    if not region:
+        raise DeployError("No AWS region: pass --region, or set AWS_REGION.")
+    return region
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    clients = _clients(args)
+    cfn, s3 = clients.client("cloudformation"), clients.client("s3")
+    package = build_package(Path(args.project_root).resolve())
+    body = Path(args.template).read_text(encoding="utf-8") if args.template else None
+    params = _parse_params(args.param)
+    for flag, key in (
+        ("allowed_cidr", "DashboardAllowedCidr"),
+        ("alert_email", "AlertEmail"),
+        ("subnet_id", "SubnetId"),
+        ("key_name", "KeyName"),
+    ):
+        if getattr(args, flag):
+            params[key] = getattr(args, flag)
+    exists = stack.stack_status(cfn, args.stack_name) is not None
+    if not exists:
+        if "DashboardAllowedCidr" not in params:
+            raise DeployError(
+                "First deploy needs --allowed-cidr: the network allowed to open Dashboards, e.g. your public "
+                "IP as x.x.x.x/32 (see https://checkip.amazonaws.com)."
+            )
+        print(f"creating stack {args.stack_name} (storage, stream, topic, domain: 15-30 min)")
+        stack.deploy_stack(cfn, args.stack_name, {**params, "DeployCluster": "false"}, body)
+    bucket = stack.stack_facts(cfn, args.stack_name)["BucketName"]
+    uploaded = upload_package(s3, bucket, package)
+    print(f"package s3://{bucket}/{package.s3_key} ({'uploaded' if uploaded else 'already there'})")
+    if args.no_cluster:
+        params["DeployCluster"] = "false"
+    else:
+        params["DeployCluster"] = "true"
+        installed = _stack_parameter(cfn, args.stack_name, "ArtifactKey")
+        if not installed or args.reinstall:
+            params["ArtifactKey"] = package.s3_key
+        elif installed != package.s3_key:
+            print(
+                f"the cluster keeps its installed package {installed}; `emberwatch-deploy upgrade` runs "
+                "the job from the new one (--reinstall replaces the cluster to change Python dependencies)"
+            )
+    result = stack.deploy_stack(cfn, args.stack_name, params, body)
+    print(f"stack {args.stack_name}: {result.action} {', '.join(result.changes) or '(no changes)'}")
+    _print_outputs(stack.stack_facts(cfn, args.stack_name))
+    return 0
+
+
+def _print_outputs(outputs: dict[str, str]) -> None:
+    for key in sorted(outputs):
+        print(f"  {key:20} {outputs[key]}")
+
+
+def submit_job(
+    clients: Clients,
+    stack_name: str,
+    initpos: str,
+    extra: list[str],
+    package_key: str | None,
+    from_savepoint: str | None,
+    wait: bool,
+    overrides: dict[str, str | None] | None = None,
+) -> list[str]:
+    """Queue the fetch-package and `flink run` steps; returns their step ids."""
+    cfn, emr = clients.client("cloudformation"), clients.client("emr")
+    required = ("ClusterId", "BucketName", "StreamName", "AlertTopicArn", "OpenSearchEndpoint")
+    outputs = _outputs(clients, stack_name, *required, overrides=overrides)
+    settings = job_settings(outputs, _region(clients), initpos, extra)
+    key = package_key or _stack_parameter(cfn, stack_name, "ArtifactKey")
+    if not key:
+        raise DeployError(f"Stack {stack_name} names no package: run `emberwatch-deploy up` first.")
+    if from_savepoint == "latest":
+        from_savepoint = steps.latest_savepoint(clients.client("s3"), settings.bucket)
+        if from_savepoint is None:
+            raise DeployError(
+                f"No savepoint under s3://{settings.bucket}/savepoints/: run `savepoint` first."
+            )
+    step_ids = steps.add_steps(emr, outputs["ClusterId"], steps.submit_steps(settings, key, from_savepoint))
+    if wait:
+        for step_id in step_ids:
+            steps.wait_for_step(emr, outputs["ClusterId"], step_id)
+    return step_ids
+
+
+def cmd_submit(args: argparse.Namespace) -> int:
+    step_ids = submit_job(
+        _clients(args),
+        args.stack_name,
+        args.initpos,
+        args.job_args,
+        args.package_key,
+        args.from_savepoint,
+        args.wait,
+        _overrides(args),
+    )
+    print("submitted steps " + " ".join(step_ids))
+    return 0
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
+    return {
+        "ClusterId": getattr(args, "cluster_id", None),
+        "OpenSearchEndpoint": getattr(args, "opensearch_url", None),
+    }
+
+
+def take_savepoint(clients: Clients, stack_name: str, overrides: dict[str, str | None] | None = None) -> str:
+    """Stop the job with a savepoint (an EMR step) and return the savepoint's S3 path."""
+    emr, s3 = clients.client("emr"), clients.client("s3")
+    outputs = _outputs(clients, stack_name, "ClusterId", "BucketName", overrides=overrides)
+    settings = job_settings(
+        {"StreamName": "", "AlertTopicArn": "", "OpenSearchEndpoint": "", **outputs},
+        _region(clients),
+        "LATEST",
+        [],
+    )
+    before = steps.latest_savepoint(s3, settings.bucket)
+    (step_id,) = steps.add_steps(emr, outputs["ClusterId"], [steps.savepoint_step(settings)])
+    steps.wait_for_step(emr, outputs["ClusterId"], step_id)
+    after = steps.latest_savepoint(s3, settings.bucket)
+    if after is None or after == before:
+        raise DeployError(
+            f"Step {step_id} finished but no new savepoint appeared under "
+            f"s3://{settings.bucket}/savepoints/: read the step's stdout under emr-logs/ in the bucket."
+        )
+    return after
+
+
+def cmd_savepoint(args: argparse.Namespace) -> int:
+    print(take_savepoint(_clients(args), args.stack_name, _overrides(args)))
+    return 0
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    clients = _clients(args)
+    package = build_package(Path(args.project_root).resolve())
+    overrides = _overrides(args)
+    outputs = _outputs(clients, args.stack_name, "BucketName", "ClusterId", overrides=overrides)
+    upload_package(clients.client("s3"), outputs["BucketName"], package)
+    savepoint = take_savepoint(clients, args.stack_name, overrides)
+    print(f"job stopped with savepoint {savepoint}")
+    step_ids = submit_job(
+        clients, args.stack_name, "LATEST", args.job_args, package.s3_key, savepoint, args.wait, overrides
+    )
+    print(f"resumed from it with package {package.s3_key}: steps {' '.join(step_ids)}")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    clients = _clients(args)
+    cfn = clients.client("cloudformation")
+    status = stack.stack_status(cfn, args.stack_name)
+    print(f"stack {args.stack_name}: {status or 'not deployed'}")
+    if status is None:
+        return 1
+    outputs = {**stack.stack_facts(cfn, args.stack_name), **{k: v for k, v in _overrides(args).items() if v}}
+    _print_outputs(outputs)
+    if outputs.get("ClusterId"):
+        emr = clients.client("emr")
+        cluster = emr.describe_cluster(ClusterId=outputs["ClusterId"])["Cluster"]
+        print(f"cluster {cluster['Id']}: {cluster['Status']['State']}")
+        for step in emr.list_steps(ClusterId=cluster["Id"])["Steps"][:6]:
+            print(f"  step {step['Id']} {step['Name']:32} {step['Status']['State']}")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    clients = _clients(args)
+    cfn = clients.client("cloudformation")
+    if stack.stack_status(cfn, args.stack_name) is None:
+        print(f"stack {args.stack_name} does not exist")
+        return 0
+    bucket = stack.stack_facts(cfn, args.stack_name).get("BucketName")
+    stack.delete_stack(cfn, args.stack_name)
+    print(f"stack {args.stack_name} deleted")
+    if bucket and args.delete_data:
+        count = stack.empty_and_delete_bucket(clients.client("s3"), bucket)
+        print(f"bucket {bucket} deleted with its {count} objects")
+    elif bucket:
+        print(f"bucket {bucket} kept (checkpoints, savepoints, logs); --delete-data removes it")
+    return 0
+
+
+def cmd_dashboards(args: argparse.Namespace) -> int:
+    clients = _clients(args)
+    url = args.url or _outputs(clients, args.stack_name, "OpenSearchEndpoint")["OpenSearchEndpoint"]
+    password = args.password or os.environ.get(ENV_OS_PASSWORD)
+    auth = dashboard_import.request_auth(
+        args.auth, region=args.region, boto3_session=clients.session, basic=(args.user, password)
+    )
+    result = dashboard_import.import_saved_objects(url, auth, Path(args.file))
+    print(f"imported {result.success_count} saved objects into {url}/_dashboards")
+    for error in result.errors:
+        print(f"  refused: {error}")
+    return 1 if result.errors else 0
+
+
+# ------------------------------------------------------------------------------------------ parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="emberwatch-deploy", description=__doc__.split("\n\n")[0])
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--stack-name", default=os.environ.get(ENV_STACK, DEFAULT_STACK))
+    common.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / your profile's)")
+    common.add_argument("--profile", default=None, help="AWS profile (default: AWS_PROFILE)")
+    common.add_argument("--endpoint-url", default=None, help="AWS endpoint override, for emulators")
+    common.add_argument("--cluster-id", help="EMR cluster (default: the stack's ClusterId)")
+    common.add_argument("-v", "--verbose", action="store_true")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", parents=[common], help="package, upload, create/update the stack")
+    up.add_argument("--project-root", default=".", help="repository root holding cep/, jobs/, simulator/")
+    up.add_argument("--template", default=None, help="template file (default: the packaged one)")
+    up.add_argument("--allowed-cidr", help="DashboardAllowedCidr: who may open Dashboards (x.x.x.x/32)")
+    up.add_argument("--alert-email", help="AlertEmail: subscribe this address to the alerts")
+    up.add_argument("--subnet-id", help="SubnetId of the EMR cluster")
+    up.add_argument("--key-name", help="KeyName: EC2 key pair for SSH to the EMR primary node")
+    up.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="any template parameter"
+    )
+    up.add_argument("--no-cluster", action="store_true", help="deploy everything but the EMR cluster")
+    up.add_argument("--reinstall", action="store_true", help="replace the cluster to install the new package")
+    up.set_defaults(func=cmd_up)
+
+    def job_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--opensearch-url", help="domain endpoint (default: the stack's OpenSearchEndpoint)")
+        p.add_argument("--wait", action="store_true", help="wait until the steps complete")
+        p.add_argument(
+            "--job-arg",
+            dest="job_args",
+            action="append",
+            default=[],
+            metavar="ARG",
+            help="extra job argument, repeatable (e.g. --job-arg=--parallelism --job-arg=4)",
+        )
+
+    submit = sub.add_parser("submit", parents=[common], help="run the job as an EMR step")
+    submit.add_argument("--initpos", default="LATEST", choices=["LATEST", "TRIM_HORIZON"])
+    submit.add_argument("--package-key", help="S3 key of the package (default: the stack's ArtifactKey)")
+    submit.add_argument("--from-savepoint", help="savepoint path to resume from, or 'latest'")
+    job_flags(submit)
+    submit.set_defaults(func=cmd_submit)
+
+    savepoint = sub.add_parser("savepoint", parents=[common], help="stop the job with a savepoint")
+    savepoint.set_defaults(func=cmd_savepoint)
+
+    upgrade = sub.add_parser("upgrade", parents=[common], help="savepoint, upload new code, resume")
+    upgrade.add_argument("--project-root", default=".")
+    job_flags(upgrade)
+    upgrade.set_defaults(func=cmd_upgrade)
+
+    status = sub.add_parser("status", parents=[common], help="stack, cluster and recent steps")
+    status.set_defaults(func=cmd_status)
+
+    down = sub.add_parser("down", parents=[common], help="delete the stack")
+    down.add_argument("--delete-data", action="store_true", help="also empty and delete the bucket")
+    down.set_defaults(func=cmd_down)
+
+    dash = sub.add_parser("dashboards", parents=[common], help="import the Dashboards saved objects")
+    dash.add_argument("--url", help="domain endpoint (default: the stack's OpenSearchEndpoint output)")
+    dash.add_argument("--auth", choices=dashboard_import.AUTH_MODES, default="sigv4")
+    dash.add_argument("--user", help="basic-auth user (fine-grained access control)")
+    dash.add_argument("--password", help=f"basic-auth password (default: {ENV_OS_PASSWORD})")
+    dash.add_argument("--file", default=str(dashboard_import.SAVED_OBJECTS))
+    dash.set_defaults(func=cmd_dashboards)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(message)s"
+    )
+    try:
+        return args.func(args)
+    except DeployError as exc:
+        print(f"emberwatch-deploy {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except ClientError as exc:
+        print(f"emberwatch-deploy {args.command}: AWS refused a call: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# EMR bootstrap action (runs on every node before Flink is installed):
+#   1. a Python 3.11 virtualenv in /opt/emberwatch/venv with the job's requirements,
+#   2. the Emberwatch package from S3, importable from that virtualenv,
+#   3. the pinned Kinesis connector jar from Maven Central, checked before use.
+# Usage: bootstrap.sh s3://BUCKET/artifacts/emberwatch-VERSION-DIGEST.zip [CONNECTOR_SHA256]
+set -euo pipefail
+
+ARTIFACT_URI="${1:?usage: bootstrap.sh s3://bucket/artifacts/package.zip [connector-sha256]}"
+EXPECTED_SHA256="${2:-}"
+PREFIX=/opt/emberwatch
+CONNECTOR_VERSION=5.0.0-1.20
+CONNECTOR_JAR="flink-sql-connector-kinesis-${CONNECTOR_VERSION}.jar"
+CONNECTOR_URL="https://repo1.maven.org/maven2/org/apache/flink/flink-sql-connector-kinesis/${CONNECTOR_VERSION}/${CONNECTOR_JAR}"
+
+log() { echo "[emberwatch-bootstrap] $*" >&2; }
+
+sudo mkdir -p "$PREFIX/app" "$PREFIX/lib" "$PREFIX/bin"
+sudo chown -R "$(id -un):$(id -gn)" "$PREFIX"
+
+# 1. Python: EMR 7 (Amazon Linux 2023) ships 3.9; PyFlink 1.20 supports 3.8-3.11, we prefer 3.11.
+if ! command -v python3.11 >/dev/null 2>&1; then
+    log "installing python3.11"
+    sudo dnf install -y -q python3.11 python3.11-pip python3.11-devel
+fi
+python3.11 -m venv "$PREFIX/venv"
+"$PREFIX/venv/bin/python" -m pip install -q --upgrade pip
+
+# 2. The package: unpack it, install its requirements, make it importable (a .pth file).
+log "fetching $ARTIFACT_URI"
+aws s3 cp --only-show-errors "$ARTIFACT_URI" "$PREFIX/package.zip"
+rm -rf "$PREFIX/app" && mkdir -p "$PREFIX/app"
+"$PREFIX/venv/bin/python" -m zipfile -e "$PREFIX/package.zip" "$PREFIX/app"
+log "installing requirements: $(tr '\n' ' ' < "$PREFIX/app/requirements.txt")"
+"$PREFIX/venv/bin/python" -m pip install -q -r "$PREFIX/app/requirements.txt"
+site_packages=$("$PREFIX/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+echo "$PREFIX/app" > "$site_packages/emberwatch.pth"
+install -m 0755 "$PREFIX"/app/emr/*.sh "$PREFIX/bin/"
+"$PREFIX/venv/bin/python" -c 'import cep, jobs, simulator, pyflink' \
+    || { log "the package does not import in $PREFIX/venv"; exit 1; }
+
+# 3. The Kinesis connector (EMR's Flink does not bundle it): pinned version, checked digest.
+log "fetching $CONNECTOR_JAR"
+curl -fsSL --retry 5 --retry-connrefused -o "$PREFIX/lib/$CONNECTOR_JAR" "$CONNECTOR_URL"
+if [ -n "$EXPECTED_SHA256" ]; then
+    echo "$EXPECTED_SHA256  $PREFIX/lib/$CONNECTOR_JAR" | sha256sum --check --status \
+        || { log "SHA-256 mismatch for $CONNECTOR_JAR (expected $EXPECTED_SHA256)"; exit 1; }
+else
+    published_sha1=$(curl -fsSL --retry 5 "$CONNECTOR_URL.sha1" | cut -c1-40)
+    echo "$published_sha1  $PREFIX/lib/$CONNECTOR_JAR" | sha1sum --check --status \
+        || { log "SHA-1 mismatch for $CONNECTOR_JAR against Maven Central's $CONNECTOR_URL.sha1"; exit 1; }
+    log "pin it: KinesisConnectorSha256=$(sha256sum "$PREFIX/lib/$CONNECTOR_JAR" | cut -d' ' -f1)"
+fi
+log "done"

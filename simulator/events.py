@@ -1,0 +1,78 @@
+"""The sensor reading record (CONTRACTS.md section 3): its fields, validation and wire encoding.
+
+A reading is a plain `dict`::
+
+    {"event_id": "r007-n042:17", "node": "r007-n042", "region": "r007", "ts": 1768436220000,
+     "temperature": 23.41, "infectedBy": null, "lat": -33.7, "lon": 150.3, "battery": 97.3}
+
+`delivered()` streams also carry malformed records as `bytes` (the exact payload sent).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Union
+
+import orjson
+
+Record = Union[dict, bytes]  # a reading, or a malformed payload
+
+REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
+    "event_id": (str,),
+    "node": (str,),
+    "region": (str,),
+    "ts": (int,),
+    "temperature": (float, int),
+    "lat": (float, int),
+    "lon": (float, int),
+}
+OPTIONAL_FIELDS: dict[str, tuple[type, ...]] = {"battery": (float, int)}
+
+
+def event_id(node: str, step: int) -> str:
+    """Stable, unique id of the reading a node takes at a step (duplicates reuse it)."""
+    return f"{node}:{step}"
+
+
+def is_valid_event(record: Any) -> bool:
+    """True when `record` is a well-formed reading: every field present with the right type.
+
+    `infectedBy` must be present and be a string or null; `bool` is not accepted as a number.
+    """
+    if not isinstance(record, dict):
+        return False
+    for name, types in REQUIRED_FIELDS.items():
+        value = record.get(name)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return False
+    if "infectedBy" not in record:
+        return False
+    by = record["infectedBy"]
+    if by is not None and not isinstance(by, str):
+        return False
+    battery = record.get("battery")
+    return battery is None or (isinstance(battery, (float, int)) and not isinstance(battery, bool))
+
+
+def encode(record: Record) -> bytes:
+    """The wire form of a record (no trailing newline): JSON for readings, malformed bytes as they are."""
+    if isinstance(record, bytes):
+        return record
+    return orjson.dumps(record)
+
+
+def encode_lines(records: Iterable[Record]) -> Iterator[bytes]:
+    """JSON Lines: each record's wire form followed by a newline."""
+    nl = orjson.OPT_APPEND_NEWLINE
+    for record in records:
+        yield record + b"\n" if isinstance(record, bytes) else orjson.dumps(record, option=nl)
+
+
+def decode_line(line: bytes) -> Record:
+    """Parse one JSONL line back: a dict when it is a valid reading, else the raw bytes."""
+    raw = line.rstrip(b"\n")
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return raw
+    return value if is_valid_event(value) else raw

@@ -1,0 +1,64 @@
+"""Fixtures for the deploy tooling tests: AWS clients on moto_server, a small project tree, a stack."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from infra.aws import make_client
+from tests.infra.moto_template import moto_template_body
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+_stack_numbers = itertools.count()
+
+
+@pytest.fixture()
+def aws(moto_endpoint: str):
+    """Build clients for moto_server the same way the CLI does."""
+
+    def client(service: str):
+        return make_client(service, region=REGION, endpoint_url=moto_endpoint)
+
+    return client
+
+
+@pytest.fixture()
+def cli_common(moto_endpoint: str) -> list[str]:
+    """Arguments every CLI call in the tests takes: moto's endpoint and a region."""
+    return ["--region", REGION, "--endpoint-url", moto_endpoint]
+
+
+@pytest.fixture(scope="session")
+def moto_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("templates") / "emberwatch-moto.json"
+    path.write_text(moto_template_body(), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def project_root(tmp_path: Path) -> Path:
+    """A project tree shaped like ours: the real pyproject.toml and three small packages."""
+    root = tmp_path / "project"
+    root.mkdir()
+    shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
+    for package in ("cep", "jobs", "simulator"):
+        (root / package).mkdir()
+        (root / package / "__init__.py").write_text(f'"""{package}"""\n')
+    (root / "jobs" / "bushfire").mkdir()
+    (root / "jobs" / "bushfire" / "__main__.py").write_text("print('bushfire')\n")
+    (root / "jobs" / "bushfire" / "patterns.yaml").write_text("threshold: 50\n")
+    (root / "cep" / "__pycache__").mkdir()
+    (root / "cep" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
+    (root / "simulator" / "notes.txt").write_text("not package data\n")
+    return root
+
+
+@pytest.fixture()
+def stack_name() -> Iterator[str]:
+    """A fresh stack name per test (all tests share one moto_server)."""
+    yield f"ew-test-{next(_stack_numbers)}"
