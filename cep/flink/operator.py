@@ -103,7 +103,7 @@ class CepFunction(KeyedProcessFunction):
             from cep import Matcher
 
             self._matcher_type = Matcher
-        self._window_ms = window_ms(self._pattern)
+        self._window_ms = self._matcher_type(self._pattern).nfa.window_ms or None
         self._matcher_state = runtime_context.get_state(
             ValueStateDescriptor(MATCHER_STATE, Types.PICKLED_BYTE_ARRAY())
         )
@@ -240,14 +240,6 @@ class CepFunction(KeyedProcessFunction):
         self._cache[key] = (blob, matcher)
         if len(self._cache) > MATCHER_CACHE_SIZE:
             self._cache.popitem(last=False)
-
-
-def window_ms(pattern: Any) -> Optional[int]:
-    """The pattern's `within` window in ms, or None when it has none (then nothing can time out)."""
-    window = getattr(pattern, "window_ms", None)
-    if callable(window):
-        window = window()
-    return None if window is None else int(window)
 
 
 def _is_power_of_ten(n: int) -> bool:
