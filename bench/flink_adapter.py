@@ -21,15 +21,14 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from pyflink.common import Configuration, Types  # noqa: E402
-from pyflink.datastream import StreamExecutionEnvironment  # noqa: E402
+from pyflink.common import Types  # noqa: E402
 from pyflink.datastream.functions import SinkFunction  # noqa: E402
-from pyflink.table import StreamTableEnvironment  # noqa: E402
 
 from cep import Pattern  # noqa: E402
 from cep import conditions as C  # noqa: E402
 from cep.flink import CEP  # noqa: E402
 from cep.flink.tables import keyed_events  # noqa: E402
+from tests.support.flink import local_env, local_table_env  # noqa: E402 - the same set-up as the tests
 
 MODES = ("thread", "process")
 DISCARDING_SINK = "org.apache.flink.streaming.api.functions.sink.DiscardingSink"
@@ -83,18 +82,18 @@ def write_benchmark_stream(path: Path, events: int) -> Path:
 
 def run_job(path: Path, mode: str, prefilter: bool) -> float:
     """Run one configuration to the end; return its wall time in seconds."""
-    config = Configuration()
-    config.set_string("python.executable", sys.executable)
-    config.set_string("python.client.executable", sys.executable)
-    config.set_string("python.pythonpath", str(PROJECT_ROOT))
-    config.set_string("python.execution-mode", mode)
-    env = StreamExecutionEnvironment.get_execution_environment(config)
-    env.set_parallelism(1)
-    t_env = StreamTableEnvironment.create(env)
+    env = local_env(1, **{"python.execution-mode": mode})
+    t_env = local_table_env(env)
     t_env.execute_sql(READINGS_DDL.format(path=path))
     pattern = bushfire_chain()
     keyed = keyed_events(
-        t_env, t_env.from_path("readings"), "region", pattern, prefilter=prefilter, key_type=Types.STRING()
+        t_env,
+        t_env.from_path("readings"),
+        "region",
+        "rt",
+        pattern,
+        prefilter=prefilter,
+        key_type=Types.STRING(),
     )
     matches = CEP.pattern(keyed, pattern).select(lambda match: len(match), Types.INT())
     matches.add_sink(SinkFunction(DISCARDING_SINK))

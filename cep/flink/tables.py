@@ -14,6 +14,7 @@ from typing import Any, Optional
 
 from pyflink.common.typeinfo import TypeInformation
 from pyflink.datastream import KeyedStream
+from pyflink.datastream.functions import KeySelector, MapFunction
 from pyflink.table import StreamTableEnvironment, Table
 from pyflink.table.expressions import call_sql
 
@@ -24,6 +25,7 @@ def keyed_events(
     table_env: StreamTableEnvironment,
     table: Table,
     key_column: str,
+    rowtime_column: str,
     pattern: Any = None,
     *,
     prefilter: bool = True,
@@ -36,11 +38,14 @@ def keyed_events(
     table_env:
         The table environment `table` belongs to.
     table:
-        Must have a rowtime attribute with a watermark (``WATERMARK FOR rt AS rt - INTERVAL ...``
-        in its DDL): that column becomes each record's event time and the watermark is computed in the
-        JVM from every row, filtered or not.
+        Has a rowtime attribute with a watermark (``WATERMARK FOR rt AS rt - INTERVAL ...`` in its
+        DDL): it becomes each record's event time, and the watermark is computed in the JVM from every
+        row, filtered or not.
     key_column:
         The column to key by (e.g. ``region``).
+    rowtime_column:
+        The rowtime attribute. It is left out of the event dicts (its Java timestamp objects cost to
+        convert and, in thread mode, cannot be pickled); keep an epoch-ms column for the events.
     pattern:
         The pattern that will run on the stream; with `prefilter`, its pre-filter (if it has one)
         runs in the JVM as a SQL ``WHERE``.
@@ -54,7 +59,7 @@ def keyed_events(
 
     Example
     -------
-    >>> keyed = keyed_events(t_env, t_env.from_path("readings"), "region", pattern)
+    >>> keyed = keyed_events(t_env, t_env.from_path("readings"), "region", "rt", pattern)
     >>> alerts = CEP.pattern(keyed, pattern).select(to_alert)
     """
     if prefilter and pattern is not None:
@@ -67,9 +72,27 @@ def keyed_events(
             sql = condition.to_sql()
             log.info("pre-filter pushed into the JVM: WHERE %s", sql)
             table = table.where(call_sql(sql))
-    events = table_env.to_data_stream(table).map(_as_dict)
-    return events.key_by(lambda event, column=key_column: event[column], key_type)
+    events = table_env.to_data_stream(table).map(RowToEvent(rowtime_column))
+    return events.key_by(FieldKey(key_column), key_type)
 
 
-def _as_dict(row: Any) -> dict:
-    return row.as_dict()
+class RowToEvent(MapFunction):
+    """A table row as an event dict (column -> value), without the rowtime column."""
+
+    def __init__(self, rowtime_column: str) -> None:
+        self._rowtime_column = rowtime_column
+
+    def map(self, row: Any) -> dict:
+        event = row.as_dict()
+        del event[self._rowtime_column]
+        return event
+
+
+class FieldKey(KeySelector):
+    """Keys an event dict by one of its fields."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def get_key(self, event: dict) -> Any:
+        return event[self._name]
