@@ -102,6 +102,30 @@ def run_job(path: Path, mode: str, prefilter: bool) -> float:
     return time.perf_counter() - started
 
 
+def check_paths(path: Path, mode: str) -> str:
+    """Collect the distinct paths the adapter finds and compare them with `simulator.find_paths`."""
+    import orjson
+
+    from simulator import find_paths
+
+    env = local_env(1, **{"python.execution-mode": mode})
+    t_env = local_table_env(env)
+    t_env.execute_sql(READINGS_DDL.format(path=path))
+    pattern = bushfire_chain()
+    keyed = keyed_events(t_env, t_env.from_path("readings"), "region", "rt", pattern)
+    found = CEP.pattern(keyed, pattern).select(_region_and_path)
+    with found.execute_and_collect("bench-cep-flink-check") as rows:
+        paths = set(rows)
+    with open(path, "rb") as lines:
+        truth = find_paths(orjson.loads(line) for line in lines)
+    return f"check: {len(paths & truth):,} of {len(truth):,} true paths found, {len(paths - truth):,} false"
+
+
+def _region_and_path(match: dict) -> tuple:
+    readings = [match[f"n{i}"][0] for i in range(1, len(match) + 1)]
+    return readings[0]["region"], tuple(reading["node"] for reading in readings)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -109,6 +133,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=1_000_000, help="benchmark events to run (default 1M)")
     parser.add_argument("--mode", choices=(*MODES, "both"), default="both", help="python.execution-mode")
     parser.add_argument("--prefilter", choices=("on", "off", "both"), default="both")
+    parser.add_argument("--check", action="store_true", help="also compare the paths found with the truth")
     parser.add_argument("--input", type=Path, help="a JSON-lines file to use instead of a fresh simulation")
     args = parser.parse_args(argv)
 
@@ -124,6 +149,8 @@ def main(argv: list[str] | None = None) -> None:
             label = f"{mode:7s} mode, pre-filter {'on ' if prefilter else 'off'}"
             rate = events / seconds
             print(f"{label}: {rate:10,.0f} events/s ({seconds:.1f} s, start-up included)", flush=True)
+        if args.check:
+            print(check_paths(path, modes[0]))
 
 
 if __name__ == "__main__":

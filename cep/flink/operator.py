@@ -110,7 +110,7 @@ class CepFunction(KeyedProcessFunction):
         self._buffer = runtime_context.get_map_state(
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
-        self._cache: OrderedDict[Any, tuple[bytes, Any]] = OrderedDict()
+        self._cache: OrderedDict[Any, tuple[Optional[bytes], Any, Optional[int]]] = OrderedDict()
         metrics = runtime_context.get_metrics_group().add_group("cep")
         self._events_in = metrics.counter("eventsIn")
         self._late_events = metrics.counter("lateEvents")
@@ -154,7 +154,11 @@ class CepFunction(KeyedProcessFunction):
     def _on_watermark(self, watermark: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
         due = sorted(ts for ts in self._buffer.keys() if ts <= watermark)  # noqa: SIM118 - MapState
-        blob, matcher = self._load(key)
+        blob, matcher, advanced_to = self._load(key)
+        if not due and advanced_to == watermark:
+            # Another timer of this key at the same watermark: nothing to feed, time already there.
+            self._remember(key, blob, matcher, advanced_to)
+            return
         for timestamp in due:
             yield from self._emit(key, timestamp, *matcher.advance_time(timestamp))
             for event in self._buffer.get(timestamp):
@@ -162,7 +166,7 @@ class CepFunction(KeyedProcessFunction):
             self._buffer.remove(timestamp)
             self._keep_timeout_timer(matcher, timestamp, ctx)
         yield from self._emit(key, watermark, *matcher.advance_time(watermark))
-        self._save(key, blob, matcher, buffered=not self._buffer.is_empty())
+        self._save(key, blob, matcher, watermark, buffered=not self._buffer.is_empty())
 
     def _late(self, event: Any, timestamp: int, ctx: KeyedProcessFunction.Context):
         self._late_events.inc()
@@ -186,17 +190,17 @@ class CepFunction(KeyedProcessFunction):
 
     def _feed_now(self, event: Any, now: int, ctx: KeyedProcessFunction.Context):
         key = ctx.get_current_key()
-        blob, matcher = self._load(key)
+        blob, matcher, _advanced_to = self._load(key)
         yield from self._emit(key, now, *matcher.advance_time(now))
         yield from self._emit(key, now, matcher.process(event, now), ())
         self._keep_timeout_timer(matcher, now, ctx)
-        self._save(key, blob, matcher, buffered=False)
+        self._save(key, blob, matcher, now, buffered=False)
 
     def _advance_now(self, now: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
-        blob, matcher = self._load(key)
+        blob, matcher, _advanced_to = self._load(key)
         yield from self._emit(key, now, *matcher.advance_time(now))
-        self._save(key, blob, matcher, buffered=False)
+        self._save(key, blob, matcher, now, buffered=False)
 
     # -- shared -------------------------------------------------------------------------------------
 
@@ -219,17 +223,24 @@ class CepFunction(KeyedProcessFunction):
             if self._timeout_tag is not None:
                 yield self._timeout_tag, self._timeout_fn(partial, timeout_ts)
 
-    def _load(self, key: Any) -> tuple[Optional[bytes], Any]:
-        """The key's matcher: from the cache when its bytes equal the state's, else restored."""
+    def _load(self, key: Any) -> tuple[Optional[bytes], Any, Optional[int]]:
+        """The key's state bytes, its matcher and the time that matcher was last advanced to (if known).
+
+        The cached matcher is used only while the state holds exactly the bytes it was saved as, so a
+        restore from a checkpoint (or any other change of state) always wins.
+        """
         blob = self._matcher_state.value()
         cached = self._cache.pop(key, None)
         if cached is not None and cached[0] == blob:
-            return blob, cached[1]
+            return cached
         if blob is None:
-            return None, self._matcher_type(self._pattern)
-        return blob, self._matcher_type.restore(self._pattern, bytes(blob))
+            return None, self._matcher_type(self._pattern), None
+        return blob, self._matcher_type.restore(self._pattern, bytes(blob)), None
 
-    def _save(self, key: Any, old_blob: Optional[bytes], matcher: Any, *, buffered: bool) -> None:
+    def _save(
+        self, key: Any, old_blob: Optional[bytes], matcher: Any, advanced_to: int, *, buffered: bool
+    ) -> None:
+        """Write the matcher's state if it changed; clear it when there is nothing left to keep."""
         if matcher.is_empty() and not buffered:
             if old_blob is not None:
                 self._matcher_state.clear()
@@ -237,7 +248,10 @@ class CepFunction(KeyedProcessFunction):
         blob = matcher.snapshot()
         if blob != old_blob:
             self._matcher_state.update(blob)
-        self._cache[key] = (blob, matcher)
+        self._remember(key, blob, matcher, advanced_to)
+
+    def _remember(self, key: Any, blob: Optional[bytes], matcher: Any, advanced_to: Optional[int]) -> None:
+        self._cache[key] = (blob, matcher, advanced_to)
         if len(self._cache) > MATCHER_CACHE_SIZE:
             self._cache.popitem(last=False)
 
