@@ -4,8 +4,9 @@ Event time, as Flink's CepOperator does it:
 
 1. An event whose timestamp is at or below the current watermark is late: it goes to the late-data side
    output when one is set, otherwise it is counted in ``numLateRecordsDropped`` and logged.
-2. Other events are buffered in MapState (timestamp -> events in arrival order) and an event-time timer
-   is registered at their timestamp.
+2. Events the matcher's pre-filter rejects (`Matcher.prefilter`: they cannot change any match or
+   timeout) are not buffered at all. Other events are buffered in MapState (timestamp -> events in
+   arrival order) and an event-time timer is registered at their timestamp.
 3. When the watermark passes buffered timestamps, a timer fires: the buffered events up to the
    watermark are fed to the matcher in timestamp order (ties in arrival order), time is advanced before
    each timestamp and finally to the watermark, so `within` timeouts fire.
@@ -103,7 +104,10 @@ class CepFunction(KeyedProcessFunction):
             from cep import Matcher
 
             self._matcher_type = Matcher
-        self._window_ms = self._matcher_type(self._pattern).nfa.window_ms or None
+        probe = self._matcher_type(self._pattern)
+        self._window_ms = probe.nfa.window_ms or None
+        prefilter = getattr(probe, "prefilter", None)
+        self._can_matter = prefilter.compile() if prefilter is not None else None
         self._matcher_state = runtime_context.get_state(
             ValueStateDescriptor(MATCHER_STATE, Types.PICKLED_BYTE_ARRAY())
         )
@@ -125,7 +129,8 @@ class CepFunction(KeyedProcessFunction):
         self._events_in.inc()
         timers = ctx.timer_service()
         if self._processing_time:
-            yield from self._feed_now(event, timers.current_processing_time(), ctx)
+            if self._matters(event):
+                yield from self._feed_now(event, timers.current_processing_time(), ctx)
             return
         timestamp = ctx.timestamp()
         if timestamp is None:
@@ -136,12 +141,18 @@ class CepFunction(KeyedProcessFunction):
         if timestamp <= timers.current_watermark():
             yield from self._late(event, timestamp, ctx)
             return
+        if not self._matters(event):
+            return
         pending = self._buffer.get(timestamp)
         if pending is None:
             pending = []
             timers.register_event_time_timer(timestamp)
         pending.append(event)
         self._buffer.put(timestamp, pending)
+
+    def _matters(self, event: Any) -> bool:
+        """False for events the matcher's pre-filter rejects: they would change nothing."""
+        return self._can_matter is None or self._can_matter(event, None)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         if self._processing_time:
