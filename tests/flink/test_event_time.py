@@ -88,6 +88,11 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
         lambda match, ctx: [(ctx.key, ctx.timestamp, ids(match))]
     )
     strict = CEP.pattern(keyed, t_next_t()).select(ids)
+    arrival = (
+        CEP.pattern(keyed, a_then_b(window_ms=3_600_000))
+        .in_processing_time()
+        .select(lambda match: (match["a"][0][KEY_FIELD], ids(match)))
+    )
     imports = keyed.map(lambda event: _worker_imports())
     return collect(
         {
@@ -97,6 +102,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
             "untagged": untagged,
             "absences": absences,
             "strict": strict,
+            "processing time": arrival,
             "imports": imports,
         }
     )
@@ -147,6 +153,11 @@ def test_time_advances_with_the_watermark_for_keys_without_events(outputs):
     ts, match = by_key["idle"]
     assert match == (3,)
     assert ts == 15 < MAX_WATERMARK
+
+
+def test_in_processing_time_events_are_fed_in_arrival_order(outputs):
+    # "order": b arrived before a, so no match; "late": b@5 is not late in processing time.
+    assert sorted(outputs["processing time"]) == [("late", (4, 6)), ("late", (8, 9))]
 
 
 def test_python_workers_import_the_project(outputs):
