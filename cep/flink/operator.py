@@ -4,8 +4,9 @@ Event time, as Flink's CepOperator does it:
 
 1. An event whose timestamp is at or below the current watermark is late: it goes to the late-data side
    output when one is set, otherwise it is counted in ``numLateRecordsDropped`` and logged.
-2. Other events are buffered in MapState (timestamp -> events in arrival order) and an event-time timer
-   is registered at their timestamp.
+2. Events the matcher's pre-filter rejects (`Matcher.prefilter`: they cannot change any match or
+   timeout) are not buffered at all. Other events are buffered in MapState (timestamp -> events in
+   arrival order) and an event-time timer is registered at their timestamp.
 3. When the watermark passes buffered timestamps, a timer fires: the buffered events up to the
    watermark are fed to the matcher in timestamp order (ties in arrival order), time is advanced before
    each timestamp and finally to the watermark, so `within` timeouts fire.
@@ -103,14 +104,17 @@ class CepFunction(KeyedProcessFunction):
             from cep import Matcher
 
             self._matcher_type = Matcher
-        self._window_ms = window_ms(self._pattern)
+        probe = self._matcher_type(self._pattern)
+        self._window_ms = probe.nfa.window_ms or None
+        prefilter = getattr(probe, "prefilter", None)
+        self._can_matter = prefilter.compile() if prefilter is not None else None
         self._matcher_state = runtime_context.get_state(
-            ValueStateDescriptor(MATCHER_STATE, Types.PRIMITIVE_ARRAY(Types.BYTE()))
+            ValueStateDescriptor(MATCHER_STATE, Types.PICKLED_BYTE_ARRAY())
         )
         self._buffer = runtime_context.get_map_state(
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
-        self._cache: OrderedDict[Any, tuple[bytes, Any]] = OrderedDict()
+        self._cache: OrderedDict[Any, tuple[Optional[bytes], Any, Optional[int]]] = OrderedDict()
         metrics = runtime_context.get_metrics_group().add_group("cep")
         self._events_in = metrics.counter("eventsIn")
         self._late_events = metrics.counter("lateEvents")
@@ -125,7 +129,8 @@ class CepFunction(KeyedProcessFunction):
         self._events_in.inc()
         timers = ctx.timer_service()
         if self._processing_time:
-            yield from self._feed_now(event, timers.current_processing_time(), ctx)
+            if self._matters(event):
+                yield from self._feed_now(event, timers.current_processing_time(), ctx)
             return
         timestamp = ctx.timestamp()
         if timestamp is None:
@@ -136,12 +141,18 @@ class CepFunction(KeyedProcessFunction):
         if timestamp <= timers.current_watermark():
             yield from self._late(event, timestamp, ctx)
             return
+        if not self._matters(event):
+            return
         pending = self._buffer.get(timestamp)
         if pending is None:
             pending = []
             timers.register_event_time_timer(timestamp)
         pending.append(event)
         self._buffer.put(timestamp, pending)
+
+    def _matters(self, event: Any) -> bool:
+        """False for events the matcher's pre-filter rejects: they would change nothing."""
+        return self._can_matter is None or self._can_matter(event, None)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         if self._processing_time:
@@ -154,7 +165,11 @@ class CepFunction(KeyedProcessFunction):
     def _on_watermark(self, watermark: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
         due = sorted(ts for ts in self._buffer.keys() if ts <= watermark)  # noqa: SIM118 - MapState
-        blob, matcher = self._load(key)
+        blob, matcher, advanced_to = self._load(key)
+        if not due and advanced_to == watermark:
+            # Another timer of this key at the same watermark: nothing to feed, time already there.
+            self._remember(key, blob, matcher, advanced_to)
+            return
         for timestamp in due:
             yield from self._emit(key, timestamp, *matcher.advance_time(timestamp))
             for event in self._buffer.get(timestamp):
@@ -162,7 +177,7 @@ class CepFunction(KeyedProcessFunction):
             self._buffer.remove(timestamp)
             self._keep_timeout_timer(matcher, timestamp, ctx)
         yield from self._emit(key, watermark, *matcher.advance_time(watermark))
-        self._save(key, blob, matcher, buffered=not self._buffer.is_empty())
+        self._save(key, blob, matcher, watermark, buffered=not self._buffer.is_empty())
 
     def _late(self, event: Any, timestamp: int, ctx: KeyedProcessFunction.Context):
         self._late_events.inc()
@@ -186,17 +201,17 @@ class CepFunction(KeyedProcessFunction):
 
     def _feed_now(self, event: Any, now: int, ctx: KeyedProcessFunction.Context):
         key = ctx.get_current_key()
-        blob, matcher = self._load(key)
+        blob, matcher, _advanced_to = self._load(key)
         yield from self._emit(key, now, *matcher.advance_time(now))
         yield from self._emit(key, now, matcher.process(event, now), ())
         self._keep_timeout_timer(matcher, now, ctx)
-        self._save(key, blob, matcher, buffered=False)
+        self._save(key, blob, matcher, now, buffered=False)
 
     def _advance_now(self, now: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
-        blob, matcher = self._load(key)
+        blob, matcher, _advanced_to = self._load(key)
         yield from self._emit(key, now, *matcher.advance_time(now))
-        self._save(key, blob, matcher, buffered=False)
+        self._save(key, blob, matcher, now, buffered=False)
 
     # -- shared -------------------------------------------------------------------------------------
 
@@ -219,17 +234,24 @@ class CepFunction(KeyedProcessFunction):
             if self._timeout_tag is not None:
                 yield self._timeout_tag, self._timeout_fn(partial, timeout_ts)
 
-    def _load(self, key: Any) -> tuple[Optional[bytes], Any]:
-        """The key's matcher: from the cache when its bytes equal the state's, else restored."""
+    def _load(self, key: Any) -> tuple[Optional[bytes], Any, Optional[int]]:
+        """The key's state bytes, its matcher and the time that matcher was last advanced to (if known).
+
+        The cached matcher is used only while the state holds exactly the bytes it was saved as, so a
+        restore from a checkpoint (or any other change of state) always wins.
+        """
         blob = self._matcher_state.value()
         cached = self._cache.pop(key, None)
         if cached is not None and cached[0] == blob:
-            return blob, cached[1]
+            return cached
         if blob is None:
-            return None, self._matcher_type(self._pattern)
-        return blob, self._matcher_type.restore(self._pattern, bytes(blob))
+            return None, self._matcher_type(self._pattern), None
+        return blob, self._matcher_type.restore(self._pattern, bytes(blob)), None
 
-    def _save(self, key: Any, old_blob: Optional[bytes], matcher: Any, *, buffered: bool) -> None:
+    def _save(
+        self, key: Any, old_blob: Optional[bytes], matcher: Any, advanced_to: int, *, buffered: bool
+    ) -> None:
+        """Write the matcher's state if it changed; clear it when there is nothing left to keep."""
         if matcher.is_empty() and not buffered:
             if old_blob is not None:
                 self._matcher_state.clear()
@@ -237,17 +259,12 @@ class CepFunction(KeyedProcessFunction):
         blob = matcher.snapshot()
         if blob != old_blob:
             self._matcher_state.update(blob)
-        self._cache[key] = (blob, matcher)
+        self._remember(key, blob, matcher, advanced_to)
+
+    def _remember(self, key: Any, blob: Optional[bytes], matcher: Any, advanced_to: Optional[int]) -> None:
+        self._cache[key] = (blob, matcher, advanced_to)
         if len(self._cache) > MATCHER_CACHE_SIZE:
             self._cache.popitem(last=False)
-
-
-def window_ms(pattern: Any) -> Optional[int]:
-    """The pattern's `within` window in ms, or None when it has none (then nothing can time out)."""
-    window = getattr(pattern, "window_ms", None)
-    if callable(window):
-        window = window()
-    return None if window is None else int(window)
 
 
 def _is_power_of_ten(n: int) -> bool:

@@ -8,6 +8,8 @@ run time. Every environment gets `python.executable` = this interpreter (PyFlink
 
 from __future__ import annotations
 
+import os
+import site
 import sys
 from pathlib import Path
 
@@ -17,11 +19,21 @@ from pyflink.table import StreamTableEnvironment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
+
+def worker_pythonpath() -> str:
+    """The project root, then this interpreter's site-packages.
+
+    Process mode starts workers with `python.executable`, which finds its own site-packages; thread
+    mode embeds the base interpreter (pemja), which does not see a virtualenv's packages unless told.
+    """
+    return os.pathsep.join([str(PROJECT_ROOT), *site.getsitepackages()])
+
+
 # Keep mini-cluster jobs light on the shared 2-core machine: small managed memory, few network buffers.
 _DEFAULTS = {
     "python.executable": sys.executable,
     "python.client.executable": sys.executable,
-    "python.pythonpath": str(PROJECT_ROOT),
+    "python.pythonpath": worker_pythonpath(),
     "taskmanager.memory.managed.size": "64m",
     "taskmanager.memory.network.min": "32m",
     "taskmanager.memory.network.max": "32m",
