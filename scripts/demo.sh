@@ -34,7 +34,7 @@ SNS_FLAGS=()
 if [ "$SNS" = 1 ]; then
     export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
     PORT=$("$PY" -c 'from tests.support.servers import free_port; print(free_port())')
-    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$OUT/moto.log" 2>&1 &
+    "$PY" -m moto.server -H 127.0.0.1 -p "$PORT" >"$OUT/moto.log" 2>&1 &
     PIDS+=($!)
     ENDPOINT="http://127.0.0.1:$PORT"
     "$PY" -c "from tests.support.servers import wait_for_port; wait_for_port($PORT)"
