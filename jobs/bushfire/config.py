@@ -38,6 +38,7 @@ ENV_CHAIN_LENGTH = "BUSHFIRE_CHAIN_LENGTH"
 ENV_WINDOW = "BUSHFIRE_WINDOW"
 ENV_OUT_OF_ORDERNESS = "BUSHFIRE_OUT_OF_ORDERNESS"
 ENV_IDLENESS = "BUSHFIRE_IDLENESS"
+ENV_WATERMARK_INTERVAL = "BUSHFIRE_WATERMARK_INTERVAL"
 ENV_EVENT_DEDUPE_TTL = "BUSHFIRE_EVENT_DEDUPE_TTL"
 ENV_ALERT_DEDUPE_TTL = "BUSHFIRE_ALERT_DEDUPE_TTL"
 ENV_ALERTS_OUT = "BUSHFIRE_ALERTS_OUT"
@@ -122,6 +123,10 @@ class WatermarkConfig:
 
     out_of_orderness_ms: int = 5_000
     idleness_ms: int = 30_000
+    # Flink emits a watermark every `emit_interval_ms` of processing time, and also whenever event
+    # time moved on by more than that. Each watermark makes every Python operator finish its bundle,
+    # so a replay at full speed needs this coarse enough (it adds at most this much alert latency live).
+    emit_interval_ms: int = 2_000
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,8 @@ OPTIONS: tuple[Option, ...] = (
            "how late a reading may arrive (event time) before it counts as late"),
     Option("--idleness", ENV_IDLENESS, 30_000, parse_duration_ms,
            "a source split without records for this long stops holding back the watermark"),
+    Option("--watermark-interval", ENV_WATERMARK_INTERVAL, 2_000, parse_duration_ms,
+           "how often watermarks are emitted (processing time, and per this much event-time progress)"),
     Option("--event-dedupe-ttl", ENV_EVENT_DEDUPE_TTL, 3_600_000, parse_duration_ms,
            "how long an event_id is remembered to drop re-delivered duplicates"),
     Option("--alert-dedupe-ttl", ENV_ALERT_DEDUPE_TTL, 7 * DAY_MS, parse_duration_ms,
@@ -427,7 +434,10 @@ def load_config(
                 endpoint=v["kinesis_endpoint"], shard_idle_ms=v["kinesis_shard_idle"],
             ),
         ),
-        watermarks=WatermarkConfig(out_of_orderness_ms=v["out_of_orderness"], idleness_ms=v["idleness"]),
+        watermarks=WatermarkConfig(
+            out_of_orderness_ms=v["out_of_orderness"], idleness_ms=v["idleness"],
+            emit_interval_ms=v["watermark_interval"],
+        ),
         detection=DetectionConfig(
             threshold_c=v["threshold"], chain_length=v["chain_length"], window_ms=v["window"],
             event_dedupe_ttl_ms=v["event_dedupe_ttl"], alert_dedupe_ttl_ms=v["alert_dedupe_ttl"],

@@ -41,6 +41,7 @@ def read_lines(
 ) -> str:
     """Register the configured source as table `step_id` and return its name."""
     t_env.get_config().set("table.exec.source.idle-timeout", f"{watermarks.idleness_ms} ms")
+    env.get_config().set_auto_watermark_interval(watermarks.emit_interval_ms)
     if source.kind is SourceKind.KINESIS:
         _register_kinesis(step_id, env, t_env, source.kinesis, watermarks)
     else:
