@@ -312,7 +312,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--watermark-interval", ENV_WATERMARK_INTERVAL, 2_000, parse_duration_ms,
            "how often watermarks are emitted (processing time, and per this much event-time progress)"),
     Option("--event-dedupe-ttl", ENV_EVENT_DEDUPE_TTL, 3_600_000, parse_duration_ms,
-           "how long an event_id is remembered to drop re-delivered duplicates"),
+           "how long (event time) an event_id is remembered to drop re-delivered duplicates"),
     Option("--alert-dedupe-ttl", ENV_ALERT_DEDUPE_TTL, 7 * DAY_MS, parse_duration_ms,
            "how long an alerted (region, path) is remembered so it is not alerted again"),
     # alerts

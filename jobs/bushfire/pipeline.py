@@ -92,8 +92,8 @@ def parse_readings(step_id: str, rows: DataStream) -> ParseOut:
 
 
 def drop_duplicates(step_id: str, readings: DataStream, detection: DetectionConfig) -> DataStream:
-    """Drop re-delivered readings (same event_id) within the dedupe TTL."""
-    keyed = readings.key_by(event_id_of, key_type=Types.STRING())
+    """Drop re-delivered readings (same event_id, so same region) within the dedupe TTL."""
+    keyed = readings.key_by(region_of, key_type=Types.STRING())
     return keyed.process(functions.DropDuplicates(detection.event_dedupe_ttl_ms)).name(step_id).uid(step_id)
 
 
