@@ -70,25 +70,44 @@ def node_positions(node: Optional[Node]) -> dict[str, list]:
 
 
 class _Context:
-    """What a condition sees: the events accepted so far in this partial match."""
+    """What a condition sees: the events accepted so far in this partial match.
 
-    __slots__ = ("_cache", "node", "ts")
+    One context is reused for every partial match a state examines (only `node` changes), and
+    every accessor walks the partial match's own buffer nodes, so a condition that never asks
+    costs nothing and one that asks pays for that stage only.
+    """
+
+    __slots__ = ("node", "ts")
 
     def __init__(self, node: Optional[Node], ts: int) -> None:
         self.node = node
         self.ts = ts
-        self._cache: Optional[dict[str, list]] = None
 
     def timestamp(self) -> int:
         """The timestamp of the event being examined."""
         return self.ts
 
-    def get_events_for_pattern(self, name: str) -> list:
-        """The events accepted so far for stage `name`, oldest first (empty if none)."""
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = materialize(self.node)
-        return list(cache.get(name, ()))
+    def get_events_for_pattern(self, name: str) -> tuple:
+        """The events accepted so far for stage `name`, oldest first (empty if none).
+
+        A read-only sequence (a tuple, like the `Iterable` Flink's `getEventsForPattern`
+        returns): index it, iterate it or copy it with `list(...)`; it is built from the stage's
+        own buffer nodes only, without copying the rest of the partial match.
+        """
+        node = self.node
+        found = None
+        while node is not None:
+            if node[0] == name:
+                if found is None:
+                    found = [node[1]]
+                else:
+                    found.append(node[1])
+            node = node[4]
+        if found is None:
+            return ()
+        if len(found) > 1:
+            found.reverse()
+        return tuple(found)
 
     def accepted_events(self) -> list:
         """Every event accepted so far in this partial match, oldest first."""
@@ -312,7 +331,6 @@ class NfaRun:
         for pm in pms:
             node = pm[0]
             ctx.node = node
-            ctx._cache = None
             if cond is None or cond(event, ctx):
                 npm = ((name, event, ts, seq, node), pm[1], pm[2])
                 if to_final:
