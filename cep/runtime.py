@@ -267,9 +267,10 @@ class NfaRun:
         seq = self.seq
         new: list = []
         finals: list = []
+        ctx = _Context(None, ts)  # one context for every partial match this event meets
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
-            self._step(start_info.state, None, event, ts, seq, new, finals, None)
+            self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
         buckets = self.buckets
         updates = []  # (container, key, partial matches that stay): applied at the end
         for info in self.live:
@@ -295,11 +296,13 @@ class NfaRun:
             else:
                 container, key, pms = buckets, sid, bucket
             if info.simple is not None:
-                kept = self._step_simple(info, pms, event, ts, seq, new, finals)
+                kept = self._step_simple(info, pms, event, ts, seq, new, finals, ctx)
+                if kept is None:
+                    continue  # every partial match stays where it is: nothing to update
             else:
                 kept = []
                 for pm in pms:
-                    self._step(info.state, pm, event, ts, seq, new, finals, kept)
+                    self._step(info.state, pm, event, ts, seq, new, finals, kept, ctx)
             updates.append((container, key, kept, index is not None))
         dedupe_keys: list = [None] * len(new)
         if new and self.dedupe_key is not None:
@@ -319,31 +322,66 @@ class NfaRun:
         return []
 
     def _step_simple(
-        self, info: _StateInfo, pms: list, event: Any, ts: int, seq: int, new: list, finals: list
-    ) -> list:
-        """`_step` for a simple state (see `_simple_transition`); returns the partial matches that stay."""
+        self,
+        info: _StateInfo,
+        pms: list,
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        ctx: _Context,
+    ) -> Optional[list]:
+        """`_step` for a simple state (see `_simple_transition`).
+
+        Returns the partial matches that stay, or None when they all stay (the common case of an
+        event that extends none of them): then the only work per partial match is the condition
+        call itself.
+        """
         cond, target, keeps_on_take = info.simple
-        name = info.state.name
-        to_final = target.kind == FINAL
-        reaches_final = target.reaches_final
-        ctx = _Context(None, ts)
-        kept = []
-        for pm in pms:
-            node = pm[0]
-            ctx.node = node
-            if cond is None or cond(event, ctx):
-                npm = ((name, event, ts, seq, node), pm[1], pm[2])
-                if to_final:
-                    finals.append(npm)
-                else:
-                    new.append((target, npm))
-                    if reaches_final and _final_after_proceed(target, event, ctx):
-                        finals.append(npm)
-                if keeps_on_take:
+        kept = None
+        if cond is None:
+            hits = pms
+        else:
+            hits = None
+            for i, pm in enumerate(pms):
+                ctx.node = pm[0]
+                if cond(event, ctx):
+                    if hits is None:
+                        hits = []
+                        if not keeps_on_take:
+                            kept = pms[:i]
+                    hits.append(pm)
+                    self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+                elif kept is not None:
                     kept.append(pm)
-            else:
-                kept.append(pm)
-        return kept
+            return kept
+        for pm in hits:
+            ctx.node = pm[0]
+            self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+        return None if keeps_on_take else []
+
+    def _take_simple(
+        self,
+        info: _StateInfo,
+        pm: PartialMatch,
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        ctx: _Context,
+    ) -> None:
+        """The TAKE of a simple state for one partial match (`ctx.node` is its node)."""
+        _cond, target, _keeps = info.simple
+        node = pm[0]
+        npm = ((info.state.name, event, ts, seq, node), pm[1], pm[2])
+        if target.kind == FINAL:
+            finals.append(npm)
+        else:
+            new.append((target, npm))
+            if target.reaches_final and _final_after_proceed(target, event, ctx):
+                finals.append(npm)
 
     def _step(
         self,
@@ -355,6 +393,7 @@ class NfaRun:
         new: list,
         finals: list,
         kept: Optional[list],
+        ctx: _Context,
     ) -> None:
         """Flink's computeNextStates for one partial match (pm None = the start state).
 
@@ -362,7 +401,7 @@ class NfaRun:
         it stays in its bucket) or `new` (to be inserted after the event).
         """
         node = pm[0] if pm is not None else None
-        ctx = _Context(node, ts)
+        ctx.node = node
         enabled = []
         stack = [state]
         while stack:
