@@ -1,7 +1,8 @@
 """Per-key NFA run: the partial matches of one key and the two verbs that move them.
 
 A partial match is a tuple `(node, start_ts, start_seq)` held in the bucket of the NFA state it
-waits in. `node` is the newest entry of its event buffer, a linked list of tuples
+waits in (a dict `id(pm) -> pm`, in insertion order, so any partial match is removed in O(1)).
+`node` is the newest entry of its event buffer, a linked list of tuples
 `(stage_name, event, ts, seq, previous_node)`; branches that share a prefix share those tuples,
 so an event taken once is stored once however many branches hold it (the shared buffer of
 SASE/Flink, with the branch structure given by the links instead of Dewey numbers).
@@ -183,7 +184,8 @@ class NfaRun:
         self.infos = _infos_for(nfa, use_shortcuts)
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
-        self.buckets: list[Any] = [({} if i.index is not None else []) for i in self.infos]
+        # per state: {id(pm): pm}, or {awaited value: {id(pm): pm}} for an indexed state
+        self.buckets: list[dict] = [{} for _ in self.infos]
         self.completed: list[PartialMatch] = []  # complete matches held back by a skip strategy
         self.seq = 0
         # (expiry_ts, tiebreak, state id, bucket key, partial match), one entry per insertion;
@@ -202,10 +204,10 @@ class NfaRun:
         for info in self.live:
             bucket = self.buckets[info.state.sid]
             if info.index is not None:
-                for lst in bucket.values():
-                    out.extend((info.state, pm) for pm in lst)
+                for group in bucket.values():
+                    out.extend((info.state, pm) for pm in group.values())
             else:
-                out.extend((info.state, pm) for pm in bucket)
+                out.extend((info.state, pm) for pm in bucket.values())
         return out
 
     def is_empty(self) -> bool:
@@ -223,7 +225,7 @@ class NfaRun:
             if self._dominated(state, pm, key_sequence):
                 return
         if info.index is None:
-            bucket.append(pm)
+            bucket[id(pm)] = pm
             key = None
         else:
             key = self._add_indexed(info, bucket, pm)
@@ -243,14 +245,14 @@ class NfaRun:
                 break
             node = node[4]
         try:
-            lst = bucket.get(key)
+            group = bucket.get(key)
         except TypeError:  # unhashable value: it can never equal a looked-up key... keep it apart
             key = _Unhashable()
-            lst = None
-        if lst is None:
-            bucket[key] = [pm]
+            group = None
+        if group is None:
+            bucket[key] = {id(pm): pm}
         else:
-            lst.append(pm)
+            group[id(pm)] = pm
         return key
 
     def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
@@ -272,7 +274,7 @@ class NfaRun:
         if start_info.wake is None or start_info.wake(event, None):
             self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
         buckets = self.buckets
-        updates = []  # (container, key, partial matches that stay): applied at the end
+        updates = []  # (container, key, group, what changed, indexed): applied at the end
         for info in self.live:
             sid = info.state.sid
             bucket = buckets[sid]
@@ -287,31 +289,36 @@ class NfaRun:
                 if value is None:
                     continue
                 try:
-                    lst = bucket.get(value)
+                    group = bucket.get(value)
                 except TypeError:
                     continue
-                if lst is None:
+                if group is None:
                     continue
-                container, key, pms = bucket, value, lst
+                container, key = bucket, value
             else:
-                container, key, pms = buckets, sid, bucket
+                container, key, group = buckets, sid, bucket
             if info.simple is not None:
-                kept = self._step_simple(info, pms, event, ts, seq, new, finals, ctx)
-                if kept is None:
-                    continue  # every partial match stays where it is: nothing to update
+                moved = self._step_simple(info, group, event, ts, seq, new, finals, ctx)
+                if moved:
+                    updates.append((container, key, group, moved, index is not None))
+                # else every partial match stays where it is: nothing to update
             else:
-                kept = []
-                for pm in pms:
+                kept: list = []
+                for pm in group.values():
                     self._step(info.state, pm, event, ts, seq, new, finals, kept, ctx)
-            updates.append((container, key, kept, index is not None))
+                if len(kept) != len(group):
+                    updates.append((container, key, group, {id(pm): pm for pm in kept}, index is not None))
         dedupe_keys: list = [None] * len(new)
         if new and self.dedupe_key is not None:
             dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
         self.seq = seq + 1
-        for container, key, kept, indexed in updates:
-            if kept or not indexed:
-                container[key] = kept
-            else:
+        for container, key, group, change, indexed in updates:
+            if isinstance(change, dict):  # the partial matches that stay, in order
+                group = container[key] = change
+            else:  # the partial matches that moved on
+                for pm in change:
+                    del group[id(pm)]
+            if indexed and not group:
                 del container[key]
         if new:
             add = self.add
@@ -324,7 +331,7 @@ class NfaRun:
     def _step_simple(
         self,
         info: _StateInfo,
-        pms: list,
+        group: dict,
         event: Any,
         ts: int,
         seq: int,
@@ -334,32 +341,26 @@ class NfaRun:
     ) -> Optional[list]:
         """`_step` for a simple state (see `_simple_transition`).
 
-        Returns the partial matches that stay, or None when they all stay (the common case of an
-        event that extends none of them): then the only work per partial match is the condition
-        call itself.
+        Returns the partial matches that moved on (to be removed from `group`), or None when
+        they all stay (the common case of an event that extends none of them): then the only
+        work per partial match is the condition call itself.
         """
-        cond, target, keeps_on_take = info.simple
-        kept = None
+        cond, _target, keeps_on_take = info.simple
+        hits = None
         if cond is None:
-            hits = pms
+            hits = list(group.values())
+            for pm in hits:
+                ctx.node = pm[0]
+                self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
         else:
-            hits = None
-            for i, pm in enumerate(pms):
+            for pm in group.values():
                 ctx.node = pm[0]
                 if cond(event, ctx):
                     if hits is None:
                         hits = []
-                        if not keeps_on_take:
-                            kept = pms[:i]
                     hits.append(pm)
                     self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
-                elif kept is not None:
-                    kept.append(pm)
-            return kept
-        for pm in hits:
-            ctx.node = pm[0]
-            self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
-        return None if keeps_on_take else []
+        return None if keeps_on_take else hits
 
     def _take_simple(
         self,
@@ -467,8 +468,8 @@ class NfaRun:
 
     def _is_live(self, state: State, pm: PartialMatch, key: Any) -> bool:
         bucket = self.buckets[state.sid]
-        lst = bucket if self.infos[state.sid].index is None else bucket.get(key)
-        return lst is not None and any(x is pm for x in lst)
+        group = bucket if self.infos[state.sid].index is None else bucket.get(key)
+        return group is not None and group.get(id(pm)) is pm
 
     def _forget(self, sid: int, pm: PartialMatch) -> None:
         """Drop a partial match's dedupe entry (it expired, or moved on long ago)."""
@@ -521,31 +522,41 @@ class NfaRun:
             sid = info.state.sid
             bucket = self.buckets[sid]
             if info.index is None:
-                self.buckets[sid] = [pm for pm in bucket if not skip.should_prune((pm[1], pm[2]), pruning)]
+                self.buckets[sid] = _unpruned(bucket, skip, pruning)
                 continue
             for key in list(bucket):
-                lst = [pm for pm in bucket[key] if not skip.should_prune((pm[1], pm[2]), pruning)]
-                if lst:
-                    bucket[key] = lst
+                group = _unpruned(bucket[key], skip, pruning)
+                if group:
+                    bucket[key] = group
                 else:
                     del bucket[key]
         self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
 
     # ------------------------------------------------------------------ time
     def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
+        """`expire(ts)` with the timed-out partial matches as `(match dict, timeout_ts)`."""
+        matches, expired = self.expire(ts)
+        return matches, self.timeouts_of(expired)
+
+    def timeouts_of(self, expired: list[PartialMatch]) -> list[tuple[dict[str, list], int]]:
+        """The `(partial match dict, timeout_ts)` pairs of partial matches `expire` returned."""
+        window = self.window
+        return [(materialize(pm[0]), pm[1] + window) for pm in expired]
+
+    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[PartialMatch]]:
         """Drop partial matches that can no longer complete within the window at time `ts`.
 
         A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
         a heap, so this costs nothing until the earliest one is due, and then only the expired
-        partial matches are touched.
+        partial matches are touched (each removed from its bucket in O(1)). Returns the matches
+        this completes and the timed-out partial matches themselves (not materialized, in a
+        deterministic order that is the same after a restore).
         """
         if ts < self.next_expiry:
             return [], []
-        window = self.window
         heap = self.expiries
         buckets = self.buckets
         infos = self.infos
-        timeouts: list = []
         expired: list = []
         pending: list = []
         while heap and heap[0][0] <= ts:
@@ -553,16 +564,12 @@ class NfaRun:
             if self.dedupe_key is not None:
                 self._forget(sid, pm)
             bucket = buckets[sid]
-            lst = bucket if infos[sid].index is None else bucket.get(key)
-            if not lst:
-                continue
-            for i, other in enumerate(lst):
-                if other is pm:
-                    del lst[i]
-                    break
-            else:
+            indexed = infos[sid].index is not None
+            group = bucket.get(key) if indexed else bucket
+            if group is None or group.get(id(pm)) is not pm:
                 continue  # it moved on (or was pruned) before expiring
-            if infos[sid].index is not None and not lst:
+            del group[id(pm)]
+            if indexed and not group:
                 del bucket[key]
             if infos[sid].is_pending:
                 pending.append(pm)
@@ -571,9 +578,8 @@ class NfaRun:
         self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
         if expired:
             expired.sort(key=_lineage_key)  # a deterministic order, the same after a restore
-            timeouts = [(materialize(pm[0]), pm[1] + window) for pm in expired]
         matches = self._emit(pending) if (pending or self.completed) else []
-        return matches, timeouts
+        return matches, expired
 
 
 class _Unhashable:
@@ -589,6 +595,10 @@ def _lineage_key(pm: PartialMatch) -> tuple:
         node = node[4]
     seqs.reverse()
     return (pm[1], pm[2], seqs)
+
+
+def _unpruned(group: dict, skip: Any, pruning: tuple) -> dict:
+    return {k: pm for k, pm in group.items() if not skip.should_prune((pm[1], pm[2]), pruning)}
 
 
 def _start_key(pm: PartialMatch) -> tuple:
