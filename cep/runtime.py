@@ -21,13 +21,15 @@ off, which the tests use to check exactly that):
   (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
 - a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
   call, leaving those that stay where they are.
-Partial matches that stay unchanged are never re-inserted, and expiries sit in a heap, so time
-passing touches only what expires.
+Partial matches that stay unchanged are never re-inserted, and expiries sit in a queue of
+per-start groups (all partial matches of one start expire together, and starts come in time
+order), so time passing touches only what expires.
 """
 
 from __future__ import annotations
 
-import heapq
+import bisect
+from collections import deque
 from typing import Any, Callable, Optional
 
 from cep.analysis import index_spec, wake_condition
@@ -188,10 +190,11 @@ class NfaRun:
         self.buckets: list[dict] = [{} for _ in self.infos]
         self.completed: list[PartialMatch] = []  # complete matches held back by a skip strategy
         self.seq = 0
-        # (expiry_ts, tiebreak, state id, bucket key, partial match), one entry per insertion;
-        # entries of partial matches that moved on are skipped when they come up
-        self.expiries: list = []
-        self.tiebreak = 0
+        # (expiry_ts, start_seq, records), in expiry order: one group per start, whose records
+        # `(state id, bucket key, partial match)` are its insertions; records of partial matches
+        # that moved on are skipped when the group expires
+        self.expiries: deque = deque()
+        self.expiry_groups: dict[int, list] = {}  # start_seq -> its group's records
         self.next_expiry = _NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
         # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
@@ -256,11 +259,18 @@ class NfaRun:
         return key
 
     def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
-        expiry = pm[1] + self.window
-        self.tiebreak += 1
-        heapq.heappush(self.expiries, (expiry, self.tiebreak, sid, key, pm))
-        if expiry < self.next_expiry:
-            self.next_expiry = expiry
+        records = self.expiry_groups.get(pm[2])
+        if records is None:
+            records = self.expiry_groups[pm[2]] = []
+            group = (pm[1] + self.window, pm[2], records)
+            queue = self.expiries
+            if not queue or queue[-1][:2] < group[:2]:
+                queue.append(group)  # the usual case: a start newer than every other
+            else:
+                bisect.insort(queue, group)  # e.g. partial matches re-added by a restore
+            if group[0] < self.next_expiry:
+                self.next_expiry = group[0]
+        records.append((sid, key, pm))
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
@@ -539,8 +549,10 @@ class NfaRun:
         return matches, self.timeouts_of(expired)
 
     def timeouts_of(self, expired: list[PartialMatch]) -> list[tuple[dict[str, list], int]]:
-        """The `(partial match dict, timeout_ts)` pairs of partial matches `expire` returned."""
+        """The `(partial match dict, timeout_ts)` pairs of partial matches `expire` returned,
+        in a deterministic order that is the same after a restore."""
         window = self.window
+        expired = sorted(expired, key=_lineage_key)
         return [(materialize(pm[0]), pm[1] + window) for pm in expired]
 
     def expire(self, ts: int) -> tuple[list[dict[str, list]], list[PartialMatch]]:
@@ -549,35 +561,37 @@ class NfaRun:
         A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
         a heap, so this costs nothing until the earliest one is due, and then only the expired
         partial matches are touched (each removed from its bucket in O(1)). Returns the matches
-        this completes and the timed-out partial matches themselves (not materialized, in a
-        deterministic order that is the same after a restore).
+        this completes and the timed-out partial matches themselves (not materialized, nor
+        sorted: `timeouts_of` does both when they are reported).
         """
         if ts < self.next_expiry:
             return [], []
-        heap = self.expiries
+        queue = self.expiries
+        groups = self.expiry_groups
         buckets = self.buckets
         infos = self.infos
         expired: list = []
         pending: list = []
-        while heap and heap[0][0] <= ts:
-            _expiry, _n, sid, key, pm = heapq.heappop(heap)
-            if self.dedupe_key is not None:
-                self._forget(sid, pm)
-            bucket = buckets[sid]
-            indexed = infos[sid].index is not None
-            group = bucket.get(key) if indexed else bucket
-            if group is None or group.get(id(pm)) is not pm:
-                continue  # it moved on (or was pruned) before expiring
-            del group[id(pm)]
-            if indexed and not group:
-                del bucket[key]
-            if infos[sid].is_pending:
-                pending.append(pm)
-            else:
-                expired.append(pm)
-        self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
-        if expired:
-            expired.sort(key=_lineage_key)  # a deterministic order, the same after a restore
+        dedupe = self.dedupe_key is not None
+        while queue and queue[0][0] <= ts:
+            _expiry, start_seq, records = queue.popleft()
+            del groups[start_seq]
+            for sid, key, pm in records:
+                if dedupe:
+                    self._forget(sid, pm)
+                bucket = buckets[sid]
+                indexed = infos[sid].index is not None
+                group = bucket.get(key) if indexed else bucket
+                if group is None or group.get(id(pm)) is not pm:
+                    continue  # it moved on (or was pruned) before expiring
+                del group[id(pm)]
+                if indexed and not group:
+                    del bucket[key]
+                if infos[sid].is_pending:
+                    pending.append(pm)
+                else:
+                    expired.append(pm)
+        self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
         matches = self._emit(pending) if (pending or self.completed) else []
         return matches, expired
 

@@ -126,3 +126,26 @@ def test_version_1_snapshot_with_materialized_timeouts_still_restores() -> None:
     assert not restored.is_empty()
     assert restored.advance_time(9) == ([], held)
     assert restored.advance_time(100) == ([], [({"a": [{"k": "a", "ts": 10}]}, 15)])
+
+
+def test_restored_partial_matches_expire_in_start_order_whatever_their_state() -> None:
+    p = (
+        Pattern.begin("a")
+        .where(C.field("k") == "a")
+        .followed_by("b")
+        .where((C.field("k") == "b") & (C.field("v") == C.last("a", "v")))
+        .followed_by("c")
+        .where(C.field("k") == "c")
+        .within(10)
+    )
+    m = Matcher(p)
+    a1, a2, b3 = {"k": "a", "v": 1}, {"k": "a", "v": 2}, {"k": "b", "v": 2}
+    for ts, event in ((1, a1), (2, a2), (3, b3)):  # {a1} waits for b, {a2, b3} (newer) for c
+        m.process(event, ts)
+    restored = Matcher.restore(p, m.snapshot())
+    for matcher in (m, restored):
+        assert matcher.next_deadline == 11
+        assert matcher.advance_time(11) == ([], [({"a": [a1]}, 11)])
+        assert matcher.next_deadline == 12
+        assert matcher.advance_time(12) == ([], [({"a": [a2], "b": [b3]}, 12)])
+        assert matcher.is_empty()
