@@ -1,7 +1,8 @@
 """Per-key NFA run: the partial matches of one key and the two verbs that move them.
 
 A partial match is a tuple `(node, start_ts, start_seq)` held in the bucket of the NFA state it
-waits in. `node` is the newest entry of its event buffer, a linked list of tuples
+waits in (a dict `id(pm) -> pm`, in insertion order, so any partial match is removed in O(1)).
+`node` is the newest entry of its event buffer, a linked list of tuples
 `(stage_name, event, ts, seq, previous_node)`; branches that share a prefix share those tuples,
 so an event taken once is stored once however many branches hold it (the shared buffer of
 SASE/Flink, with the branch structure given by the links instead of Dewey numbers).
@@ -12,20 +13,28 @@ and keeps the results; complete matches are emitted in the order of their first 
 the after-match skip strategy. `advance_time(ts)` drops partial matches older than the window,
 reporting them as timeouts (or as matches, for a pattern ending in `not_followed_by`).
 
-Two shortcuts keep `process` cheap without changing any result:
+Shortcuts keep `process` cheap without changing any result (`use_shortcuts=False` turns them
+off, which the tests use to check exactly that):
 - a state with a *wake condition* is skipped when the event fails it (its partial matches would
   all IGNORE the event and stay as they are);
 - a state with an *index* keeps its partial matches in a dict keyed by the value they wait for
-  (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried.
+  (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
+- a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
+  call, leaving those that stay where they are.
+Partial matches that stay unchanged are never re-inserted, and expiries sit in a queue of
+per-start groups (all partial matches of one start expire together, and starts come in time
+order), so time passing touches only what expires.
 """
 
 from __future__ import annotations
 
+import bisect
+from collections import deque
 from typing import Any, Callable, Optional
 
 from cep.analysis import index_spec, wake_condition
-from cep.conditions import get_field
-from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, Nfa, State
+from cep.conditions import Const, Negate, get_field
+from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
 __all__ = ["NfaRun", "materialize", "node_positions"]
 
@@ -64,20 +73,54 @@ def node_positions(node: Optional[Node]) -> dict[str, list]:
 
 
 class _Context:
-    """What a condition sees: the events accepted so far in this partial match."""
+    """What a condition sees: the events accepted so far in this partial match.
 
-    __slots__ = ("_cache", "node")
+    One context is reused for every partial match a state examines (only `node` changes), and
+    every accessor walks the partial match's own buffer nodes, so a condition that never asks
+    costs nothing and one that asks pays for that stage only.
+    """
 
-    def __init__(self, node: Optional[Node]) -> None:
+    __slots__ = ("node", "ts")
+
+    def __init__(self, node: Optional[Node], ts: int) -> None:
         self.node = node
-        self._cache: Optional[dict[str, list]] = None
+        self.ts = ts
 
-    def get_events_for_pattern(self, name: str) -> list:
-        """The events accepted so far for stage `name`, oldest first (empty if none)."""
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = materialize(self.node)
-        return list(cache.get(name, ()))
+    def timestamp(self) -> int:
+        """The timestamp of the event being examined."""
+        return self.ts
+
+    def get_events_for_pattern(self, name: str) -> tuple:
+        """The events accepted so far for stage `name`, oldest first (empty if none).
+
+        A read-only sequence (a tuple, like the `Iterable` Flink's `getEventsForPattern`
+        returns): index it, iterate it or copy it with `list(...)`; it is built from the stage's
+        own buffer nodes only, without copying the rest of the partial match.
+        """
+        node = self.node
+        found = None
+        while node is not None:
+            if node[0] == name:
+                if found is None:
+                    found = [node[1]]
+                else:
+                    found.append(node[1])
+            node = node[4]
+        if found is None:
+            return ()
+        if len(found) > 1:
+            found.reverse()
+        return tuple(found)
+
+    def accepted_events(self) -> list:
+        """Every event accepted so far in this partial match, oldest first."""
+        out = []
+        node = self.node
+        while node is not None:
+            out.append(node[1])
+            node = node[4]
+        out.reverse()
+        return out
 
     def last_event(self, name: str) -> Any:
         """The newest event accepted for stage `name`, or None."""
@@ -90,7 +133,7 @@ class _Context:
 
 
 class _StateInfo:
-    __slots__ = ("index", "is_pending", "state", "wake")
+    __slots__ = ("index", "is_pending", "simple", "state", "wake")
 
     def __init__(self, state: State, use_shortcuts: bool) -> None:
         self.state = state
@@ -98,6 +141,30 @@ class _StateInfo:
         self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
         self.index = index_spec(state) if use_shortcuts else None
         self.is_pending = state.kind == PENDING
+        self.simple = _simple_transition(state) if use_shortcuts else None
+
+
+def _simple_transition(state: State) -> Optional[tuple]:
+    """`(take_cond, target, keeps_on_take)` for the common relaxed / any singleton state.
+
+    Such a state has exactly a TAKE to another state and a self-IGNORE that is either the
+    negated TAKE condition (`followed_by`: the partial match moves on) or always true
+    (`followed_by_any`: it also stays). Its partial matches can then be updated with one
+    condition call each, and the ones that stay need not be re-inserted.
+    """
+    if state.is_start or len(state.edges) != 2:
+        return None
+    take, ignore = state.edges
+    if take.action != TAKE or ignore.action != IGNORE or ignore.target is not state:
+        return None
+    if take.target is state or take.target.kind == STOP:
+        return None
+    spec = ignore.spec
+    if isinstance(spec, Const) and spec.value:
+        return (take.cond, take.target, True)
+    if isinstance(spec, Negate) and spec.item is take.spec:
+        return (take.cond, take.target, False)
+    return None
 
 
 def _infos_for(nfa: Nfa, use_shortcuts: bool) -> list[_StateInfo]:
@@ -119,11 +186,20 @@ class NfaRun:
         self.infos = _infos_for(nfa, use_shortcuts)
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
-        self.buckets: list[Any] = [({} if i.index is not None else []) for i in self.infos]
+        # per state: {id(pm): pm}, or {awaited value: {id(pm): pm}} for an indexed state
+        self.buckets: list[dict] = [{} for _ in self.infos]
         self.completed: list[PartialMatch] = []  # complete matches held back by a skip strategy
         self.seq = 0
+        # (expiry_ts, start_seq, records), in expiry order: one group per start, whose records
+        # `(state id, bucket key, partial match)` are its insertions; records of partial matches
+        # that moved on are skipped when the group expires
+        self.expiries: deque = deque()
+        self.expiry_groups: dict[int, list] = {}  # start_seq -> its group's records
         self.next_expiry = _NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
+        # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
+        # entries of partial matches that moved on are dropped lazily or when they expire
+        self.frontier: dict = {}
 
     # ------------------------------------------------------------------ inspection
     def partial_matches(self) -> list[tuple[State, PartialMatch]]:
@@ -131,10 +207,10 @@ class NfaRun:
         for info in self.live:
             bucket = self.buckets[info.state.sid]
             if info.index is not None:
-                for lst in bucket.values():
-                    out.extend((info.state, pm) for pm in lst)
+                for group in bucket.values():
+                    out.extend((info.state, pm) for pm in group.values())
             else:
-                out.extend((info.state, pm) for pm in bucket)
+                out.extend((info.state, pm) for pm in bucket.values())
         return out
 
     def is_empty(self) -> bool:
@@ -142,24 +218,27 @@ class NfaRun:
             return False
         return all(not self.buckets[info.state.sid] for info in self.live)
 
-    def clear_state(self) -> None:
-        for info in self.live:
-            sid = info.state.sid
-            self.buckets[sid] = {} if info.index is not None else []
-        self.completed = []
-        self.next_expiry = _NO_EXPIRY
-
-    def add(self, state: State, pm: PartialMatch) -> None:
+    def add(self, state: State, pm: PartialMatch, key_sequence: Optional[tuple] = None) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
         info = self.infos[state.sid]
         bucket = self.buckets[state.sid]
-        if self.window:
-            expiry = pm[1] + self.window
-            if expiry < self.next_expiry:
-                self.next_expiry = expiry
+        if self.dedupe_key is not None:
+            if key_sequence is None:
+                key_sequence = _key_sequence(pm[0], self.dedupe_key)
+            if self._dominated(state, pm, key_sequence):
+                return
         if info.index is None:
-            bucket.append(pm)
-            return
+            bucket[id(pm)] = pm
+            key = None
+        else:
+            key = self._add_indexed(info, bucket, pm)
+        if self.window:
+            self._track_expiry(state.sid, key, pm)
+        if key_sequence is not None:
+            entry = (pm[1], pm[0][2], pm, key)
+            self.frontier.setdefault((state.sid, key_sequence), []).append(entry)
+
+    def _add_indexed(self, info: _StateInfo, bucket: dict, pm: PartialMatch) -> Any:
         _field, stage, ref_field = info.index
         node = pm[0]
         key = None
@@ -169,25 +248,43 @@ class NfaRun:
                 break
             node = node[4]
         try:
-            lst = bucket.get(key)
+            group = bucket.get(key)
         except TypeError:  # unhashable value: it can never equal a looked-up key... keep it apart
             key = _Unhashable()
-            lst = None
-        if lst is None:
-            bucket[key] = [pm]
+            group = None
+        if group is None:
+            bucket[key] = {id(pm): pm}
         else:
-            lst.append(pm)
+            group[id(pm)] = pm
+        return key
+
+    def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
+        records = self.expiry_groups.get(pm[2])
+        if records is None:
+            records = self.expiry_groups[pm[2]] = []
+            group = (pm[1] + self.window, pm[2], records)
+            queue = self.expiries
+            if not queue or queue[-1][:2] < group[:2]:
+                queue.append(group)  # the usual case: a start newer than every other
+            else:
+                bisect.insort(queue, group)  # e.g. partial matches re-added by a restore
+            if group[0] < self.next_expiry:
+                self.next_expiry = group[0]
+        records.append((sid, key, pm))
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
+        """Flink's NFA.process for one event. All conditions run before any state changes, so
+        an exception from a condition leaves the partial matches as they were."""
         seq = self.seq
-        self.seq = seq + 1
         new: list = []
         finals: list = []
+        ctx = _Context(None, ts)  # one context for every partial match this event meets
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
-            self._step(start_info.state, None, event, ts, seq, new, finals)
+            self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
         buckets = self.buckets
+        updates = []  # (container, key, group, what changed, indexed): applied at the end
         for info in self.live:
             sid = info.state.sid
             bucket = buckets[sid]
@@ -202,33 +299,120 @@ class NfaRun:
                 if value is None:
                     continue
                 try:
-                    lst = bucket.pop(value, None)
+                    group = bucket.get(value)
                 except TypeError:
                     continue
-                if lst is None:
+                if group is None:
                     continue
-                for pm in lst:
-                    self._step(info.state, pm, event, ts, seq, new, finals)
+                container, key = bucket, value
             else:
-                buckets[sid] = []
-                for pm in bucket:
-                    self._step(info.state, pm, event, ts, seq, new, finals)
+                container, key, group = buckets, sid, bucket
+            if info.simple is not None:
+                moved = self._step_simple(info, group, event, ts, seq, new, finals, ctx)
+                if moved:
+                    updates.append((container, key, group, moved, index is not None))
+                # else every partial match stays where it is: nothing to update
+            else:
+                kept: list = []
+                for pm in group.values():
+                    self._step(info.state, pm, event, ts, seq, new, finals, kept, ctx)
+                if len(kept) != len(group):
+                    updates.append((container, key, group, {id(pm): pm for pm in kept}, index is not None))
+        dedupe_keys: list = [None] * len(new)
+        if new and self.dedupe_key is not None:
+            dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
+        self.seq = seq + 1
+        for container, key, group, change, indexed in updates:
+            if isinstance(change, dict):  # the partial matches that stay, in order
+                group = container[key] = change
+            else:  # the partial matches that moved on
+                for pm in change:
+                    del group[id(pm)]
+            if indexed and not group:
+                del container[key]
         if new:
-            if self.dedupe_key is not None:
-                new = self._dedupe(new)
             add = self.add
-            for state, pm in new:
-                add(state, pm)
+            for (state, pm), key_sequence in zip(new, dedupe_keys):
+                add(state, pm, key_sequence)
         if finals or self.completed:
             return self._emit(finals)
         return []
 
-    def _step(
-        self, state: State, pm: Optional[PartialMatch], event: Any, ts: int, seq: int, new: list, finals: list
+    def _step_simple(
+        self,
+        info: _StateInfo,
+        group: dict,
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        ctx: _Context,
+    ) -> Optional[list]:
+        """`_step` for a simple state (see `_simple_transition`).
+
+        Returns the partial matches that moved on (to be removed from `group`), or None when
+        they all stay (the common case of an event that extends none of them): then the only
+        work per partial match is the condition call itself.
+        """
+        cond, _target, keeps_on_take = info.simple
+        hits = None
+        if cond is None:
+            hits = list(group.values())
+            for pm in hits:
+                ctx.node = pm[0]
+                self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+        else:
+            for pm in group.values():
+                ctx.node = pm[0]
+                if cond(event, ctx):
+                    if hits is None:
+                        hits = []
+                    hits.append(pm)
+                    self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+        return None if keeps_on_take else hits
+
+    def _take_simple(
+        self,
+        info: _StateInfo,
+        pm: PartialMatch,
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        ctx: _Context,
     ) -> None:
-        """Flink's computeNextStates for one partial match (pm None = the start state)."""
+        """The TAKE of a simple state for one partial match (`ctx.node` is its node)."""
+        _cond, target, _keeps = info.simple
+        node = pm[0]
+        npm = ((info.state.name, event, ts, seq, node), pm[1], pm[2])
+        if target.kind == FINAL:
+            finals.append(npm)
+        else:
+            new.append((target, npm))
+            if target.reaches_final and _final_after_proceed(target, event, ctx):
+                finals.append(npm)
+
+    def _step(
+        self,
+        state: State,
+        pm: Optional[PartialMatch],
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        kept: Optional[list],
+        ctx: _Context,
+    ) -> None:
+        """Flink's computeNextStates for one partial match (pm None = the start state).
+
+        Results go to `finals` (complete), `kept` (the same partial match, still in `state`:
+        it stays in its bucket) or `new` (to be inserted after the event).
+        """
         node = pm[0] if pm is not None else None
-        ctx = _Context(node)
+        ctx.node = node
         enabled = []
         stack = [state]
         while stack:
@@ -267,24 +451,47 @@ class NfaRun:
                 else:
                     retained.append((target, rpm))
         if not discard:
-            new.extend(retained)
+            for target, rpm in retained:
+                if rpm is pm and target is state and kept is not None:
+                    kept.append(pm)
+                else:
+                    new.append((target, rpm))
 
-    def _dedupe(self, new: list) -> list:
-        """Emberwatch `dedupe_runs`: drop new partial matches dominated by an interchangeable one."""
-        key = self.dedupe_key
-        frontier: dict = {}
-        for state, pm in self.partial_matches():
-            frontier.setdefault((state.sid, _key_sequence(pm[0], key)), []).append(pm)
-        kept = []
-        for state, pm in new:
-            group_key = (state.sid, _key_sequence(pm[0], key))
-            group = frontier.setdefault(group_key, [])
-            first, last = pm[1], pm[0][2]
-            if any(o[1] >= first and o[0][2] <= last for o in group):
-                continue
-            group.append(pm)
-            kept.append((state, pm))
-        return kept
+    def _dominated(self, state: State, pm: PartialMatch, key_sequence: tuple) -> bool:
+        """Emberwatch `dedupe_runs`: is `pm` dominated by an interchangeable live partial match?
+
+        Interchangeable: same state and equal `(stage, key)` sequences. Dominated: the other one
+        started later-or-equal and took its last event earlier-or-equal, so it can be extended
+        by everything `pm` can, within a window that ends no earlier.
+        """
+        group = self.frontier.get((state.sid, key_sequence))
+        if not group:
+            return False
+        first, last = pm[1], pm[0][2]
+        for i in range(len(group) - 1, -1, -1):
+            entry = group[i]
+            if entry[0] >= first and entry[1] <= last:
+                if self._is_live(state, entry[2], entry[3]):
+                    return True
+                del group[i]  # it moved on: forget it
+        return False
+
+    def _is_live(self, state: State, pm: PartialMatch, key: Any) -> bool:
+        bucket = self.buckets[state.sid]
+        group = bucket if self.infos[state.sid].index is None else bucket.get(key)
+        return group is not None and group.get(id(pm)) is pm
+
+    def _forget(self, sid: int, pm: PartialMatch) -> None:
+        """Drop a partial match's dedupe entry (it expired, or moved on long ago)."""
+        group = self.frontier.get((sid, _key_sequence(pm[0], self.dedupe_key)))
+        if group is None:
+            return
+        for i, entry in enumerate(group):
+            if entry[2] is pm:
+                del group[i]
+                break
+        if not group:
+            del self.frontier[(sid, _key_sequence(pm[0], self.dedupe_key))]
 
     # ------------------------------------------------------------------ matches
     def _emit(self, finals: list) -> list[dict[str, list]]:
@@ -319,48 +526,93 @@ class NfaRun:
         return best
 
     def _prune(self, pruning: tuple) -> None:
+        """Drop partial and held-back complete matches the skip strategy discards."""
         skip = self.skip
-        survivors = [
-            (state, pm)
-            for state, pm in self.partial_matches()
-            if not skip.should_prune((pm[1], pm[2]), pruning)
-        ]
-        self.clear_partial_matches()
-        for state, pm in survivors:
-            self.add(state, pm)
-        self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
-
-    def clear_partial_matches(self) -> None:
         for info in self.live:
-            self.buckets[info.state.sid] = {} if info.index is not None else []
-        self.next_expiry = _NO_EXPIRY
+            sid = info.state.sid
+            bucket = self.buckets[sid]
+            if info.index is None:
+                self.buckets[sid] = _unpruned(bucket, skip, pruning)
+                continue
+            for key in list(bucket):
+                group = _unpruned(bucket[key], skip, pruning)
+                if group:
+                    bucket[key] = group
+                else:
+                    del bucket[key]
+        self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
 
     # ------------------------------------------------------------------ time
     def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
-        """Drop partial matches that can no longer complete within the window at time `ts`."""
+        """`expire(ts)` with the timed-out partial matches as `(match dict, timeout_ts)`."""
+        matches, expired = self.expire(ts)
+        return matches, self.timeouts_of(expired)
+
+    def timeouts_of(self, expired: list[PartialMatch]) -> list[tuple[dict[str, list], int]]:
+        """The `(partial match dict, timeout_ts)` pairs of partial matches `expire` returned,
+        in a deterministic order that is the same after a restore."""
+        window = self.window
+        expired = sorted(expired, key=_lineage_key)
+        return [(materialize(pm[0]), pm[1] + window) for pm in expired]
+
+    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[PartialMatch]]:
+        """Drop partial matches that can no longer complete within the window at time `ts`.
+
+        A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
+        a heap, so this costs nothing until the earliest one is due, and then only the expired
+        partial matches are touched (each removed from its bucket in O(1)). Returns the matches
+        this completes and the timed-out partial matches themselves (not materialized, nor
+        sorted: `timeouts_of` does both when they are reported).
+        """
         if ts < self.next_expiry:
             return [], []
-        window = self.window
-        timeouts = []
-        pending = []
-        survivors = []
-        for state, pm in self.partial_matches():
-            if ts - pm[1] >= window:
-                if state.kind == PENDING:
+        queue = self.expiries
+        groups = self.expiry_groups
+        buckets = self.buckets
+        infos = self.infos
+        expired: list = []
+        pending: list = []
+        dedupe = self.dedupe_key is not None
+        while queue and queue[0][0] <= ts:
+            _expiry, start_seq, records = queue.popleft()
+            del groups[start_seq]
+            for sid, key, pm in records:
+                if dedupe:
+                    self._forget(sid, pm)
+                bucket = buckets[sid]
+                indexed = infos[sid].index is not None
+                group = bucket.get(key) if indexed else bucket
+                if group is None or group.get(id(pm)) is not pm:
+                    continue  # it moved on (or was pruned) before expiring
+                del group[id(pm)]
+                if indexed and not group:
+                    del bucket[key]
+                if infos[sid].is_pending:
                     pending.append(pm)
                 else:
-                    timeouts.append((materialize(pm[0]), pm[1] + window))
-            else:
-                survivors.append((state, pm))
-        self.clear_partial_matches()
-        for state, pm in survivors:
-            self.add(state, pm)
+                    expired.append(pm)
+        self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
         matches = self._emit(pending) if (pending or self.completed) else []
-        return matches, timeouts
+        return matches, expired
 
 
 class _Unhashable:
     """A bucket key for partial matches waiting for an unhashable value (never looked up)."""
+
+
+def _lineage_key(pm: PartialMatch) -> tuple:
+    """Start position, then the positions of all its events: orders partial matches totally."""
+    seqs = []
+    node = pm[0]
+    while node is not None:
+        seqs.append(node[3])
+        node = node[4]
+    seqs.reverse()
+    return (pm[1], pm[2], seqs)
+
+
+def _unpruned(group: dict, skip: Any, pruning: tuple) -> dict:
+    return {k: pm for k, pm in group.items() if not skip.should_prune((pm[1], pm[2]), pruning)}
 
 
 def _start_key(pm: PartialMatch) -> tuple:

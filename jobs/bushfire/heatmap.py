@@ -72,6 +72,7 @@ class HeatmapSummary:
     alert_paths: int
     events_read: int
     events_skipped: int
+    alerts_skipped: int = 0
 
 
 def colour_bins(threshold: float = DEFAULT_THRESHOLD_C) -> list[dict[str, Any]]:
@@ -147,13 +148,22 @@ def render_heatmap(
     Parameters
     ----------
     events : readings (CONTRACTS §3 dicts), any order; streamed once (a generator is fine).
-    alerts : alerts (CONTRACTS §5 dicts); each is drawn as arrows N1 → … → Nk in its region's panel.
+    alerts : alerts (CONTRACTS §5 dicts); each is drawn as arrows N1 → … → Nk in its region's panel
+        (an alert without region, path or times is skipped and counted).
     path : the HTML file to write.
     title : page heading.
     threshold : °C from which a sensor counts as burning (highlighted, hot colour).
     """
     latest, read, skipped = latest_readings(events)
-    alert_rows = [_alert_row(alert) for alert in alerts]
+    alert_rows: list[dict[str, Any]] = []
+    alerts_skipped = 0
+    for alert in alerts:
+        try:
+            alert_rows.append(_alert_row(alert))
+        except (KeyError, TypeError, ValueError):
+            alerts_skipped += 1
+    if alerts_skipped:
+        logger.warning("heat map: %d alerts skipped (missing region, path or times)", alerts_skipped)
     regions: dict[str, dict[str, Any]] = {}
     for reading in latest.values():
         region = regions.setdefault(reading.region, {"nodes": [], "alerts": []})
@@ -167,7 +177,9 @@ def render_heatmap(
     page = template.replace("__TITLE__", html.escape(title)).replace("__DATA__", _script_safe_json(data))
     Path(path).write_text(page, encoding="utf-8")
     burning = sum(1 for reading in latest.values() if reading.temperature >= threshold)
-    summary = HeatmapSummary(len(regions), len(latest), burning, len(alert_rows), read, skipped)
+    summary = HeatmapSummary(
+        len(regions), len(latest), burning, len(alert_rows), read, skipped, alerts_skipped
+    )
     logger.info("heat map written to %s: %s", path, summary)
     return summary
 

@@ -210,11 +210,11 @@ class AlertPublisher:
         try:
             fields = self.message_fields(alert)
         except (KeyError, TypeError, ValueError) as exc:
-            return self._log(_malformed(alert_id, exc))
+            return self._report_failure(_malformed(alert_id, exc))
         try:
             response = self.client.publish(TopicArn=self.topic_arn, **fields)
         except (ClientError, BotoCoreError) as exc:
-            return self._log(_from_exception(alert_id, exc))
+            return self._report_failure(_from_exception(alert_id, exc))
         return PublishResult.delivered(alert_id, response["MessageId"])
 
     def publish_batch(self, alerts: Iterable[Mapping[str, Any]]) -> list[PublishResult]:
@@ -231,7 +231,7 @@ class AlertPublisher:
             try:
                 sendable.append((position, self.message_fields(alert)))
             except (KeyError, TypeError, ValueError) as exc:
-                results[position] = self._log(_malformed(_alert_id(alert), exc))
+                results[position] = self._report_failure(_malformed(_alert_id(alert), exc))
         for chunk in _batches(sendable):
             for position, result in self._publish_chunk(alerts, chunk):
                 results[position] = result
@@ -245,7 +245,7 @@ class AlertPublisher:
         try:
             response = self.client.publish_batch(TopicArn=self.topic_arn, PublishBatchRequestEntries=entries)
         except (ClientError, BotoCoreError) as exc:
-            return [(p, self._log(_from_exception(_alert_id(alerts[p]), exc))) for p, _ in chunk]
+            return [(p, self._report_failure(_from_exception(_alert_id(alerts[p]), exc))) for p, _ in chunk]
         out: list[tuple[int, PublishResult]] = []
         for entry in response.get("Successful", []):
             position = positions.pop(entry["Id"])
@@ -258,7 +258,7 @@ class AlertPublisher:
                 error_code=entry.get("Code", "Unknown"),
                 retryable=not entry.get("SenderFault", False),
             )
-            out.append((position, self._log(result)))
+            out.append((position, self._report_failure(result)))
         for position in positions.values():  # SNS answered for neither: do not assume success
             result = PublishResult.failed(
                 _alert_id(alerts[position]),
@@ -266,10 +266,10 @@ class AlertPublisher:
                 "MissingResult",
                 retryable=True,
             )
-            out.append((position, self._log(result)))
+            out.append((position, self._report_failure(result)))
         return out
 
-    def _log(self, result: PublishResult) -> PublishResult:
+    def _report_failure(self, result: PublishResult) -> PublishResult:
         logger.warning(
             "SNS alert %s not published to %s: %s (%s)",
             result.alert_id,

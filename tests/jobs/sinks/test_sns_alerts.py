@@ -172,6 +172,7 @@ def test_fifo_topic_sets_group_and_dedup_ids_and_delivers_a_resent_alert_once(sn
     other = make_alert(region="r003", start_node=20)
 
     results = [publisher.publish(alert), publisher.publish(alert), publisher.publish(other)]
+    results += publisher.publish_batch([other, alert])  # after a restart: re-sent as a batch
 
     assert all(r.ok for r in results), results
     messages = drain(sqs, queue_url)
@@ -205,7 +206,7 @@ def test_publish_batch_chunks_and_reads_per_entry_failures(sns, sqs, moto_endpoi
     topic_arn, queue_url = topic_with_queue(sns, sqs, raw=True)
     alerts = [make_alert(start_node=10 * i) for i in range(23)]
     too_big = make_alert(start_node=900)
-    too_big["readings"] = too_big["readings"] * 800  # > 256 KiB: SNS rejects this entry only
+    too_big["readings"] = too_big["readings"] * 80  # > 256 KiB: SNS rejects this entry only
     alerts.insert(7, too_big)
     alerts.insert(15, {"alert_id": "broken"})
     publisher = publisher_for(topic_arn, moto_endpoint)
@@ -310,7 +311,8 @@ def test_publish_batch_keeps_each_call_under_the_byte_limit(sns, sqs, moto_endpo
     publisher = publisher_for(topic_arn, moto_endpoint)
     calls: list[list[dict[str, Any]]] = []
     publisher.client.meta.events.register(
-        "provide-client-params.sns.PublishBatch", lambda params, **_: calls.append(params["PublishBatchRequestEntries"])
+        "provide-client-params.sns.PublishBatch",
+        lambda params, **_: calls.append(params["PublishBatchRequestEntries"]),
     )
 
     results = publisher.publish_batch(alerts)
