@@ -28,7 +28,7 @@ __all__ = ["Matcher"]
 Match = dict  # stage name -> list of events
 Timeout = tuple  # (partial match dict, timeout timestamp)
 
-_SNAPSHOT_VERSION = 1
+_SNAPSHOT_VERSION = 2  # 1: timeouts held as materialized dicts (still restorable)
 
 
 class _Plan:
@@ -101,7 +101,10 @@ class Matcher:
     `process(event, ts)` first advances time to `ts` when partial matches may have expired
     (Flink's operator always does so before processing an event): matches completed by time
     passing are returned with the event's matches, and timed-out partial matches are kept for
-    the next `advance_time` call.
+    the next `advance_time` call. They are kept as references to their buffer nodes (shared with
+    the other partial matches, each event stored once, in snapshots too) and turned into
+    dicts only when `advance_time` reports them, so a caller that calls it rarely holds one
+    small tuple per timed-out partial match.
     """
 
     def __init__(self, pattern: Pattern, *, use_prefilter: bool = True, use_shortcuts: bool = True) -> None:
@@ -109,7 +112,8 @@ class Matcher:
         self._plan = _plan_for(pattern, use_prefilter)
         self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
         self._prefilter = self._plan.prefilter_fn
-        self._pending_timeouts: list[Timeout] = []
+        self._expired: list = []  # timed out in `process`, not yet reported (raw partial matches)
+        self._restored_timeouts: list[Timeout] = []  # from a version-1 snapshot
         self._options = (use_prefilter, use_shortcuts)
 
     @property
@@ -145,9 +149,9 @@ class Matcher:
         run = self._run
         matches: list[Match] = []
         if timestamp >= run.next_expiry:
-            matches, timeouts = run.advance_time(timestamp)
-            if timeouts:
-                self._pending_timeouts.extend(timeouts)
+            matches, expired = run.expire(timestamp)
+            if expired:
+                self._expired.extend(expired)
         try:
             got = run.process(event, timestamp)
         except CepError:
@@ -165,15 +169,20 @@ class Matcher:
         Timeouts are `(partial_match_dict, timeout_timestamp)` for partial matches whose window
         ended; matches are those of patterns ending in `not_followed_by` whose window passed.
         """
-        matches, timeouts = self._run.advance_time(timestamp)
-        if self._pending_timeouts:
-            timeouts = self._pending_timeouts + timeouts
-            self._pending_timeouts = []
+        run = self._run
+        matches, expired = run.expire(timestamp)
+        if self._expired:
+            expired = self._expired + expired
+            self._expired = []
+        timeouts = run.timeouts_of(expired)
+        if self._restored_timeouts:
+            timeouts = self._restored_timeouts + timeouts
+            self._restored_timeouts = []
         return matches, timeouts
 
     def is_empty(self) -> bool:
         """True when no partial match, held-back match or unreported timeout is kept."""
-        return self._run.is_empty() and not self._pending_timeouts
+        return self._run.is_empty() and not self._expired and not self._restored_timeouts
 
     def partial_match_count(self) -> int:
         """How many partial matches are alive (for monitoring and tests)."""
@@ -221,6 +230,9 @@ class Matcher:
         completed: list = []
         for pm in run.completed:
             completed.extend((node_index(pm[0]), pm[1], pm[2]))
+        expired: list = []
+        for pm in self._expired:
+            expired.extend((node_index(pm[0]), pm[1], pm[2]))
         payload = (
             _SNAPSHOT_VERSION,
             self._plan.fingerprint,
@@ -230,7 +242,8 @@ class Matcher:
             nodes,
             pms,
             completed,
-            self._pending_timeouts,
+            expired,
+            self._restored_timeouts,
         )
         return pickle.dumps(payload, protocol=4)
 
@@ -239,10 +252,15 @@ class Matcher:
         """A matcher for `pattern` that continues exactly where the snapshotted one was."""
         try:
             payload = pickle.loads(blob)
-            version, fingerprint, seq, names, events, nodes, pms, completed, timeouts = payload
+            version = payload[0]
+            if version == 1:
+                _v, fingerprint, seq, names, events, nodes, pms, completed, timeouts = payload
+                expired: list = []
+            else:
+                _v, fingerprint, seq, names, events, nodes, pms, completed, expired, timeouts = payload
         except Exception as exc:
             raise BufferStateError(f"not a cep matcher snapshot: {exc}") from exc
-        if version != _SNAPSHOT_VERSION:
+        if version not in (1, _SNAPSHOT_VERSION):
             raise BufferStateError(
                 f"snapshot version {version} is not supported (expected {_SNAPSHOT_VERSION})"
             )
@@ -261,10 +279,15 @@ class Matcher:
         for i in range(0, len(pms), 4):
             sid, nodei, start_ts, start_seq = pms[i : i + 4]
             run.add(states[sid], (None if nodei < 0 else built[nodei], start_ts, start_seq))
-        run.completed = [
-            (None if completed[i] < 0 else built[completed[i]], completed[i + 1], completed[i + 2])
-            for i in range(0, len(completed), 3)
-        ]
+        run.completed = _unflatten(completed, built)
         run.seq = seq
-        matcher._pending_timeouts = list(timeouts)
+        matcher._expired = _unflatten(expired, built)
+        matcher._restored_timeouts = list(timeouts)
         return matcher
+
+
+def _unflatten(flat: list, built: list) -> list:
+    """Partial matches from a snapshot's flat `(node index, start_ts, start_seq)` triples."""
+    return [
+        (None if flat[i] < 0 else built[flat[i]], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)
+    ]

@@ -1,7 +1,8 @@
 """Per-key NFA run: the partial matches of one key and the two verbs that move them.
 
 A partial match is a tuple `(node, start_ts, start_seq)` held in the bucket of the NFA state it
-waits in. `node` is the newest entry of its event buffer, a linked list of tuples
+waits in (a dict `id(pm) -> pm`, in insertion order, so any partial match is removed in O(1)).
+`node` is the newest entry of its event buffer, a linked list of tuples
 `(stage_name, event, ts, seq, previous_node)`; branches that share a prefix share those tuples,
 so an event taken once is stored once however many branches hold it (the shared buffer of
 SASE/Flink, with the branch structure given by the links instead of Dewey numbers).
@@ -20,13 +21,15 @@ off, which the tests use to check exactly that):
   (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
 - a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
   call, leaving those that stay where they are.
-Partial matches that stay unchanged are never re-inserted, and expiries sit in a heap, so time
-passing touches only what expires.
+Partial matches that stay unchanged are never re-inserted, and expiries sit in a queue of
+per-start groups (all partial matches of one start expire together, and starts come in time
+order), so time passing touches only what expires.
 """
 
 from __future__ import annotations
 
-import heapq
+import bisect
+from collections import deque
 from typing import Any, Callable, Optional
 
 from cep.analysis import index_spec, wake_condition
@@ -70,25 +73,44 @@ def node_positions(node: Optional[Node]) -> dict[str, list]:
 
 
 class _Context:
-    """What a condition sees: the events accepted so far in this partial match."""
+    """What a condition sees: the events accepted so far in this partial match.
 
-    __slots__ = ("_cache", "node", "ts")
+    One context is reused for every partial match a state examines (only `node` changes), and
+    every accessor walks the partial match's own buffer nodes, so a condition that never asks
+    costs nothing and one that asks pays for that stage only.
+    """
+
+    __slots__ = ("node", "ts")
 
     def __init__(self, node: Optional[Node], ts: int) -> None:
         self.node = node
         self.ts = ts
-        self._cache: Optional[dict[str, list]] = None
 
     def timestamp(self) -> int:
         """The timestamp of the event being examined."""
         return self.ts
 
-    def get_events_for_pattern(self, name: str) -> list:
-        """The events accepted so far for stage `name`, oldest first (empty if none)."""
-        cache = self._cache
-        if cache is None:
-            cache = self._cache = materialize(self.node)
-        return list(cache.get(name, ()))
+    def get_events_for_pattern(self, name: str) -> tuple:
+        """The events accepted so far for stage `name`, oldest first (empty if none).
+
+        A read-only sequence (a tuple, like the `Iterable` Flink's `getEventsForPattern`
+        returns): index it, iterate it or copy it with `list(...)`; it is built from the stage's
+        own buffer nodes only, without copying the rest of the partial match.
+        """
+        node = self.node
+        found = None
+        while node is not None:
+            if node[0] == name:
+                if found is None:
+                    found = [node[1]]
+                else:
+                    found.append(node[1])
+            node = node[4]
+        if found is None:
+            return ()
+        if len(found) > 1:
+            found.reverse()
+        return tuple(found)
 
     def accepted_events(self) -> list:
         """Every event accepted so far in this partial match, oldest first."""
@@ -164,13 +186,15 @@ class NfaRun:
         self.infos = _infos_for(nfa, use_shortcuts)
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
-        self.buckets: list[Any] = [({} if i.index is not None else []) for i in self.infos]
+        # per state: {id(pm): pm}, or {awaited value: {id(pm): pm}} for an indexed state
+        self.buckets: list[dict] = [{} for _ in self.infos]
         self.completed: list[PartialMatch] = []  # complete matches held back by a skip strategy
         self.seq = 0
-        # (expiry_ts, tiebreak, state id, bucket key, partial match), one entry per insertion;
-        # entries of partial matches that moved on are skipped when they come up
-        self.expiries: list = []
-        self.tiebreak = 0
+        # (expiry_ts, start_seq, records), in expiry order: one group per start, whose records
+        # `(state id, bucket key, partial match)` are its insertions; records of partial matches
+        # that moved on are skipped when the group expires
+        self.expiries: deque = deque()
+        self.expiry_groups: dict[int, list] = {}  # start_seq -> its group's records
         self.next_expiry = _NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
         # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
@@ -183,10 +207,10 @@ class NfaRun:
         for info in self.live:
             bucket = self.buckets[info.state.sid]
             if info.index is not None:
-                for lst in bucket.values():
-                    out.extend((info.state, pm) for pm in lst)
+                for group in bucket.values():
+                    out.extend((info.state, pm) for pm in group.values())
             else:
-                out.extend((info.state, pm) for pm in bucket)
+                out.extend((info.state, pm) for pm in bucket.values())
         return out
 
     def is_empty(self) -> bool:
@@ -204,7 +228,7 @@ class NfaRun:
             if self._dominated(state, pm, key_sequence):
                 return
         if info.index is None:
-            bucket.append(pm)
+            bucket[id(pm)] = pm
             key = None
         else:
             key = self._add_indexed(info, bucket, pm)
@@ -224,22 +248,29 @@ class NfaRun:
                 break
             node = node[4]
         try:
-            lst = bucket.get(key)
+            group = bucket.get(key)
         except TypeError:  # unhashable value: it can never equal a looked-up key... keep it apart
             key = _Unhashable()
-            lst = None
-        if lst is None:
-            bucket[key] = [pm]
+            group = None
+        if group is None:
+            bucket[key] = {id(pm): pm}
         else:
-            lst.append(pm)
+            group[id(pm)] = pm
         return key
 
     def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
-        expiry = pm[1] + self.window
-        self.tiebreak += 1
-        heapq.heappush(self.expiries, (expiry, self.tiebreak, sid, key, pm))
-        if expiry < self.next_expiry:
-            self.next_expiry = expiry
+        records = self.expiry_groups.get(pm[2])
+        if records is None:
+            records = self.expiry_groups[pm[2]] = []
+            group = (pm[1] + self.window, pm[2], records)
+            queue = self.expiries
+            if not queue or queue[-1][:2] < group[:2]:
+                queue.append(group)  # the usual case: a start newer than every other
+            else:
+                bisect.insort(queue, group)  # e.g. partial matches re-added by a restore
+            if group[0] < self.next_expiry:
+                self.next_expiry = group[0]
+        records.append((sid, key, pm))
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
@@ -248,11 +279,12 @@ class NfaRun:
         seq = self.seq
         new: list = []
         finals: list = []
+        ctx = _Context(None, ts)  # one context for every partial match this event meets
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
-            self._step(start_info.state, None, event, ts, seq, new, finals, None)
+            self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
         buckets = self.buckets
-        updates = []  # (container, key, partial matches that stay): applied at the end
+        updates = []  # (container, key, group, what changed, indexed): applied at the end
         for info in self.live:
             sid = info.state.sid
             bucket = buckets[sid]
@@ -267,29 +299,36 @@ class NfaRun:
                 if value is None:
                     continue
                 try:
-                    lst = bucket.get(value)
+                    group = bucket.get(value)
                 except TypeError:
                     continue
-                if lst is None:
+                if group is None:
                     continue
-                container, key, pms = bucket, value, lst
+                container, key = bucket, value
             else:
-                container, key, pms = buckets, sid, bucket
+                container, key, group = buckets, sid, bucket
             if info.simple is not None:
-                kept = self._step_simple(info, pms, event, ts, seq, new, finals)
+                moved = self._step_simple(info, group, event, ts, seq, new, finals, ctx)
+                if moved:
+                    updates.append((container, key, group, moved, index is not None))
+                # else every partial match stays where it is: nothing to update
             else:
-                kept = []
-                for pm in pms:
-                    self._step(info.state, pm, event, ts, seq, new, finals, kept)
-            updates.append((container, key, kept, index is not None))
+                kept: list = []
+                for pm in group.values():
+                    self._step(info.state, pm, event, ts, seq, new, finals, kept, ctx)
+                if len(kept) != len(group):
+                    updates.append((container, key, group, {id(pm): pm for pm in kept}, index is not None))
         dedupe_keys: list = [None] * len(new)
         if new and self.dedupe_key is not None:
             dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
         self.seq = seq + 1
-        for container, key, kept, indexed in updates:
-            if kept or not indexed:
-                container[key] = kept
-            else:
+        for container, key, group, change, indexed in updates:
+            if isinstance(change, dict):  # the partial matches that stay, in order
+                group = container[key] = change
+            else:  # the partial matches that moved on
+                for pm in change:
+                    del group[id(pm)]
+            if indexed and not group:
                 del container[key]
         if new:
             add = self.add
@@ -300,32 +339,60 @@ class NfaRun:
         return []
 
     def _step_simple(
-        self, info: _StateInfo, pms: list, event: Any, ts: int, seq: int, new: list, finals: list
-    ) -> list:
-        """`_step` for a simple state (see `_simple_transition`); returns the partial matches that stay."""
-        cond, target, keeps_on_take = info.simple
-        name = info.state.name
-        to_final = target.kind == FINAL
-        reaches_final = target.reaches_final
-        ctx = _Context(None, ts)
-        kept = []
-        for pm in pms:
-            node = pm[0]
-            ctx.node = node
-            ctx._cache = None
-            if cond is None or cond(event, ctx):
-                npm = ((name, event, ts, seq, node), pm[1], pm[2])
-                if to_final:
-                    finals.append(npm)
-                else:
-                    new.append((target, npm))
-                    if reaches_final and _final_after_proceed(target, event, ctx):
-                        finals.append(npm)
-                if keeps_on_take:
-                    kept.append(pm)
-            else:
-                kept.append(pm)
-        return kept
+        self,
+        info: _StateInfo,
+        group: dict,
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        ctx: _Context,
+    ) -> Optional[list]:
+        """`_step` for a simple state (see `_simple_transition`).
+
+        Returns the partial matches that moved on (to be removed from `group`), or None when
+        they all stay (the common case of an event that extends none of them): then the only
+        work per partial match is the condition call itself.
+        """
+        cond, _target, keeps_on_take = info.simple
+        hits = None
+        if cond is None:
+            hits = list(group.values())
+            for pm in hits:
+                ctx.node = pm[0]
+                self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+        else:
+            for pm in group.values():
+                ctx.node = pm[0]
+                if cond(event, ctx):
+                    if hits is None:
+                        hits = []
+                    hits.append(pm)
+                    self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+        return None if keeps_on_take else hits
+
+    def _take_simple(
+        self,
+        info: _StateInfo,
+        pm: PartialMatch,
+        event: Any,
+        ts: int,
+        seq: int,
+        new: list,
+        finals: list,
+        ctx: _Context,
+    ) -> None:
+        """The TAKE of a simple state for one partial match (`ctx.node` is its node)."""
+        _cond, target, _keeps = info.simple
+        node = pm[0]
+        npm = ((info.state.name, event, ts, seq, node), pm[1], pm[2])
+        if target.kind == FINAL:
+            finals.append(npm)
+        else:
+            new.append((target, npm))
+            if target.reaches_final and _final_after_proceed(target, event, ctx):
+                finals.append(npm)
 
     def _step(
         self,
@@ -337,6 +404,7 @@ class NfaRun:
         new: list,
         finals: list,
         kept: Optional[list],
+        ctx: _Context,
     ) -> None:
         """Flink's computeNextStates for one partial match (pm None = the start state).
 
@@ -344,7 +412,7 @@ class NfaRun:
         it stays in its bucket) or `new` (to be inserted after the event).
         """
         node = pm[0] if pm is not None else None
-        ctx = _Context(node, ts)
+        ctx.node = node
         enabled = []
         stack = [state]
         while stack:
@@ -410,8 +478,8 @@ class NfaRun:
 
     def _is_live(self, state: State, pm: PartialMatch, key: Any) -> bool:
         bucket = self.buckets[state.sid]
-        lst = bucket if self.infos[state.sid].index is None else bucket.get(key)
-        return lst is not None and any(x is pm for x in lst)
+        group = bucket if self.infos[state.sid].index is None else bucket.get(key)
+        return group is not None and group.get(id(pm)) is pm
 
     def _forget(self, sid: int, pm: PartialMatch) -> None:
         """Drop a partial match's dedupe entry (it expired, or moved on long ago)."""
@@ -464,59 +532,68 @@ class NfaRun:
             sid = info.state.sid
             bucket = self.buckets[sid]
             if info.index is None:
-                self.buckets[sid] = [pm for pm in bucket if not skip.should_prune((pm[1], pm[2]), pruning)]
+                self.buckets[sid] = _unpruned(bucket, skip, pruning)
                 continue
             for key in list(bucket):
-                lst = [pm for pm in bucket[key] if not skip.should_prune((pm[1], pm[2]), pruning)]
-                if lst:
-                    bucket[key] = lst
+                group = _unpruned(bucket[key], skip, pruning)
+                if group:
+                    bucket[key] = group
                 else:
                     del bucket[key]
         self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
 
     # ------------------------------------------------------------------ time
     def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
+        """`expire(ts)` with the timed-out partial matches as `(match dict, timeout_ts)`."""
+        matches, expired = self.expire(ts)
+        return matches, self.timeouts_of(expired)
+
+    def timeouts_of(self, expired: list[PartialMatch]) -> list[tuple[dict[str, list], int]]:
+        """The `(partial match dict, timeout_ts)` pairs of partial matches `expire` returned,
+        in a deterministic order that is the same after a restore."""
+        window = self.window
+        expired = sorted(expired, key=_lineage_key)
+        return [(materialize(pm[0]), pm[1] + window) for pm in expired]
+
+    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[PartialMatch]]:
         """Drop partial matches that can no longer complete within the window at time `ts`.
 
         A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
         a heap, so this costs nothing until the earliest one is due, and then only the expired
-        partial matches are touched.
+        partial matches are touched (each removed from its bucket in O(1)). Returns the matches
+        this completes and the timed-out partial matches themselves (not materialized, nor
+        sorted: `timeouts_of` does both when they are reported).
         """
         if ts < self.next_expiry:
             return [], []
-        window = self.window
-        heap = self.expiries
+        queue = self.expiries
+        groups = self.expiry_groups
         buckets = self.buckets
         infos = self.infos
-        timeouts: list = []
         expired: list = []
         pending: list = []
-        while heap and heap[0][0] <= ts:
-            _expiry, _n, sid, key, pm = heapq.heappop(heap)
-            if self.dedupe_key is not None:
-                self._forget(sid, pm)
-            bucket = buckets[sid]
-            lst = bucket if infos[sid].index is None else bucket.get(key)
-            if not lst:
-                continue
-            for i, other in enumerate(lst):
-                if other is pm:
-                    del lst[i]
-                    break
-            else:
-                continue  # it moved on (or was pruned) before expiring
-            if infos[sid].index is not None and not lst:
-                del bucket[key]
-            if infos[sid].is_pending:
-                pending.append(pm)
-            else:
-                expired.append(pm)
-        self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
-        if expired:
-            expired.sort(key=_lineage_key)  # a deterministic order, the same after a restore
-            timeouts = [(materialize(pm[0]), pm[1] + window) for pm in expired]
+        dedupe = self.dedupe_key is not None
+        while queue and queue[0][0] <= ts:
+            _expiry, start_seq, records = queue.popleft()
+            del groups[start_seq]
+            for sid, key, pm in records:
+                if dedupe:
+                    self._forget(sid, pm)
+                bucket = buckets[sid]
+                indexed = infos[sid].index is not None
+                group = bucket.get(key) if indexed else bucket
+                if group is None or group.get(id(pm)) is not pm:
+                    continue  # it moved on (or was pruned) before expiring
+                del group[id(pm)]
+                if indexed and not group:
+                    del bucket[key]
+                if infos[sid].is_pending:
+                    pending.append(pm)
+                else:
+                    expired.append(pm)
+        self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
         matches = self._emit(pending) if (pending or self.completed) else []
-        return matches, timeouts
+        return matches, expired
 
 
 class _Unhashable:
@@ -532,6 +609,10 @@ def _lineage_key(pm: PartialMatch) -> tuple:
         node = node[4]
     seqs.reverse()
     return (pm[1], pm[2], seqs)
+
+
+def _unpruned(group: dict, skip: Any, pruning: tuple) -> dict:
+    return {k: pm for k, pm in group.items() if not skip.should_prune((pm[1], pm[2]), pruning)}
 
 
 def _start_key(pm: PartialMatch) -> tuple:

@@ -91,3 +91,61 @@ def test_empty_after_restore_of_an_empty_matcher() -> None:
     p = Pattern.begin("a").where(C.field("k") == 1).followed_by("b")
     restored = Matcher.restore(p, Matcher(p).snapshot())
     assert restored.is_empty()
+
+
+def _held_timeouts_matcher() -> tuple:
+    """A matcher whose `process` timed out partial matches that no `advance_time` reported yet."""
+    p = (
+        Pattern.begin("a")
+        .where(lambda e: e["k"] == "a")
+        .followed_by("b")
+        .where(lambda e: e["k"] == "b")
+        .within(5)
+    )
+    m = Matcher(p)
+    for ts, k in ((1, "a"), (2, "a"), (9, "x"), (10, "a")):
+        assert m.process({"k": k, "ts": ts}, ts) == []
+    return p, m
+
+
+def test_timeouts_held_by_process_survive_a_snapshot() -> None:
+    p, m = _held_timeouts_matcher()
+    restored = Matcher.restore(p, m.snapshot())
+    expected = ([], [({"a": [{"k": "a", "ts": 1}]}, 6), ({"a": [{"k": "a", "ts": 2}]}, 7)])
+    assert m.advance_time(9) == expected
+    assert restored.advance_time(9) == expected
+    assert m.advance_time(9) == ([], [])  # reported once
+
+
+def test_version_1_snapshot_with_materialized_timeouts_still_restores() -> None:
+    p, m = _held_timeouts_matcher()
+    v2 = pickle.loads(m.snapshot())
+    held = Matcher.restore(p, m.snapshot()).advance_time(9)[1]
+    v1 = (1, *v2[1:8], held)  # version 1 stored the timeouts as (dict, timeout_ts) pairs
+    restored = Matcher.restore(p, pickle.dumps(v1, protocol=4))
+    assert not restored.is_empty()
+    assert restored.advance_time(9) == ([], held)
+    assert restored.advance_time(100) == ([], [({"a": [{"k": "a", "ts": 10}]}, 15)])
+
+
+def test_restored_partial_matches_expire_in_start_order_whatever_their_state() -> None:
+    p = (
+        Pattern.begin("a")
+        .where(C.field("k") == "a")
+        .followed_by("b")
+        .where((C.field("k") == "b") & (C.field("v") == C.last("a", "v")))
+        .followed_by("c")
+        .where(C.field("k") == "c")
+        .within(10)
+    )
+    m = Matcher(p)
+    a1, a2, b3 = {"k": "a", "v": 1}, {"k": "a", "v": 2}, {"k": "b", "v": 2}
+    for ts, event in ((1, a1), (2, a2), (3, b3)):  # {a1} waits for b, {a2, b3} (newer) for c
+        m.process(event, ts)
+    restored = Matcher.restore(p, m.snapshot())
+    for matcher in (m, restored):
+        assert matcher.next_deadline == 11
+        assert matcher.advance_time(11) == ([], [({"a": [a1]}, 11)])
+        assert matcher.next_deadline == 12
+        assert matcher.advance_time(12) == ([], [({"a": [a2], "b": [b3]}, 12)])
+        assert matcher.is_empty()
