@@ -1,0 +1,12 @@
+"""Run `cep` patterns inside PyFlink: ``CEP.pattern(keyed_stream, pattern).select(fn)``.
+
+The only module of `cep` that imports pyflink. See the README section "Running patterns in PyFlink".
+"""
+
+from __future__ import annotations
+
+from cep.flink.match_ids import default_event_id, match_id
+from cep.flink.operator import CepFunction, MatchContext
+from cep.flink.pattern_stream import CEP, PatternStream
+
+__all__ = ["CEP", "CepFunction", "MatchContext", "PatternStream", "default_event_id", "match_id"]

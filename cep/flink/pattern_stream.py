@@ -1,0 +1,111 @@
+"""`CEP.pattern(keyed_stream, pattern)` and the `PatternStream` it returns, shaped like Flink's CEP API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Optional
+
+from pyflink.common.typeinfo import TypeInformation
+from pyflink.datastream import DataStream, KeyedStream, OutputTag
+
+from cep.flink.match_ids import EventIdFn, default_event_id
+from cep.flink.operator import CepFunction, MatchContext
+
+
+class CEP:
+    """Entry point, as Flink's `CEP` class: ``CEP.pattern(keyed_stream, pattern)``."""
+
+    @staticmethod
+    def pattern(
+        keyed_stream: KeyedStream, pattern: Any, *, event_id: EventIdFn = default_event_id
+    ) -> PatternStream:
+        """Run `pattern` over each key of `keyed_stream` (event time unless `in_processing_time()`).
+
+        Parameters
+        ----------
+        keyed_stream:
+            A PyFlink `KeyedStream` whose records carry event-time timestamps and watermarks.
+        pattern:
+            A `cep.Pattern`.
+        event_id:
+            Names an event inside match ids (default: its ``event_id``/``id`` field, else its content).
+        """
+        if not isinstance(keyed_stream, KeyedStream):
+            msg = (
+                f"CEP.pattern needs a KeyedStream, got {type(keyed_stream).__name__}: "
+                "call .key_by(...) on the stream first"
+            )
+            raise TypeError(msg)
+        return PatternStream(keyed_stream, pattern, event_id=event_id)
+
+
+@dataclass(frozen=True)
+class PatternStream:
+    """A pattern applied to a keyed stream; `select` or `process` turns it into a `DataStream`.
+
+    Configuration methods return a new `PatternStream`, so a pattern stream can be shared safely.
+    """
+
+    keyed_stream: KeyedStream
+    pattern: Any
+    late_tag: Optional[OutputTag] = None
+    processing_time: bool = False
+    event_id: EventIdFn = default_event_id
+    matcher_type: Any = None  # the matcher class; None means `cep.Matcher`
+
+    def side_output_late_data(self, late_tag: OutputTag) -> PatternStream:
+        """Send late events (timestamp at or below the watermark) to `late_tag` instead of dropping them."""
+        return replace(self, late_tag=late_tag)
+
+    def in_processing_time(self) -> PatternStream:
+        """Feed events as they arrive, stamped with the processing time (no buffering, no late data)."""
+        return replace(self, processing_time=True)
+
+    def select(
+        self,
+        fn: Callable[[dict], Any],
+        output_type: Optional[TypeInformation] = None,
+        timeout_tag: Optional[OutputTag] = None,
+        timeout_fn: Optional[Callable[[dict, int], Any]] = None,
+    ) -> DataStream:
+        """One output per match: ``fn(match)``, where a match maps stage names to lists of events.
+
+        Timed-out partial matches go to `timeout_tag` as ``timeout_fn(partial_match, timeout_timestamp)``
+        (default: the pair itself).
+        """
+
+        def one_output(match: dict, ctx: MatchContext) -> Iterable[Any]:
+            return (fn(match),)
+
+        return self.process(one_output, output_type, timeout_tag, timeout_fn)
+
+    def process(
+        self,
+        fn: Callable[[dict, MatchContext], Iterable[Any]],
+        output_type: Optional[TypeInformation] = None,
+        timeout_tag: Optional[OutputTag] = None,
+        timeout_fn: Optional[Callable[[dict, int], Any]] = None,
+    ) -> DataStream:
+        """Any number of outputs per match: ``fn(match, ctx)`` with ``ctx.key``, ``ctx.match_id``,
+        ``ctx.timestamp``; timeouts as in `select`.
+        """
+        if timeout_fn is not None and timeout_tag is None:
+            raise ValueError("timeout_fn needs a timeout_tag: the side output its results go to")
+        if timeout_tag is not None and timeout_fn is None:
+            timeout_fn = _timeout_pair
+        function = CepFunction(
+            self.pattern,
+            fn,
+            late_tag=self.late_tag,
+            timeout_tag=timeout_tag,
+            timeout_fn=timeout_fn,
+            processing_time=self.processing_time,
+            event_id=self.event_id,
+            matcher_type=self.matcher_type,
+        )
+        return self.keyed_stream.process(function, output_type)
+
+
+def _timeout_pair(partial_match: dict, timeout_timestamp: int) -> tuple[dict, int]:
+    return partial_match, timeout_timestamp

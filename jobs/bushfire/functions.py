@@ -1,0 +1,328 @@
+"""The job's Python operators: each moves data between Flink and one pure-Python piece, nothing more.
+
+Every operator counts what it sees in the Flink metric group ``bushfire`` (see the README for the
+names). Bad input becomes a dead letter on a side output; nothing here lets one record stop the job.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any, Optional
+
+from pyflink.common import Time, Types
+from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
+from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+
+from jobs.bushfire.alerts import alert_line
+from jobs.bushfire.config import AlertConfig
+from jobs.bushfire.parsing import DeadLetter, Reason, now_ms, parse_line
+
+log = logging.getLogger(__name__)
+
+METRIC_GROUP = "bushfire"
+#: Side output of every operator that produces dead letters: one JSON line per dead letter.
+DEAD_LETTERS = OutputTag("dead-letters", Types.STRING())
+
+
+def _metrics(runtime_context: RuntimeContext) -> Any:
+    return runtime_context.get_metrics_group().add_group(METRIC_GROUP)
+
+
+def _ttl_flag(name: str, ttl_ms: int) -> ValueStateDescriptor:
+    """A boolean ValueState that forgets itself `ttl_ms` after it was written (processing time)."""
+    descriptor = ValueStateDescriptor(name, Types.BOOLEAN())
+    ttl = (
+        StateTtlConfig.new_builder(Time.milliseconds(ttl_ms))
+        .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+        .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+        .build()
+    )
+    descriptor.enable_time_to_live(ttl)
+    return descriptor
+
+
+class ParseReadings(ProcessFunction):
+    """Rows of the JVM parse query -> reading dicts; invalid rows -> dead letters with the raw line."""
+
+    def __init__(self, stage: str) -> None:
+        self.stage = stage
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        metrics = _metrics(runtime_context)
+        self.rows_in = metrics.counter("rowsIntoPython")
+        self.malformed = metrics.counter("malformed")
+        self.invalid = metrics.counter("invalid")
+
+    def process_element(self, row: Any, ctx: ProcessFunction.Context):
+        self.rows_in.inc()
+        result = parse_line(row[0], row[1], self.stage)
+        if isinstance(result, DeadLetter):
+            (self.malformed if result.reason is Reason.MALFORMED else self.invalid).inc()
+            yield DEAD_LETTERS, result.to_json()
+        else:
+            yield result
+
+
+class DropDuplicates(KeyedProcessFunction):
+    """Keyed by event_id: the first reading with an id passes, re-deliveries within the TTL are dropped."""
+
+    def __init__(self, ttl_ms: int) -> None:
+        self.ttl_ms = ttl_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.seen = runtime_context.get_state(_ttl_flag("seen", self.ttl_ms))
+        metrics = _metrics(runtime_context)
+        self.readings = metrics.counter("readings")
+        self.duplicates = metrics.counter("duplicates")
+
+    def process_element(self, reading: dict, ctx: KeyedProcessFunction.Context):
+        if self.seen.value():
+            self.duplicates.inc()
+            return
+        self.seen.update(True)
+        self.readings.inc()
+        yield reading
+
+
+class FirstAlertPerPath(KeyedProcessFunction):
+    """Keyed by alert_id (region + path): each path is alerted once; the memory lasts `ttl_ms`."""
+
+    def __init__(self, ttl_ms: int) -> None:
+        self.ttl_ms = ttl_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.alerted = runtime_context.get_state(_ttl_flag("alerted", self.ttl_ms))
+        metrics = _metrics(runtime_context)
+        self.alerts = metrics.counter("alerts")
+        self.repeats = metrics.counter("repeatedMatches")
+
+    def process_element(self, alert: dict, ctx: KeyedProcessFunction.Context):
+        if self.alerted.value():
+            self.repeats.inc()
+            return
+        self.alerted.update(True)
+        self.alerts.inc()
+        yield alert
+
+
+class LateToDeadLetter(ProcessFunction):
+    """Late readings (at or below the watermark at the CEP operator) -> dead letters, counted."""
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.late = _metrics(runtime_context).counter("late")
+
+    def process_element(self, reading: dict, ctx: ProcessFunction.Context):
+        self.late.inc()
+        letter = DeadLetter(
+            stage="bushfire-cep",
+            reason=Reason.LATE,
+            raw=alert_line(reading),
+            error=f"event time {reading.get('ts')} at or below the watermark",
+            seen_at=now_ms(),
+        )
+        yield letter.to_json()
+
+
+class AppendOnlyJsonl:
+    """Appends lines to a local file, flushed per line; `known_ids` reads back ids already written."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
+
+    def known_ids(self, key: str) -> set[str]:
+        ids: set[str] = set()
+        if not self.path.exists():
+            return ids
+        with open(self.path, encoding="utf-8") as lines:
+            for line in lines:
+                try:
+                    ids.add(json.loads(line)[key])
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn last line from a crash: written again on replay
+        return ids
+
+    def write(self, line: str) -> None:
+        self._file.write(line + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        file = getattr(self, "_file", None)
+        if file is not None:
+            file.close()
+
+
+class DeliverAlerts(ProcessFunction):
+    """Sends each alert to SNS (when configured) and appends it to the alerts file.
+
+    Runs with parallelism 1. The file is idempotent across restarts: on open it reads the ids already
+    in it and skips them, so a replay after recovery does not write an alert twice. SNS comes first,
+    so a crash between the two re-sends (at-least-once) rather than loses an alert. An alert SNS still
+    refuses after botocore's retries goes to the dead letters; it is still written to the file.
+    """
+
+    def __init__(self, config: AlertConfig, crash_after_alerts: Optional[int] = None,
+                 crash_marker: Optional[str] = None) -> None:
+        self.config = config
+        self.crash_after_alerts = crash_after_alerts
+        self.crash_marker = crash_marker
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        metrics = _metrics(runtime_context)
+        self.delivered = metrics.counter("alertsDelivered")
+        self.failures = metrics.counter("alertFailures")
+        self.file = AppendOnlyJsonl(self.config.alerts_out) if self.config.alerts_out else None
+        self.written: set[str] = set()
+        if self.file is not None:
+            self.written = self.file.known_ids("alert_id")
+            self.file.open()
+        self.publisher = self._publisher()
+        self.count = 0
+
+    def _publisher(self) -> Any:
+        if not self.config.sns_topic_arn:
+            return None
+        import boto3
+
+        from jobs.bushfire.sns_alerts import AlertPublisher
+
+        region = self.config.sns_region or _region_of_arn(self.config.sns_topic_arn)
+        session = boto3.session.Session(region_name=region)
+        return AlertPublisher(
+            self.config.sns_topic_arn, boto3_session=session, endpoint_url=self.config.sns_endpoint
+        )
+
+    def process_element(self, alert: dict, ctx: ProcessFunction.Context):
+        if alert["alert_id"] in self.written:
+            return
+        if self.publisher is not None:
+            result = self.publisher.publish(alert)
+            if not result.ok:
+                self.failures.inc()
+                letter = DeadLetter(
+                    stage="sns-alerts", reason=Reason.ALERT_DELIVERY, raw=alert_line(alert),
+                    error=f"{result.error_code}: {result.reason}", seen_at=now_ms(),
+                )
+                yield DEAD_LETTERS, letter.to_json()
+        if self.file is not None:
+            self.file.write(alert_line(alert))
+        self.written.add(alert["alert_id"])
+        self.delivered.inc()
+        self.count += 1
+        self._maybe_crash()
+        yield alert_line(alert)
+
+    def _maybe_crash(self) -> None:
+        """Fault injection for recovery drills: fail once, remembered by a marker file."""
+        if not self.crash_after_alerts or self.count < self.crash_after_alerts or not self.crash_marker:
+            return
+        marker = Path(self.crash_marker)
+        if marker.exists():
+            return
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("crashed once\n", encoding="utf-8")
+        raise RuntimeError(f"injected failure after {self.count} alerts (--crash-after-alerts)")
+
+    def close(self) -> None:
+        if getattr(self, "file", None) is not None:
+            self.file.close()
+
+
+class WriteDeadLetters(ProcessFunction):
+    """Appends dead-letter JSON lines to the dead-letter file (parallelism 1) and counts them."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        self.written = _metrics(runtime_context).counter("deadLetters")
+        self.file = AppendOnlyJsonl(self.path)
+        self.file.open()
+
+    def process_element(self, line: str, ctx: ProcessFunction.Context):
+        self.file.write(line)
+        self.written.inc()
+        return iter(())
+
+    def close(self) -> None:
+        if getattr(self, "file", None) is not None:
+            self.file.close()
+
+
+def _region_of_arn(arn: str) -> Optional[str]:
+    """The region field of an ARN, or None (boto3 then uses its usual region lookup)."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else None
+
+
+#: Event-time timer that fires only when the input ends (the final watermark), to flush what is left.
+END_OF_INPUT_MS = 2**63 - 1
+
+
+class IndexRawEvents(KeyedProcessFunction):
+    """Keyed by a bucket of event_id: buffers readings in keyed state, bulk-indexes them by size and time.
+
+    The buffer lives in Flink ListState, so a restart replays nothing twice and loses nothing:
+    documents buffered at a checkpoint are restored with it, and documents after it are re-read from
+    the source; OpenSearch documents are idempotent (id = event_id). Per-document failures that remain
+    after the indexer's retries go to the dead letters.
+    """
+
+    def __init__(self, raw_events: Any) -> None:
+        self.raw_events = raw_events
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        from pyflink.datastream.state import ListStateDescriptor
+
+        from jobs.bushfire.opensearch_sink import RawEventIndexer, make_client
+
+        cfg = self.raw_events
+        client = make_client(
+            cfg.opensearch_url, auth=cfg.auth.value, username=cfg.username, password=cfg.password,
+            region=cfg.region,
+        )
+        self.indexer = RawEventIndexer(client, cfg.index, chunk_size=cfg.bulk_size)
+        self.indexer.ensure_template()
+        self.buffer = runtime_context.get_list_state(ListStateDescriptor("docs", Types.PICKLED_BYTE_ARRAY()))
+        self.size = runtime_context.get_state(ValueStateDescriptor("size", Types.INT()))
+        metrics = _metrics(runtime_context)
+        self.indexed = metrics.counter("documentsIndexed")
+        self.failures = metrics.counter("indexFailures")
+
+    def process_element(self, reading: dict, ctx: KeyedProcessFunction.Context):
+        self.buffer.add(reading)
+        size = (self.size.value() or 0) + 1
+        if size == 1:
+            timers = ctx.timer_service()
+            due = timers.current_processing_time() + self.raw_events.bulk_interval_ms
+            timers.register_processing_time_timer(due)
+            timers.register_event_time_timer(END_OF_INPUT_MS)
+        if size >= self.raw_events.bulk_size:
+            yield from self._flush()
+        else:
+            self.size.update(size)
+
+    def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        yield from self._flush()
+
+    def _flush(self):
+        docs = list(self.buffer.get() or ())
+        self.buffer.clear()
+        self.size.clear()
+        if not docs:
+            return
+        result = self.indexer.index(docs)
+        self.indexed.inc(len(result.indexed))
+        for failure in result.failed:
+            self.failures.inc()
+            letter = DeadLetter(
+                stage="opensearch-raw", reason=Reason.INDEX_FAILURE,
+                raw=json.dumps(dict(failure.document), ensure_ascii=False, sort_keys=True),
+                error=f"{failure.status} {failure.error_type}: {failure.reason}", seen_at=now_ms(),
+            )
+            yield DEAD_LETTERS, letter.to_json()

@@ -1,0 +1,148 @@
+"""Parse and validate sensor readings in the JVM (Flink SQL), so Python only sees what it must.
+
+Every line is parsed by Flink's JSON functions (``JSON_VALUE`` + ``TRY_CAST``; never ``RETURNING
+DOUBLE``, which fails the whole job with a ClassCastException on an integer temperature). A row whose
+required fields are missing or of the wrong type gets a ``reason`` and goes, with its raw text, to the
+dead letters. Valid rows that can never take part in a match (the pattern's pre-filter, e.g.
+``temperature >= 50``) are dropped in the JVM when nothing else needs them.
+
+The Python side turns the remaining rows into plain ``dict`` readings (CONTRACTS section 3) or
+:class:`DeadLetter` records.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any, Optional, Union
+
+import orjson
+
+# Output columns of the parse query, in order; the Python side reads rows by these positions.
+PARSED_COLUMNS = ("line", "reason")
+REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
+    "event_id": (str,),
+    "node": (str,),
+    "region": (str,),
+    "ts": (int,),
+    "temperature": (float, int),
+    "lat": (float, int),
+    "lon": (float, int),
+}
+READING_FIELDS = ("event_id", "node", "region", "ts", "temperature", "infectedBy", "lat", "lon")
+
+
+class Reason(Enum):
+    """Why a record went to the dead letters."""
+
+    MALFORMED = "malformed"  # not a JSON object at all
+    INVALID = "invalid"  # JSON, but a required field is missing or has the wrong type
+    LATE = "late"  # at or below the watermark when it reached the CEP operator
+    ALERT_DELIVERY = "alert-delivery"  # an alert SNS still refused after retries
+    INDEX_FAILURE = "index-failure"  # a raw reading OpenSearch still refused after retries
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record the job could not use, with its raw payload, so nothing is lost silently."""
+
+    stage: str
+    reason: Reason
+    raw: str
+    error: str
+    seen_at: int  # processing time, epoch ms
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["reason"] = self.reason.value
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+
+def now_ms() -> int:
+    """Processing time in epoch milliseconds (only for `seen_at`/`detected_at`, never for event time)."""
+    return int(time.time() * 1000)
+
+
+def _json_value(column: str, field: str) -> str:
+    return f"JSON_VALUE({column}, '$.{field}')"
+
+
+def field_expressions(column: str = "line") -> dict[str, str]:
+    """SQL expressions reading each required field from the raw JSON text (NULL when absent or invalid)."""
+    numbers = {"ts": "BIGINT", "temperature": "DOUBLE", "lat": "DOUBLE", "lon": "DOUBLE"}
+    return {
+        name: f"TRY_CAST({_json_value(column, name)} AS {numbers[name]})" if name in numbers
+        else _json_value(column, name)
+        for name in REQUIRED_FIELDS
+    }
+
+
+def event_time_expression(column: str = "line") -> str:
+    """The rowtime of a raw line: its `ts`, or epoch 0 for a line without one (a dead letter anyway)."""
+    return f"TO_TIMESTAMP_LTZ(COALESCE({field_expressions(column)['ts']}, 0), 3)"
+
+
+def parse_query(source: str, hot_filter_sql: Optional[str]) -> str:
+    """The one query that checks every line once and keeps the rows Python must see.
+
+    Every required field is read (parsed, type-cast) in the JVM; a row failing a check gets a
+    ``reason``. Kept are the invalid rows (for the dead letters) and the valid rows passing
+    `hot_filter_sql` (the pattern's pre-filter, over the field columns), or every row when it is None
+    (the raw-event path needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime).
+    """
+    fields = field_expressions("line")
+    checks = " ".join(f"WHEN `{name}` IS NULL THEN 'missing or invalid {name}'" for name in REQUIRED_FIELDS)
+    reason = (
+        f"CASE WHEN `event_id` IS NULL AND NOT (line IS JSON OBJECT) THEN '{Reason.MALFORMED.value}' "
+        f"{checks} WHEN POSITION('\"infectedBy\"' IN line) = 0 THEN 'missing infectedBy' "
+        "ELSE CAST(NULL AS STRING) END"
+    )
+    columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())
+    inner = f"SELECT line, rt, {columns} FROM {source}"
+    checked = f"SELECT line, rt, {reason} AS reason, {', '.join(f'`{n}`' for n in fields)} FROM ({inner})"
+    query = f"SELECT line, reason, rt FROM ({checked})"
+    if hot_filter_sql is None:
+        return query
+    return f"{query} WHERE reason IS NOT NULL OR ({hot_filter_sql})"
+
+
+def check_reading(record: Any) -> Optional[str]:
+    """Why `record` is not a valid reading (CONTRACTS section 3), or None when it is.
+
+    The exact check, run in Python on the rows that cross into Python: strings must be JSON strings,
+    numbers JSON numbers (not booleans), `infectedBy` present and a string or null, `battery` absent or
+    a number.
+    """
+    if not isinstance(record, dict):
+        return "not a JSON object"
+    for name, types in REQUIRED_FIELDS.items():
+        value = record.get(name)
+        if not isinstance(value, types) or isinstance(value, bool):
+            return f"missing or invalid {name}"
+    if "infectedBy" not in record:
+        return "missing infectedBy"
+    infected_by = record["infectedBy"]
+    if infected_by is not None and not isinstance(infected_by, str):
+        return "invalid infectedBy"
+    battery = record.get("battery")
+    if battery is not None and (not isinstance(battery, (float, int)) or isinstance(battery, bool)):
+        return "invalid battery"
+    return None
+
+
+def parse_line(line: str, jvm_reason: Optional[str], stage: str) -> Union[dict, DeadLetter]:
+    """One row of the parse query as a reading ``dict`` or a :class:`DeadLetter` keeping the raw line."""
+    if jvm_reason is not None:
+        reason = Reason.MALFORMED if jvm_reason == Reason.MALFORMED.value else Reason.INVALID
+        error = "not a JSON object" if reason is Reason.MALFORMED else jvm_reason
+        return DeadLetter(stage=stage, reason=reason, raw=line or "", error=error, seen_at=now_ms())
+    try:
+        record = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        return DeadLetter(stage=stage, reason=Reason.MALFORMED, raw=line, error=str(exc), seen_at=now_ms())
+    problem = check_reading(record)
+    if problem is not None:
+        return DeadLetter(stage=stage, reason=Reason.INVALID, raw=line, error=problem, seen_at=now_ms())
+    return record

@@ -1,0 +1,84 @@
+"""The bushfire pattern (CONTRACTS section 4) as a plain function returning a `cep.Pattern`.
+
+A path N1 -> ... -> Nk is a chain of hot readings where each reading names the previous one's node in
+`infectedBy`, nodes are pairwise distinct, event time strictly increases and the last reading is less
+than the window after the first. Every distinct path is wanted, branching fires included, so stages
+are joined with `followed_by_any` (skip till any match: every fitting reading branches a run).
+
+A burning node reports every minute, so runs multiply; `dedupe_runs(key=node)` (an Emberwatch
+extension, not Flink) keeps one run per node sequence unless another is not dominated, which is
+exact here because every condition depends only on the nodes and on the first and last timestamps.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cep import AfterMatchSkipStrategy, Pattern
+from cep import conditions as C
+from jobs.bushfire.config import DetectionConfig
+
+
+def stage_name(i: int) -> str:
+    """Name of the i-th stage (1-based): ``n1`` ... ``nk``."""
+    return f"n{i}"
+
+
+def node_of(event: dict) -> str:
+    """The run key for `dedupe_runs`: which sensor a reading comes from."""
+    return event["node"]
+
+
+class LinksToPrevious:
+    """Condition of stage i > 1: extends the chain built so far by exactly one new node.
+
+    * ``infectedBy`` is the previous stage's node (an ignition reports its own id, which can never
+      equal a previous, distinct node, so it only starts chains);
+    * the node is not already on the path;
+    * event time strictly increases;
+    * the reading is less than `window_ms` after the chain's first reading.
+
+    A class rather than a closure so that the job's Python workers can pickle it.
+    """
+
+    def __init__(self, stage: int, window_ms: int) -> None:
+        self.stage = stage
+        self.window_ms = window_ms
+
+    def __call__(self, event: dict, ctx: Any) -> bool:
+        previous = ctx.get_events_for_pattern(stage_name(self.stage - 1))[-1]
+        if event["infectedBy"] != previous["node"] or event["ts"] <= previous["ts"]:
+            return False
+        first = ctx.get_events_for_pattern(stage_name(1))[-1]
+        if event["ts"] - first["ts"] >= self.window_ms:
+            return False
+        node = event["node"]
+        return all(
+            ctx.get_events_for_pattern(stage_name(j))[-1]["node"] != node for j in range(1, self.stage)
+        )
+
+    def __repr__(self) -> str:
+        return f"LinksToPrevious(stage={self.stage!r}, window_ms={self.window_ms!r})"
+
+
+def hot(threshold_c: float) -> C.Condition:
+    """Declarative, so `cep.analysis.prefilter` can push it into the JVM as a SQL ``WHERE``."""
+    return C.field("temperature") >= threshold_c
+
+
+def fire_chain(detection: DetectionConfig) -> Pattern:
+    """Every distinct fire path of `detection.chain_length` nodes within `detection.window_ms`."""
+    is_hot = hot(detection.threshold_c)
+    pattern = Pattern.begin(stage_name(1), skip_strategy=AfterMatchSkipStrategy.no_skip()).where(is_hot)
+    for i in range(2, detection.chain_length + 1):
+        pattern = (
+            pattern.followed_by_any(stage_name(i))
+            .where(is_hot)
+            .where(LinksToPrevious(i, detection.window_ms))
+        )
+    return pattern.within(detection.window_ms).dedupe_runs(node_of)
+
+
+def stage_names(chain_length: int) -> list[str]:
+    """The pattern's stage names, first node first."""
+    return [stage_name(i) for i in range(1, chain_length + 1)]

@@ -1,0 +1,45 @@
+"""Alerts: ids depend only on region + path; the JSON line carries every CONTRACTS section 5 field."""
+
+from __future__ import annotations
+
+import json
+
+from jobs.bushfire.alerts import alert_id, alert_line, build_alert
+
+
+def _readings(region: str, nodes: list[str], start: int) -> list[dict]:
+    return [
+        {
+            "event_id": f"{n}:{i}",
+            "node": n,
+            "region": region,
+            "ts": start + 60_000 * i,
+            "temperature": 60.0 + i,
+            "infectedBy": nodes[i - 1] if i else n,
+            "lat": -33.0,
+            "lon": 150.0,
+            "battery": 3.3,
+        }
+        for i, n in enumerate(nodes)
+    ]
+
+
+def test_alert_id_is_a_function_of_region_and_path_only() -> None:
+    early = build_alert(_readings("r1", ["a", "b", "c"], 0), detected_at=1)
+    late = build_alert(_readings("r1", ["a", "b", "c"], 120_000), detected_at=2)
+    assert early["alert_id"] == late["alert_id"] == alert_id("r1", ["a", "b", "c"])
+    assert alert_id("r2", ["a", "b", "c"]) != early["alert_id"] != alert_id("r1", ["a", "c", "b"])
+
+
+def test_alert_line_has_the_contract_fields() -> None:
+    alert = json.loads(alert_line(build_alert(_readings("r1", ["a", "b"], 1000), detected_at=99)))
+    assert set(alert) == {"alert_id", "region", "path", "first_ts", "last_ts", "readings", "detected_at"}
+    assert alert["path"] == ["a", "b"] and (alert["first_ts"], alert["last_ts"]) == (1000, 61_000)
+    assert alert["readings"][1] == {
+        "node": "b",
+        "ts": 61_000,
+        "temperature": 61.0,
+        "lat": -33.0,
+        "lon": 150.0,
+    }
+    assert alert["detected_at"] == 99

@@ -1,0 +1,114 @@
+"""The job's configuration: flag > environment variable > config file > default, and clear errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from jobs.bushfire.config import (
+    ENV_THRESHOLD,
+    ENV_WINDOW,
+    OPTIONS,
+    SourceKind,
+    StartPosition,
+    build_arg_parser,
+    load_config,
+    parse_duration_ms,
+)
+from jobs.bushfire.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("text", "ms"),
+    [
+        ("600000", 600_000),
+        ("60s", 60_000),
+        ("10min", 600_000),
+        ("10m", 600_000),
+        ("250ms", 250),
+        ("2h", 7_200_000),
+        ("1.5s", 1_500),
+    ],
+)
+def test_durations_accept_milliseconds_and_units(text: str, ms: int) -> None:
+    assert parse_duration_ms(text) == ms
+
+
+def test_a_bad_duration_says_how_to_write_one() -> None:
+    with pytest.raises(ConfigError, match="10min"):
+        parse_duration_ms("ten minutes")
+
+
+def test_defaults_are_the_alert_definition() -> None:
+    cfg = load_config([], env={})
+    assert (cfg.detection.threshold_c, cfg.detection.chain_length, cfg.detection.window_ms) == (
+        50.0,
+        5,
+        600_000,
+    )
+    assert cfg.source.kind is SourceKind.FILES and not cfg.source.bounded
+    assert not cfg.raw_events.enabled and cfg.alerts.sns_topic_arn is None
+
+
+def test_flag_beats_environment_beats_file_beats_default(tmp_path) -> None:
+    file = tmp_path / "job.json"
+    file.write_text(json.dumps({"threshold": 60, "window": "5min", "chain-length": 4}))
+    env = {ENV_THRESHOLD: "55", ENV_WINDOW: "60s"}
+    cfg = load_config(["--config", str(file), "--threshold", "52.5"], env=env)
+    assert cfg.detection.threshold_c == 52.5  # flag
+    assert cfg.detection.window_ms == 60_000  # environment
+    assert cfg.detection.chain_length == 4  # file
+    assert cfg.detection.alert_dedupe_ttl_ms == 7 * 86_400_000  # default
+
+
+def test_file_source_is_bounded_and_kinesis_options_are_read() -> None:
+    cfg = load_config(["--source", "file", "--input", "x.jsonl"], env={})
+    assert cfg.source.kind is SourceKind.FILE and cfg.source.bounded
+    cfg = load_config(
+        [
+            "--source",
+            "kinesis",
+            "--kinesis-initpos",
+            "at_timestamp",
+            "--kinesis-initpos-timestamp",
+            "1700000000",
+            "--kinesis-efo-consumer",
+            "bushfire",
+            "--connector-jars",
+            "a.jar, b.jar",
+        ],
+        env={},
+    )
+    assert cfg.source.kinesis.initpos is StartPosition.AT_TIMESTAMP
+    assert cfg.source.kinesis.efo_consumer_name == "bushfire"
+    assert cfg.runtime.connector_jars == ("a.jar", "b.jar")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--source", "kinesis", "--bounded"], "Kinesis stream never ends"),
+        (["--source", "s3"], "not one of: kinesis, files, file"),
+        (["--chain-length", "1"], "at least 2"),
+        (["--kinesis-initpos", "AT_TIMESTAMP"], "--kinesis-initpos-timestamp"),
+        (["--opensearch-url", "http://x", "--opensearch-auth", "basic"], "--opensearch-user"),
+        (["--crash-after-alerts", "3"], "--checkpoint-interval"),
+    ],
+)
+def test_impossible_settings_are_rejected_with_what_to_change(argv: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(argv, env={})
+
+
+def test_unknown_config_file_keys_are_rejected(tmp_path) -> None:
+    file = tmp_path / "job.json"
+    file.write_text(json.dumps({"treshold": 60}))
+    with pytest.raises(ConfigError, match="treshold"):
+        load_config(["--config", str(file)], env={})
+
+
+def test_help_names_every_option_with_its_environment_variable() -> None:
+    text = build_arg_parser().format_help()
+    for option in OPTIONS:
+        assert option.flag in text and option.env in text
