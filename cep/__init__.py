@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cep import conditions
 from cep.aftermatch import AfterMatchSkipStrategy
-from cep.errors import BufferStateError, CepError, MalformedPatternError
+from cep.errors import BufferStateError, CepError, ConditionError, MalformedPatternError
 from cep.matcher import Matcher
 from cep.pattern import Pattern
 
@@ -16,6 +16,7 @@ __all__ = [
     "AfterMatchSkipStrategy",
     "BufferStateError",
     "CepError",
+    "ConditionError",
     "MalformedPatternError",
     "Matcher",
     "Pattern",

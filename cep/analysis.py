@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from cep.conditions import And, Compare, Condition, Const, Negate, Or, Ref
-from cep.nfa import FINAL, IGNORE, PROCEED, STOP, TAKE, State, compile_pattern
+from cep.nfa import FINAL, IGNORE, PROCEED, STOP, TAKE, State
 from cep.pattern import Pattern
 from cep.quantifier import Contiguity, Property
 
@@ -33,16 +33,17 @@ def prefilter(pattern: Pattern) -> Optional[Condition]:
     here an event that fails every condition only makes partial matches skip it (relaxed or
     non-deterministic contiguity), which leaves them exactly as they were.
 
-    Returns None, meaning "no event may be dropped", when the pattern has any of:
+    Returns None, meaning "no event may be dropped", exactly when the pattern has any of:
 
-    - strict contiguity (`next`, a `begin` stage followed by anything is fine, but any later
-      stage added with `next`, or `consecutive()`): a skipped event would break the match;
-    - a negation (`not_next` / `not_followed_by`): the dropped event might be the one forbidden;
+    - a stage after the first added with `next` (strict contiguity), or `consecutive()`: a
+      dropped event would no longer break the match;
+    - a negation (`not_next` / `not_followed_by`): the dropped event might be the forbidden one;
     - `until(...)`, or an optional, looping or times stage (`optional`, `one_or_more`,
       `times`, `times_or_more`): in Flink's NFA an event failing every condition still forks
       such partial matches, which changes the number of timeouts reported;
     - a group stage;
-    - a stage whose condition has no declarative necessary part (e.g. only a lambda).
+    - a stage with no condition, or whose condition has no declarative necessary part (e.g. it
+      is only a lambda, a `C.last(...)` comparison or a `subtype`), or whose part is always true.
     """
     parts: list[Condition] = []
     stages = list(pattern.stages())
@@ -64,13 +65,16 @@ def prefilter(pattern: Pattern) -> Optional[Condition]:
     parts.reverse()
     if any(isinstance(p, Const) and p.value for p in parts):
         return None
-    return parts[0] if len(parts) == 1 else Or(parts)
+    return _any_of(parts)
 
 
-def prefilter_for_compiled(pattern: Pattern) -> Optional[Condition]:
-    """`prefilter` after checking the pattern compiles (used by the matcher)."""
-    compile_pattern(pattern)
-    return prefilter(pattern)
+def _any_of(parts: list[Condition]) -> Condition:
+    """OR of the parts, each distinct part once (stages often share their declarative part)."""
+    unique: dict[str, Condition] = {}
+    for part in parts:
+        unique.setdefault(repr(part), part)
+    items = list(unique.values())
+    return items[0] if len(items) == 1 else Or(items)
 
 
 def _reachable_edges(state: State) -> list:
@@ -114,7 +118,7 @@ def wake_condition(state: State) -> Optional[Condition]:
         parts.append(part)
     if not parts:
         return None
-    return parts[0] if len(parts) == 1 else Or(parts)
+    return _any_of(parts)
 
 
 def _has_total_self_ignore(state: State) -> bool:

@@ -38,6 +38,7 @@ __all__ = [
     "is_instance",
     "last",
     "true",
+    "unseen",
 ]
 
 _MISSING = None
@@ -50,6 +51,16 @@ def get_field(event: Any, name: str) -> Any:
     if isinstance(event, Mapping):
         return event.get(name)
     return getattr(event, name, None)
+
+
+def _seen(ctx: Any, value: Any, name: str) -> bool:
+    """Whether an event already in the partial match has `name` equal to `value`."""
+    if ctx is None:
+        return False
+    accepted = getattr(ctx, "accepted_events", None)
+    if accepted is None:
+        raise CepError("C.unseen(...) needs the matcher's condition context")
+    return any(get_field(ev, name) == value for ev in accepted())
 
 
 def _last_field(ctx: Any, pattern: str, name: str) -> Any:
@@ -72,6 +83,7 @@ class _Gen:
         self.namespace: dict[str, Any] = {
             "_f": get_field,
             "_last": _last_field,
+            "_seen": _seen,
             "_dict": dict,
             "_isinstance": isinstance,
         }
@@ -110,7 +122,9 @@ class Condition:
         if fn is None:
             gen = _Gen()
             expr = self._code(True, gen)
-            src = f"def _cond(e, ctx=None):\n    return bool({expr})\n"
+            # comparisons already give bools; only user callables need normalising
+            body = expr if self.declarative else f"bool({expr})"
+            src = f"def _cond(e, ctx=None):\n    return {body}\n"
             exec(compile(src, f"<condition {self!r:.60}>", "exec"), gen.namespace)
             fn = gen.namespace["_cond"]
             self.__dict__["_fn"] = fn
@@ -255,6 +269,21 @@ class Compare(Condition):
 
     def __repr__(self) -> str:
         return f"(C.field({self.name!r}) {self.op} {self.value!r})"
+
+
+class Unseen(Condition):
+    """`field` differs from that field of every event already accepted in the partial match."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def _code(self, positive: bool, gen: _Gen) -> str:
+        v = gen.var()
+        seen = f"_seen(ctx, {v}, {gen.const(self.name)})"
+        return f"(({v} := {gen.read(self.name)}) is not None and {'not ' if positive else ''}{seen})"
+
+    def __repr__(self) -> str:
+        return f"C.unseen({self.name!r})"
 
 
 class StrMatch(Condition):
@@ -430,7 +459,9 @@ class Opaque(Condition):
         return call if positive else f"(not {call})"
 
     def __repr__(self) -> str:
-        return f"opaque({getattr(self.fn, '__name__', self.fn)!r})"
+        # no memory addresses: the repr goes into snapshot fingerprints, which must be stable
+        name = getattr(self.fn, "__qualname__", None) or type(self.fn).__qualname__
+        return f"opaque({name!r})"
 
 
 class IsInstance(Condition):
@@ -454,7 +485,7 @@ def _arity(fn: Callable[..., Any]) -> int:
     try:
         params = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
-        return 2
+        return 1  # builtins without a signature (e.g. operator.itemgetter) take the event only
     if any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params):
         return 2
     positional = [
@@ -533,6 +564,15 @@ def last(pattern: str, name: str) -> Ref:
     return Ref(pattern, name)
 
 
+def unseen(name: str) -> Condition:
+    """The event's `name` differs from `name` of every event already in this partial match.
+
+    E.g. `C.unseen("node")` keeps a fire chain's nodes pairwise distinct. Needs the matcher's
+    context (it is not a single-event condition, so it never becomes part of a prefilter).
+    """
+    return Unseen(name)
+
+
 def true() -> Condition:
     """A condition every event satisfies."""
     return Const(True)
@@ -546,6 +586,17 @@ def false() -> Condition:
 def is_instance(cls: type) -> Condition:
     """The event is an instance of `cls` (what `Pattern.subtype(cls)` adds)."""
     return IsInstance(cls)
+
+
+def referenced_stages(cond: Condition) -> set[str]:
+    """Stage names that `C.last(...)` references inside `cond` point to."""
+    if isinstance(cond, Compare) and isinstance(cond.value, Ref):
+        return {cond.value.pattern}
+    if isinstance(cond, (And, Or)):
+        return set().union(*(referenced_stages(i) for i in cond.items))
+    if isinstance(cond, (Not, Negate)):
+        return referenced_stages(cond.item)
+    return set()
 
 
 def as_condition(cond: Any) -> Condition:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["BufferStateError", "CepError", "MalformedPatternError"]
+__all__ = ["BufferStateError", "CepError", "ConditionError", "MalformedPatternError"]
 
 
 class CepError(Exception):
@@ -11,6 +11,10 @@ class CepError(Exception):
 
 class MalformedPatternError(CepError, ValueError):
     """A pattern that Flink CEP would reject; the message says what to change."""
+
+
+class ConditionError(CepError):
+    """A user condition (or `dedupe_runs` key) raised on an event; the matcher state is unchanged."""
 
 
 class BufferStateError(CepError):

@@ -18,7 +18,7 @@ import weakref
 from typing import Any, Callable, Optional
 
 from cep.analysis import prefilter as compute_prefilter
-from cep.errors import BufferStateError
+from cep.errors import BufferStateError, CepError, ConditionError
 from cep.nfa import Nfa, compile_pattern
 from cep.pattern import Pattern
 from cep.runtime import NfaRun
@@ -118,6 +118,21 @@ class Matcher:
         return self._plan.nfa
 
     @property
+    def window_ms(self) -> int:
+        """The pattern's window (the smallest `within` of its stages); 0 when it has none."""
+        return self._plan.nfa.window_ms
+
+    @property
+    def next_deadline(self) -> Optional[int]:
+        """The earliest time at which `advance_time` can produce a timeout or a match, or None.
+
+        Useful to register a single timer (e.g. in processing-time mode); it may be early (the
+        partial match may have moved on), never late.
+        """
+        deadline = self._run.next_expiry
+        return None if deadline == float("inf") else int(deadline)
+
+    @property
     def prefilter(self) -> Any:
         """The declarative prefilter applied in `process`, or None."""
         return self._plan.prefilter
@@ -128,13 +143,21 @@ class Matcher:
         if prefilter is not None and not prefilter(event, None):
             return []
         run = self._run
+        matches: list[Match] = []
         if timestamp >= run.next_expiry:
             matches, timeouts = run.advance_time(timestamp)
             if timeouts:
                 self._pending_timeouts.extend(timeouts)
-            if matches:
-                return matches + run.process(event, timestamp)
-        return run.process(event, timestamp)
+        try:
+            got = run.process(event, timestamp)
+        except CepError:
+            raise
+        except Exception as exc:
+            raise ConditionError(
+                f"a condition raised {type(exc).__name__}: {exc} on the event {event!r:.300}; "
+                "the event was not applied and the matcher state is unchanged"
+            ) from exc
+        return matches + got if matches else got
 
     def advance_time(self, timestamp: int) -> tuple[list[Match], list[Timeout]]:
         """Declare that no event older than `timestamp` will come; returns (matches, timeouts).

@@ -20,7 +20,7 @@ from collections.abc import Hashable
 from typing import Any, Callable, Optional
 
 from cep.aftermatch import AfterMatchSkipStrategy
-from cep.conditions import And, Condition, Const, Negate
+from cep.conditions import And, Condition, Const, Negate, Opaque, referenced_stages
 from cep.errors import MalformedPatternError
 from cep.pattern import END_STATE_NAME, Pattern
 from cep.quantifier import Contiguity, Property
@@ -95,7 +95,7 @@ class Nfa:
         """A short description of the graph's shape, stored in snapshots to catch pattern changes."""
         parts = []
         for s in self.states:
-            edges = ",".join(f"{e.action}>{e.target.sid}" for e in s.edges)
+            edges = ",".join(f"{e.action}>{e.target.sid}:{e.spec!r}" for e in s.edges)
             parts.append(f"{s.sid}:{s.name}:{s.kind}:{int(s.is_start)}[{edges}]")
         return f"w{self.window_ms};" + ";".join(parts)
 
@@ -140,17 +140,29 @@ class _Compiler:
                 f"the skip strategy names {skip.pattern_name!r}, which is not a stage of this pattern "
                 f"(stages: {sorted(_top_names(last))})"
             )
+        for stage in _all_stages(last):
+            for cond in (stage.condition, stage.until_condition):
+                unknown = sorted(referenced_stages(cond) - set(names)) if cond is not None else []
+                if unknown:
+                    raise MalformedPatternError(
+                        f"a condition of stage {stage.name!r} uses C.last({unknown[0]!r}, ...), but the "
+                        f"pattern has no such stage (stages: {list(names)})"
+                    )
         end = self._state(END_STATE_NAME, FINAL)
         self.window = last.window_ms
         sink = self._middle_states(end)
         start = self._convert(sink)
         start.is_start = True
-        if last.quantifier.contiguity is Contiguity.NOT_FOLLOW and not self.window:
+        if last.quantifier.contiguity is Contiguity.NOT_FOLLOW and not last.window_ms:
             raise MalformedPatternError(
-                f"the pattern ends with not_followed_by({last.name!r}) but has no window: add "
-                ".within(...) so the absence can be decided, or end with a positive stage"
+                f"the pattern ends with not_followed_by({last.name!r}) but has no window at its end: "
+                "call .within(...) last so the absence can be decided, or end with a positive stage"
             )
         dedupe = next((s.dedupe_key for s in last.stages() if s.dedupe_key is not None), None)
+        if dedupe is not None and not self.window:
+            raise MalformedPatternError(
+                "dedupe_runs() needs a window: add .within(...) so that runs expire and state stays bounded"
+            )
         return _freeze(self.states, start, self.window or 0, skip, names, dedupe)
 
     # ------------------------------------------------------------------ states
@@ -447,6 +459,15 @@ def _guard_greedy(state: State, take: Condition) -> None:
         e.spec = And((e.spec, Negate(take)))
 
 
+def _all_stages(last: Pattern) -> list[Pattern]:
+    out: list[Pattern] = []
+    for s in last.stages():
+        out.append(s)
+        if s.group is not None:
+            out.extend(_all_stages(s.group))
+    return out
+
+
 def _first(last: Pattern) -> Pattern:
     return list(last.stages())[-1]
 
@@ -485,7 +506,12 @@ def _freeze(
         for e in s.edges:
             e.spec = _simplify(e.spec)
             is_true = isinstance(e.spec, Const) and e.spec.value
-            e.cond = None if is_true else e.spec.compile()
+            if is_true:
+                e.cond = None
+            elif isinstance(e.spec, Opaque) and e.spec.arity == 2:
+                e.cond = e.spec.fn  # a user's (event, ctx) callable needs no wrapper
+            else:
+                e.cond = e.spec.compile()
         s.edges = tuple(s.edges)
     for s in states:
         s.reaches_final = _proceeds_to_final(s)

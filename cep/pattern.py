@@ -300,7 +300,7 @@ def _new_stage(
             raise MalformedPatternError(
                 f"duplicate pattern name(s) {clash}: every stage name must be unique, rename one"
             )
-        label = "(" + " ".join(inner) + ")"
+        label = "(" + " ".join(reversed(inner)) + ")"
         return Pattern(label, previous, contiguity, skip, group=group)
     name = name_or_group
     if not isinstance(name, str) or not name:

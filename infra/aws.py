@@ -14,15 +14,15 @@ from botocore.config import Config
 
 from infra.errors import DeployError
 
-DEFAULT_MAX_ATTEMPTS = 8
+DEFAULT_MAX_ATTEMPTS = 8  # the first call included
 # Services whose control-plane APIs throttle hard; adaptive mode adds client-side rate limiting.
 ADAPTIVE_SERVICES = frozenset({"emr", "cloudformation"})
 
 
-def retry_config(service: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
+def retry_config(service: str, total_max_attempts: int = DEFAULT_MAX_ATTEMPTS) -> Config:
     """botocore retry settings: standard mode, adaptive for throttled control planes."""
     mode = "adaptive" if service in ADAPTIVE_SERVICES else "standard"
-    return Config(retries={"mode": mode, "max_attempts": max_attempts})
+    return Config(retries={"mode": mode, "total_max_attempts": total_max_attempts})
 
 
 def make_client(

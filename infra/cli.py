@@ -156,12 +156,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         if getattr(args, flag):
             params[key] = getattr(args, flag)
     exists = stack.stack_status(cfn, args.stack_name) is not None
+    if not exists and "DashboardAllowedCidr" not in params:
+        raise DeployError(
+            "First deploy needs --allowed-cidr: the network allowed to open Dashboards, e.g. your public "
+            "IP as x.x.x.x/32 (see https://checkip.amazonaws.com)."
+        )
+    known_subnet = params.get("SubnetId") or (exists and _stack_parameter(cfn, args.stack_name, "SubnetId"))
+    if not args.no_cluster and not known_subnet:
+        raise DeployError(
+            "The EMR cluster needs --subnet-id: a subnet with a route to the internet (public, or behind "
+            "NAT), tagged for-use-with-amazon-emr-managed-policies=true. Or pass --no-cluster."
+        )
     if not exists:
-        if "DashboardAllowedCidr" not in params:
-            raise DeployError(
-                "First deploy needs --allowed-cidr: the network allowed to open Dashboards, e.g. your public "
-                "IP as x.x.x.x/32 (see https://checkip.amazonaws.com)."
-            )
         print(f"creating stack {args.stack_name} (storage, stream, topic, domain: 15-30 min)")
         stack.deploy_stack(cfn, args.stack_name, {**params, "DeployCluster": "false"}, body)
     bucket = stack.stack_facts(cfn, args.stack_name)["BucketName"]
@@ -182,6 +188,14 @@ def cmd_up(args: argparse.Namespace) -> int:
     result = stack.deploy_stack(cfn, args.stack_name, params, body)
     print(f"stack {args.stack_name}: {result.action} {', '.join(result.changes) or '(no changes)'}")
     _print_outputs(stack.stack_facts(cfn, args.stack_name))
+    if args.start_job and not args.no_cluster:
+        step_ids = submit_job(clients, args.stack_name, "LATEST", [], None, None, wait=False)
+        print(f"job submitted: steps {' '.join(step_ids)}")
+    if args.import_dashboards:
+        url = _outputs(clients, args.stack_name, "OpenSearchEndpoint")["OpenSearchEndpoint"]
+        auth = dashboard_import.request_auth("sigv4", region=clients.region, boto3_session=clients.session)
+        imported = dashboard_import.import_saved_objects(url, auth)
+        print(f"imported {imported.success_count} saved objects into {url}/_dashboards")
     return 0
 
 
@@ -340,7 +354,11 @@ def cmd_dashboards(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="emberwatch-deploy", description=__doc__.split("\n\n")[0])
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--stack-name", default=os.environ.get(ENV_STACK, DEFAULT_STACK))
+    common.add_argument(
+        "--stack-name",
+        default=os.environ.get(ENV_STACK, DEFAULT_STACK),
+        help=f"CloudFormation stack (default: {ENV_STACK} or {DEFAULT_STACK!r})",
+    )
     common.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / your profile's)")
     common.add_argument("--profile", default=None, help="AWS profile (default: AWS_PROFILE)")
     common.add_argument("--endpoint-url", default=None, help="AWS endpoint override, for emulators")
@@ -360,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--no-cluster", action="store_true", help="deploy everything but the EMR cluster")
     up.add_argument("--reinstall", action="store_true", help="replace the cluster to install the new package")
+    up.add_argument("--start-job", action="store_true", help="then submit the job (as `submit` does)")
+    up.add_argument("--import-dashboards", action="store_true", help="then import the Dashboards objects")
     up.set_defaults(func=cmd_up)
 
     def job_flags(p: argparse.ArgumentParser) -> None:
@@ -375,7 +395,12 @@ def build_parser() -> argparse.ArgumentParser:
         )
 
     submit = sub.add_parser("submit", parents=[common], help="run the job as an EMR step")
-    submit.add_argument("--initpos", default="LATEST", choices=["LATEST", "TRIM_HORIZON"])
+    submit.add_argument(
+        "--initpos",
+        default="LATEST",
+        choices=["LATEST", "TRIM_HORIZON"],
+        help="where the job starts reading the stream when it has no restored state",
+    )
     submit.add_argument("--package-key", help="S3 key of the package (default: the stack's ArtifactKey)")
     submit.add_argument("--from-savepoint", help="savepoint path to resume from, or 'latest'")
     job_flags(submit)

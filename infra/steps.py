@@ -24,6 +24,9 @@ PYTHON = f"{PREFIX}/venv/bin/python3"
 CONNECTOR_JAR = f"{PREFIX}/lib/flink-sql-connector-kinesis-5.0.0-1.20.jar"
 LOCAL_PACKAGE = "/home/hadoop/emberwatch/emberwatch-job.zip"
 SAVEPOINT_SCRIPT = f"{PREFIX}/bin/savepoint.sh"
+# Written by the bootstrap action on every node: the job's local alert log and dead letters.
+NODE_DATA_DIR = "/var/lib/emberwatch"
+CHECKPOINT_INTERVAL = "60s"
 # A long-running job is submitted detached: the step takes about a minute; savepoints take longer.
 STEP_WAIT = {"Delay": 15, "MaxAttempts": 120}
 
@@ -50,18 +53,26 @@ class JobSettings:
         return f"s3://{self.bucket}/savepoints"
 
 
-def job_arguments(settings: JobSettings) -> list[str]:
-    """The bushfire job's own command line (after `-pym jobs.bushfire`)."""
+def job_arguments(settings: JobSettings, restore_from: str | None = None) -> list[str]:
+    """The bushfire job's command line after `-pym jobs.bushfire` (flags of jobs/bushfire/config.py)."""
+    resume = ["--restore-from", restore_from] if restore_from else []
     return [
         "--source", "kinesis",
-        "--stream", settings.stream,
-        "--region", settings.region,
-        "--initpos", settings.initpos,
+        "--kinesis-stream", settings.stream,
+        "--kinesis-region", settings.region,
+        "--kinesis-initpos", settings.initpos,
+        "--connector-jars", CONNECTOR_JAR,
         "--sns-topic-arn", settings.topic_arn,
         "--opensearch-url", settings.opensearch_url,
         "--opensearch-auth", "sigv4",
+        "--opensearch-region", settings.region,
         "--opensearch-index", settings.index,
+        "--checkpoint-interval", CHECKPOINT_INTERVAL,
         "--checkpoint-dir", settings.checkpoint_dir,
+        "--python-executable", PYTHON,
+        "--alerts-out", f"{NODE_DATA_DIR}/alerts.jsonl",
+        "--dead-letters", f"{NODE_DATA_DIR}/dead-letters.jsonl",
+        *resume,
         *settings.extra_args,
     ]  # fmt: skip
 
@@ -77,7 +88,7 @@ def flink_run_command(settings: JobSettings, from_savepoint: str | None = None) 
         "-pyclientexec", PYTHON, "-pyexec", PYTHON,
         "-pyfs", f"file://{LOCAL_PACKAGE}",
         "-pym", "jobs.bushfire",
-        *job_arguments(settings),
+        *job_arguments(settings, from_savepoint),
     ]  # fmt: skip
 
 

@@ -28,16 +28,9 @@ from simulator.config import (
 )
 from simulator.events import Record, is_valid_event
 from simulator.simulation import Simulation, simulate
-from simulator.sinks import (
-    IotSink,
-    JsonlFileSink,
-    KinesisSink,
-    RollingDirectorySink,
-    Sink,
-    SinkError,
-    StdoutSink,
-)
-from simulator.sinks.iot import DEFAULT_TOPIC
+from simulator.sinks.base import Sink, SinkError
+from simulator.sinks.file import JsonlFileSink, RollingDirectorySink
+from simulator.sinks.stdout import StdoutSink
 from simulator.truth import find_paths, paths_to_json
 
 logger = logging.getLogger("simulator")
@@ -124,8 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--records-per-file", int, help="--sink dir: records per completed file (default 100000)")
     opt("--stream", help="--sink kinesis: stream name")
     opt("--create-stream", int, metavar="SHARDS", help="--sink kinesis: create the stream with SHARDS shards")
-    opt("--topic", help=f"--sink iot: topic, {{region}}/{{node}} filled in (default {DEFAULT_TOPIC})")
+    opt("--topic", help="--sink iot: topic; {region} and {node} are filled in "
+        "(default emberwatch/sensors/{region}/{node})")
     opt("--endpoint-url", help="AWS endpoint override (an emulator) for --sink kinesis/iot")
+    opt("--aws-region", help="AWS region for --sink kinesis/iot (default: the AWS SDK's own lookup)")
     opt("--truth", help="write the ground truth (infection tree, alerted paths) to this JSON file")
     opt("--chain-length", int, help=f"truth: nodes per path (default {DEFAULT_CHAIN_LENGTH})")
     opt("--window-ms", int, help=f"truth: window in ms (default {DEFAULT_WINDOW_MS})")
@@ -204,14 +199,21 @@ def make_sink(args: argparse.Namespace) -> Sink:
         return JsonlFileSink(args.out)
     if kind == "dir":
         return RollingDirectorySink(args.out, records_per_file=args.records_per_file or 100_000)
+    # AWS sinks import boto3 only when used: it doubles the CLI's start-up time.
+    import boto3
+
+    from simulator.sinks.iot import DEFAULT_TOPIC, IotSink
+    from simulator.sinks.kinesis import KinesisSink
+
+    session = boto3.session.Session(region_name=args.aws_region)
     if kind == "kinesis":
         if not args.stream:
             raise CliError("--sink kinesis needs --stream NAME")
-        sink = KinesisSink(args.stream, endpoint_url=args.endpoint_url)
+        sink = KinesisSink(args.stream, endpoint_url=args.endpoint_url, boto3_session=session)
         if args.create_stream:
             sink.ensure_stream(args.create_stream)
         return sink
-    return IotSink(args.topic or DEFAULT_TOPIC, endpoint_url=args.endpoint_url)
+    return IotSink(args.topic or DEFAULT_TOPIC, endpoint_url=args.endpoint_url, boto3_session=session)
 
 
 # --- running --------------------------------------------------------------------------------------
@@ -249,25 +251,28 @@ class TruthCollector:
             self.hot.append(record)
 
 
-def _batches(records: Iterable[Record], pacer: Pacer) -> Iterator[list[Record]]:
-    """Group records into sink batches, cutting a batch short whenever pacing says wait."""
+def _batches(records: Iterable[Record], pacer: Pacer) -> Iterator[tuple[list[Record], float]]:
+    """Group records into sink batches: (batch, seconds to wait before the next one).
+
+    A batch is cut short whenever pacing says the next record is not due yet.
+    """
     batch: list[Record] = []
     last_ts: int | None = None
     for record in records:
         if isinstance(record, dict):
             last_ts = record["ts"]
         wait = pacer.delay_for(last_ts) if last_ts is not None else 0.0
-        if wait > 0.002:
-            if batch:
-                yield batch
-                batch = []
+        if wait > 0.002 and batch:
+            yield batch, wait
+            batch = []
+        elif wait > 0.002:
             time.sleep(wait)
         batch.append(record)
         if len(batch) >= BATCH_RECORDS:
-            yield batch
+            yield batch, 0.0
             batch = []
     if batch:
-        yield batch
+        yield batch, 0.0
 
 
 def emit(
@@ -300,7 +305,7 @@ def emit(
                 truth.add(ev)
         return sent
     records: Iterable[Record] = sim.delivered()
-    for batch in _batches(records, Pacer(speedup)):
+    for batch, wait in _batches(records, Pacer(speedup)):
         if max_events is not None and sent + len(batch) > max_events:
             batch = batch[: max_events - sent]
         sink.write(batch)
@@ -312,6 +317,10 @@ def emit(
             progress.update(len(batch))
         if max_events is not None and sent >= max_events:
             break
+        if wait > 0:
+            due = time.monotonic() + wait
+            sink.on_idle()  # the source pauses: what the sink holds should go out now
+            time.sleep(max(0.0, due - time.monotonic()))
     return sent
 
 
@@ -383,11 +392,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Console-script entry point: clear one-line errors (exit 2) instead of tracebacks."""
     try:
         return run(argv)
+    except BrokenPipeError:  # e.g. `... | head`: the reader left; stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (CliError, SinkError, ValueError, OSError) as exc:
         sys.stderr.write(f"emberwatch-sim: error: {exc}\n")
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # e.g. `... | head`: the reader left; stop quietly
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0

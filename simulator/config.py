@@ -47,6 +47,11 @@ DEFAULT_INTERVAL_MS = 60_000
 DEFAULT_START_MS = 1_768_435_200_000
 
 
+def _check_fraction(name: str, value: float) -> None:
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"{name} must be between 0 and 1, got {value}")
+
+
 class TopologyKind(str, enum.Enum):
     """How the sensors of each region are laid out and linked."""
 
@@ -98,6 +103,15 @@ class FireConfig:
     wind_bias: float = 0.0  # 0: no effect; 1: downwind doubles, upwind stops
     burn_minutes: int | None = 10
 
+    def __post_init__(self) -> None:
+        _check_fraction("spread_probability", self.spread_probability)
+        _check_fraction("wind_bias", self.wind_bias)
+        _check_fraction("ignition_horizon", self.ignition_horizon)
+        if self.ignitions_per_region < 0:
+            raise ValueError(f"ignitions_per_region must be >= 0, got {self.ignitions_per_region}")
+        if self.burn_minutes is not None and self.burn_minutes < 1:
+            raise ValueError(f"burn_minutes must be >= 1 (or None: burn to the end), got {self.burn_minutes}")
+
 
 @dataclass(frozen=True)
 class TemperatureConfig:
@@ -134,6 +148,13 @@ class FaultConfig:
     spike_rate: float = 0.0
     malformed_rate: float = 0.0
 
+    def __post_init__(self) -> None:
+        for name in ("delay_rate", "drop_rate", "duplicate_rate", "skew_rate", "stuck_rate", "spike_rate",
+                     "malformed_rate"):
+            _check_fraction(name, getattr(self, name))
+        if self.max_delay_ms < 1 or self.max_skew_ms < 1:
+            raise ValueError("max_delay_ms and max_skew_ms must be at least 1")
+
     @property
     def any(self) -> bool:
         """True when at least one fault is switched on."""
@@ -159,6 +180,13 @@ class SimulationConfig:
     seed: int = 0
     report_jitter: bool = True  # each sensor reports at its own fixed offset within the interval
     battery: bool = True  # include the optional `battery` field
+
+    def __post_init__(self) -> None:
+        if self.minutes < 1 or self.interval_ms < 1:
+            msg = f"minutes and interval_ms must be at least 1, got {self.minutes} and {self.interval_ms}"
+            raise ValueError(msg)
+        if self.steps < 1:
+            raise ValueError(f"a run of {self.minutes} min has no {self.interval_ms} ms interval in it")
 
     @property
     def steps(self) -> int:

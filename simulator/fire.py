@@ -73,10 +73,11 @@ def spread(network: Network, cfg: FireConfig, steps: int, seed: int) -> dict[str
             if end not in network.by_id:
                 raise NetworkError(f"scripted infection names unknown node {end!r}")
         scripted.setdefault(step, []).append((nid, by))
+    windy = cfg.wind_direction_deg is not None and cfg.wind_bias != 0
     factors = {
         (a, b): wind_factor(network.bearing_deg(a, b), cfg)
         for a, nbrs in network.neighbours.items() for b in nbrs
-    } if cfg.random_spread else {}
+    } if cfg.random_spread and windy else {}
 
     infections: dict[str, Infection] = {}
     burning: list[str] = []  # infected before the current step and not burnt out yet
@@ -97,7 +98,8 @@ def spread(network: Network, cfg: FireConfig, steps: int, seed: int) -> dict[str
                 for dst in network.neighbours[src]:
                     if dst in infections:
                         continue
-                    if rng.random() < cfg.spread_probability * factors[(src, dst)]:
+                    factor = factors[(src, dst)] if windy else 1.0
+                    if rng.random() < cfg.spread_probability * factor:
                         infections[dst] = Infection(dst, src, step)
                         new.append(dst)
         burning = [

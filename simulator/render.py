@@ -16,8 +16,10 @@ from pathlib import Path
 import orjson
 
 from simulator.simulation import Simulation
+from simulator.truth import find_paths
 
 PANEL = 220  # px per region panel
+MAX_LISTED_PATHS = 500
 PAD = 14
 
 _STYLE = """
@@ -29,12 +31,17 @@ h1{font-size:18px;margin:0 0 4px} .meta{color:#555;margin-bottom:8px}
 .panel{background:#fff;border:1px solid #ddd}
 .panel text{font-size:11px;fill:#444}
 line.link{stroke:#d5d5d5;stroke-width:1}
-line.inf{stroke:#c0392b;stroke-width:2;marker-end:url(#arrow);display:none}
+line.inf{stroke:#c0392b;stroke-width:1.5;marker-end:url(#arrow);display:none}
 line.inf.on{display:inline}
 circle{stroke:#555;stroke-width:.6;fill:#9bc59d}
 circle.burning{fill:#e74c3c}
 circle.ignition.burning{fill:#f39c12}
 circle.burnt{fill:#5d4037}
+circle.picked{stroke:#1e88e5;stroke-width:3}
+line.inf.picked{stroke:#1e88e5;stroke-width:3}
+h2{font-size:15px;margin:14px 0 4px} #paths{columns:3;font-size:12px;cursor:pointer}
+#paths li.picked{color:#1e88e5;font-weight:bold}
+.legend{display:block;margin-top:4px}
 .legend span{display:inline-block;width:10px;height:10px;border-radius:5px;margin:0 4px 0 12px}
 """
 
@@ -70,6 +77,20 @@ _SCRIPT = """
       show(next);
     }, 250);
   });
+  const list = document.getElementById('paths');
+  d.paths.forEach((p) => {
+    const li = document.createElement('li'); li.textContent = p.join(' \u2192 '); li.tabIndex = 0;
+    li.addEventListener('click', () => {
+      const on = !li.classList.contains('picked');
+      document.querySelectorAll('.picked').forEach((el) => el.classList.remove('picked'));
+      if (!on) return;
+      li.classList.add('picked');
+      const nodes = new Set(p), pairs = new Set(p.slice(1).map((n, i) => p[i] + '>' + n));
+      for (const c of circles) if (nodes.has(c.dataset.node)) c.classList.add('picked');
+      for (const l of links) if (pairs.has(l.dataset.link)) l.classList.add('picked');
+    });
+    list.appendChild(li);
+  });
   show(Number(slider.value));
 })();
 """
@@ -93,7 +114,7 @@ def _panel(sim: Simulation, region: str) -> str:
     coslat = math.cos(math.radians(sum(lats) / len(lats)))
     span = max(max(lats) - min(lats), (max(lons) - min(lons)) * coslat, 1e-9)
     inner = PANEL - 2 * PAD
-    radius = max(2.5, min(7.0, inner / (2.2 * math.sqrt(len(ids)) + 1)))
+    radius = max(2.5, min(7.0, inner / (4.0 * math.sqrt(len(ids)))))
 
     def xy(nid: str) -> tuple[float, float]:
         node = net.by_id[nid]
@@ -116,7 +137,8 @@ def _panel(sim: Simulation, region: str) -> str:
             # stop the arrow at the target circle's edge
             length = math.hypot(x2 - x1, y2 - y1) or 1.0
             x2e, y2e = x2 - (x2 - x1) / length * radius, y2 - (y2 - y1) / length * radius
-            parts.append(f'<line class="inf" data-step="{inf.step}" x1="{x1}" y1="{y1}" '
+            link = html.escape(f"{inf.infected_by}>{nid}")  # matched by the path list's script
+            parts.append(f'<line class="inf" data-step="{inf.step}" data-link="{link}" x1="{x1}" y1="{y1}" '
                          f'x2="{x2e:.1f}" y2="{y2e:.1f}"/>')
     for nid in ids:
         inf = sim.infections.get(nid)
@@ -130,12 +152,25 @@ def _panel(sim: Simulation, region: str) -> str:
     return "".join(parts)
 
 
-def render_html(sim: Simulation, path: str | Path, max_regions: int = 16, title: str | None = None) -> Path:
-    """Write the page for `sim` to `path` (at most `max_regions` panels, the fieriest first)."""
+def render_html(
+    sim: Simulation,
+    path: str | Path,
+    max_regions: int = 16,
+    title: str | None = None,
+    paths: set | None = None,
+) -> Path:
+    """Write the page for `sim` to `path` (at most `max_regions` panels, the fieriest first).
+
+    `paths` (default: the fire's 5-node paths, `find_paths` over `hot_events()`) are listed under
+    the panels shown; clicking one highlights it.
+    """
     cfg = sim.config
     regions = _pick_regions(sim, max_regions)
+    if paths is None:
+        paths = find_paths(sim.hot_events())
+    shown_paths = [list(p) for r, p in sorted(paths) if r in set(regions)]
     data = {"steps": cfg.steps, "start_ms": cfg.start_ms, "interval_ms": cfg.interval_ms,
-            "burn": cfg.fire.burn_minutes}
+            "burn": cfg.fire.burn_minutes, "paths": shown_paths[:MAX_LISTED_PATHS]}
     start = datetime.fromtimestamp(cfg.start_ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     heading = title or "Emberwatch simulation"
     shown = f"{len(regions)} of {len(sim.network.regions)} regions shown" if len(regions) < len(
@@ -144,9 +179,10 @@ def render_html(sim: Simulation, path: str | Path, max_regions: int = 16, title:
             f"{start}; seed {cfg.seed}; {len(sim.infections)} nodes caught fire, "
             f"{len(sim.branch_points)} branch points")
     arrow = ('<svg width="0" height="0" style="position:absolute"><defs>'
-             '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="5" markerHeight="5" '
+             '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="4" markerHeight="4" '
              'orient="auto-start-reverse">'
              '<path d="M0,0L10,5L0,10z" fill="#c0392b"/></marker></defs></svg>')
+    listed = f", first {MAX_LISTED_PATHS} listed" if len(shown_paths) > MAX_LISTED_PATHS else ""
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(heading)}</title>
 <style>{_STYLE}</style></head>
@@ -162,6 +198,8 @@ def render_html(sim: Simulation, path: str | Path, max_regions: int = 16, title:
 <span style="background:#c0392b;border-radius:0;height:3px"></span>infected by</span></div>
 {arrow}
 <div class="panels">{"".join(_panel(sim, r) for r in regions)}</div>
+<h2>Alerted paths in these regions ({len(shown_paths)}{listed})</h2>
+<ol id="paths"></ol>
 <script type="application/json" id="fire-data">{orjson.dumps(data).decode()}</script>
 <script>{_SCRIPT}</script>
 </body></html>

@@ -27,8 +27,9 @@ class TemperatureModel:
         self.cool_start_c = cfg.threshold_c - 3.0
 
     def microclimate(self, rng: random.Random) -> float:
-        """A sensor's fixed offset from its region's ambient temperature (shade, slope...)."""
-        return rng.gauss(0.0, self.cfg.microclimate_c)
+        """A sensor's fixed offset from its region's ambient temperature (shade, slope...), within 3 sigma."""
+        limit = 3 * self.cfg.microclimate_c
+        return max(-limit, min(limit, rng.gauss(0.0, self.cfg.microclimate_c)))
 
     def ambient(self, step: int, lon: float) -> float:
         """Mean air temperature at `step` for a region at longitude `lon` (peak at 15:00 solar time)."""

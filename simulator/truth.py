@@ -31,7 +31,8 @@ def find_paths(
 
     Parameters
     ----------
-    events : iterable of reading dicts (`node`, `region`, `ts`, `temperature`, `infectedBy`)
+    events : iterable of readings (dicts with `node`, `region`, `ts`, `temperature`, `infectedBy`);
+        anything else (malformed bytes, missing fields, wrong types) is ignored
     chain_length : number of nodes in a path (k)
     window_ms : ts(ek) - ts(e1) must be strictly below this
     threshold : every reading of the path must be >= this
@@ -52,7 +53,9 @@ def find_paths(
     starts: dict[tuple[str, str], list[int]] = {}  # (region, node) -> ts of its hot readings
     children: dict[tuple[str, str], dict[str, list[int]]] = {}  # (region, infectedBy) -> node -> ts
     for ev in events:
-        if ev["temperature"] < threshold:
+        # Cheap test first (most readings are cool); only hot candidates get the full validation.
+        temp = ev.get("temperature") if isinstance(ev, dict) else None
+        if type(temp) not in (float, int) or temp < threshold or not _usable(ev):
             continue
         region, node, ts = ev["region"], ev["node"], ev["ts"]
         starts.setdefault((region, node), []).append(ts)
@@ -86,6 +89,13 @@ def find_paths(
         for ts in ts_list:
             extend(region, [node], ts, ts + window_ms)
     return found
+
+
+def _usable(ev: Mapping) -> bool:
+    """True when the fields the definition reads are present with the right types."""
+    by = ev.get("infectedBy", 0)
+    return (isinstance(ev.get("node"), str) and isinstance(ev.get("region"), str)
+            and type(ev.get("ts")) is int and (by is None or isinstance(by, str)))
 
 
 def paths_to_json(paths: Iterable[Path]) -> list[dict]:

@@ -16,7 +16,8 @@ INDEX_TITLE = "sensor-readings*"
 HOT_THRESHOLD = 50
 INDEX_REF = "kibanaSavedObjectMeta.searchSourceJSON.index"
 
-# Raw reading fields as the job indexes them: (name, Dashboards type, OpenSearch type).
+# Raw reading fields as the job indexes them (jobs/bushfire/opensearch_sink.py's index template):
+# (name, Dashboards type, OpenSearch type).
 FIELDS = [
     ("event_id", "string", "keyword"),
     ("node", "string", "keyword"),
@@ -25,6 +26,8 @@ FIELDS = [
     ("ts", "date", "date"),
     ("temperature", "number", "float"),
     ("battery", "number", "float"),
+    ("lat", "number", "float"),
+    ("lon", "number", "float"),
     ("location", "geo_point", "geo_point"),
 ]
 

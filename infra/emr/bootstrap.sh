@@ -17,6 +17,8 @@ log() { echo "[emberwatch-bootstrap] $*" >&2; }
 
 sudo mkdir -p "$PREFIX/app" "$PREFIX/lib" "$PREFIX/bin"
 sudo chown -R "$(id -un):$(id -gn)" "$PREFIX"
+# The job's local alert log and dead letters (written by the YARN containers' user).
+sudo install -d -m 1777 /var/lib/emberwatch
 
 # 1. Python: EMR 7 (Amazon Linux 2023) ships 3.9; PyFlink 1.20 supports 3.8-3.11, we prefer 3.11.
 if ! command -v python3.11 >/dev/null 2>&1; then

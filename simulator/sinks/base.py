@@ -43,6 +43,13 @@ class Sink(abc.ABC):
     def flush(self) -> None:  # noqa: B027 - a no-op by default: unbuffered sinks have nothing to do
         """Deliver anything buffered."""
 
+    def on_idle(self) -> None:
+        """The source pauses (paced output): deliver what a reader is waiting for.
+
+        Network sinks send their partial batch; file sinks make written data visible.
+        """
+        self.flush()
+
     def close(self) -> None:
         """Flush and release resources."""
         self.flush()

@@ -43,7 +43,8 @@ class RollingDirectorySink(Sink):
     A file is written under a hidden temporary name (`.events-000001.jsonl.inprogress`; Flink's
     file source skips names starting with `.` or `_`) and renamed into place when complete, with
     `os.replace` on the same filesystem, so a watching reader never sees half a file. A file is
-    completed after `records_per_file` records (at a write boundary) or `roll_interval_s` seconds.
+    completed after exactly `records_per_file` records, or when a write finds it `roll_interval_s`
+    seconds old.
     """
 
     def __init__(
@@ -102,7 +103,19 @@ class RollingDirectorySink(Sink):
     def write_jsonl(self, chunk: bytes, count: int) -> None:
         if self._file is None:
             self._open()
-        self._write_chunk(chunk, count)
+        room = self.records_per_file - self._count
+        if count <= room:
+            self._write_chunk(chunk, count)
+            return
+        lines = chunk.splitlines(keepends=True)  # split only when a file boundary falls inside
+        start = 0
+        while start < len(lines):
+            if self._file is None:
+                self._open()
+            room = self.records_per_file - self._count
+            part = lines[start:start + room]
+            self._write_chunk(b"".join(part), len(part))
+            start += len(part)
 
     def _write_chunk(self, chunk: bytes, count: int) -> None:
         self._file.write(chunk)
@@ -117,6 +130,13 @@ class RollingDirectorySink(Sink):
 
     def flush(self) -> None:
         if self._file is not None and self._count:
+            self._complete()
+
+    def on_idle(self) -> None:
+        """Complete the current file only once it is `roll_interval_s` old (not at every pause)."""
+        too_old = (self.roll_interval_s is not None and self._file is not None
+                   and time.monotonic() - self._opened_at >= self.roll_interval_s)
+        if too_old and self._count:
             self._complete()
 
     def close(self) -> None:

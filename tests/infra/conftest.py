@@ -17,7 +17,7 @@ REGION = "us-east-1"
 _stack_numbers = itertools.count()
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def aws(moto_endpoint: str):
     """Build clients for moto_server the same way the CLI does."""
 
@@ -27,7 +27,7 @@ def aws(moto_endpoint: str):
     return client
 
 
-@pytest.fixture()
+@pytest.fixture(scope="session")
 def cli_common(moto_endpoint: str) -> list[str]:
     """Arguments every CLI call in the tests takes: moto's endpoint and a region."""
     return ["--region", REGION, "--endpoint-url", moto_endpoint]
@@ -40,10 +40,8 @@ def moto_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture()
-def project_root(tmp_path: Path) -> Path:
-    """A project tree shaped like ours: the real pyproject.toml and three small packages."""
-    root = tmp_path / "project"
+def make_project(root: Path) -> Path:
+    """Write a project tree shaped like ours: the real pyproject.toml and three small packages."""
     root.mkdir()
     shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
     for package in ("cep", "jobs", "simulator"):
@@ -56,6 +54,12 @@ def project_root(tmp_path: Path) -> Path:
     (root / "cep" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
     (root / "simulator" / "notes.txt").write_text("not package data\n")
     return root
+
+
+@pytest.fixture()
+def project_root(tmp_path: Path) -> Path:
+    """A project tree of our shape that the test may change."""
+    return make_project(tmp_path / "project")
 
 
 @pytest.fixture()

@@ -23,6 +23,7 @@ from infra import steps
 from infra.cli import main
 from infra.errors import DeployError
 from infra.package import build_package
+from tests.infra.conftest import make_project
 
 CIDR = "203.0.113.7/32"
 
@@ -44,9 +45,7 @@ def _physical_ids(cfn, stack_name: str) -> dict[str, str]:
     return {r["LogicalResourceId"]: r.get("PhysicalResourceId") for r in summaries}
 
 
-@pytest.fixture()
-def deployed(stack_name, moto_template, project_root, cli_common, aws) -> dict[str, str]:
-    """A stack brought up by the CLI, and the names it created."""
+def _deploy(stack_name: str, moto_template: Path, project_root: Path, cli_common: list[str], aws) -> dict:
     rc = _up(
         stack_name, moto_template, project_root, cli_common,
         "--allowed-cidr", CIDR, "--subnet-id", "subnet-0abc1234", "--alert-email", "ops@example.com",
@@ -59,6 +58,19 @@ def deployed(stack_name, moto_template, project_root, cli_common, aws) -> dict[s
         "stream": ids["SensorStream"],
         "topic": ids["AlertTopic"],
     }
+
+
+@pytest.fixture()
+def deployed(stack_name, moto_template, project_root, cli_common, aws) -> dict[str, str]:
+    """A stack brought up by the CLI for this test alone (which may change or delete it)."""
+    return _deploy(stack_name, moto_template, project_root, cli_common, aws)
+
+
+@pytest.fixture(scope="module")
+def shared_stack(moto_template, cli_common, aws, tmp_path_factory) -> dict[str, str]:
+    """A stack brought up once for the tests that only read it and queue steps on their own cluster."""
+    root = make_project(tmp_path_factory.mktemp("shared") / "project")
+    return _deploy("ew-shared", moto_template, root, cli_common, aws)
 
 
 def test_up_creates_the_stack_in_two_phases_and_uploads_the_package(deployed, aws, project_root) -> None:
@@ -118,6 +130,16 @@ def test_first_up_without_allowed_cidr_says_what_to_pass(
     assert "--allowed-cidr" in capsys.readouterr().err
 
 
+def test_up_without_a_subnet_says_what_to_pass_before_creating_anything(
+    stack_name, moto_template, project_root, cli_common, aws, capsys
+) -> None:
+    assert _up(stack_name, moto_template, project_root, cli_common, "--allowed-cidr", CIDR) == 2
+    assert "--subnet-id" in capsys.readouterr().err
+    from infra.stack import stack_status
+
+    assert stack_status(aws("cloudformation"), stack_name) is None
+
+
 def test_up_from_a_directory_without_the_packages_names_them(
     stack_name, moto_template, tmp_path, cli_common, capsys
 ) -> None:
@@ -153,19 +175,19 @@ def _queued_steps(emr, cluster: str) -> list[dict]:
 
 
 def test_submit_queues_fetch_and_flink_run_steps_against_the_stack(
-    deployed, cluster_id, cli_common, aws
+    shared_stack, cluster_id, cli_common, aws
 ) -> None:
     rc = main(
-        ["submit", "--stack-name", deployed["stack"], "--cluster-id", cluster_id,
+        ["submit", "--stack-name", shared_stack["stack"], "--cluster-id", cluster_id,
          "--opensearch-url", "https://search-ew.example",
          "--job-arg=--parallelism", "--job-arg=4", *cli_common]
     )  # fmt: skip
     assert rc == 0
     fetch, run = _queued_steps(aws("emr"), cluster_id)
-    package_key = _stack_parameters(aws("cloudformation"), deployed["stack"])["ArtifactKey"]
+    package_key = _stack_parameters(aws("cloudformation"), shared_stack["stack"])["ArtifactKey"]
     assert fetch["Config"]["Jar"] == run["Config"]["Jar"] == "command-runner.jar"
     assert fetch["Config"]["Args"] == [
-        "aws", "s3", "cp", f"s3://{deployed['bucket']}/{package_key}", steps.LOCAL_PACKAGE,
+        "aws", "s3", "cp", f"s3://{shared_stack['bucket']}/{package_key}", steps.LOCAL_PACKAGE,
     ]  # fmt: skip
     args = run["Config"]["Args"]
     assert args[:5] == ["flink", "run", "--target", "yarn-per-job", "--detached"]
@@ -177,13 +199,15 @@ def test_submit_queues_fetch_and_flink_run_steps_against_the_stack(
     assert value("-pyfs") == f"file://{steps.LOCAL_PACKAGE}"
     assert value("--jarfile").endswith("flink-sql-connector-kinesis-5.0.0-1.20.jar")
     assert value("--source") == "kinesis"
-    assert value("--stream") == deployed["stream"]
-    assert value("--region") == "us-east-1"
-    assert value("--sns-topic-arn") == deployed["topic"]
+    assert value("--kinesis-stream") == shared_stack["stream"]
+    assert value("--kinesis-region") == value("--opensearch-region") == "us-east-1"
+    assert value("--connector-jars") == value("--jarfile")
+    assert value("--opensearch-auth") == "sigv4"
+    assert value("--sns-topic-arn") == shared_stack["topic"]
     assert value("--opensearch-url") == "https://search-ew.example"
-    assert value("--checkpoint-dir") == f"s3://{deployed['bucket']}/checkpoints"
+    assert value("--checkpoint-dir") == f"s3://{shared_stack['bucket']}/checkpoints"
     assert args[-2:] == ["--parallelism", "4"]
-    assert "--fromSavepoint" not in args
+    assert "--fromSavepoint" not in args and "--restore-from" not in args
 
 
 def test_submit_from_the_latest_savepoint_resumes_from_the_newest(
@@ -196,39 +220,40 @@ def test_submit_from_the_latest_savepoint_resumes_from_the_newest(
     s3.put_object(Bucket=deployed["bucket"], Key="savepoints/savepoint-bbbbbb-2/op-state", Body=b"x")
     rc = main(
         ["submit", "--stack-name", deployed["stack"], "--cluster-id", cluster_id,
-         "--opensearch-url", "https://search-ew.example", "--from-savepoint", "latest", *cli_common]
+         "--opensearch-url", "https://search-ew.example", "--from-savepoint", "latest",
+         "--initpos", "TRIM_HORIZON", *cli_common]
     )  # fmt: skip
     assert rc == 0
     args = _queued_steps(aws("emr"), cluster_id)[-1]["Config"]["Args"]
-    assert (
-        args[args.index("--fromSavepoint") + 1] == f"s3://{deployed['bucket']}/savepoints/savepoint-bbbbbb-2"
-    )
+    newest = f"s3://{deployed['bucket']}/savepoints/savepoint-bbbbbb-2"
+    assert args[args.index("--fromSavepoint") + 1] == args[args.index("--restore-from") + 1] == newest
+    assert args[args.index("--kinesis-initpos") + 1] == "TRIM_HORIZON"
 
 
-def test_submit_from_latest_without_savepoints_says_so(deployed, cluster_id, cli_common, capsys) -> None:
+def test_submit_from_latest_without_savepoints_says_so(shared_stack, cluster_id, cli_common, capsys) -> None:
     rc = main(
-        ["submit", "--stack-name", deployed["stack"], "--cluster-id", cluster_id,
+        ["submit", "--stack-name", shared_stack["stack"], "--cluster-id", cluster_id,
          "--opensearch-url", "https://x", "--from-savepoint", "latest", *cli_common]
     )  # fmt: skip
     assert rc == 2
     assert "No savepoint under" in capsys.readouterr().err
 
 
-def test_submit_without_a_cluster_says_how_to_get_one(deployed, cli_common, capsys) -> None:
-    rc = main(["submit", "--stack-name", deployed["stack"], "--opensearch-url", "https://x", *cli_common])
+def test_submit_without_a_cluster_says_how_to_get_one(shared_stack, cli_common, capsys) -> None:
+    rc = main(["submit", "--stack-name", shared_stack["stack"], "--opensearch-url", "https://x", *cli_common])
     assert rc == 2
     assert "ClusterId" in capsys.readouterr().err
 
 
 def test_savepoint_step_targets_the_bucket_and_waiting_reports_the_step_state(
-    deployed, cluster_id, aws
+    shared_stack, cluster_id, aws
 ) -> None:
-    settings = steps.JobSettings("s", "us-east-1", "t", "https://o", "i", deployed["bucket"])
+    settings = steps.JobSettings("s", "us-east-1", "t", "https://o", "i", shared_stack["bucket"])
     emr = aws("emr")
     (step_id,) = steps.add_steps(emr, cluster_id, [steps.savepoint_step(settings)])
     step = emr.describe_step(ClusterId=cluster_id, StepId=step_id)["Step"]
     assert step["Config"]["Args"] == [
-        "bash", steps.SAVEPOINT_SCRIPT, f"s3://{deployed['bucket']}/savepoints", steps.YARN_APP_NAME,
+        "bash", steps.SAVEPOINT_SCRIPT, f"s3://{shared_stack['bucket']}/savepoints", steps.YARN_APP_NAME,
     ]  # fmt: skip
     # moto never finishes a step, so the waiter gives up: the error names the state and the log path.
     with pytest.raises(
@@ -237,11 +262,13 @@ def test_savepoint_step_targets_the_bucket_and_waiting_reports_the_step_state(
         steps.wait_for_step(emr, cluster_id, step_id, wait={"Delay": 1, "MaxAttempts": 1})
 
 
-def test_status_prints_the_stack_and_the_cluster(deployed, cluster_id, cli_common, capsys) -> None:
-    assert main(["status", "--stack-name", deployed["stack"], "--cluster-id", cluster_id, *cli_common]) == 0
+def test_status_prints_the_stack_and_the_cluster(shared_stack, cluster_id, cli_common, capsys) -> None:
+    assert (
+        main(["status", "--stack-name", shared_stack["stack"], "--cluster-id", cluster_id, *cli_common]) == 0
+    )
     out = capsys.readouterr().out
-    assert f"stack {deployed['stack']}: UPDATE_COMPLETE" in out
-    assert deployed["bucket"] in out and f"cluster {cluster_id}: WAITING" in out
+    assert f"stack {shared_stack['stack']}: UPDATE_COMPLETE" in out
+    assert shared_stack["bucket"] in out and f"cluster {cluster_id}: WAITING" in out
 
 
 def test_down_deletes_the_stack_and_with_delete_data_the_bucket(deployed, cli_common, aws, capsys) -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from simulator import (
+    FaultConfig,
     FireConfig,
     NetworkError,
     SimulationConfig,
@@ -160,17 +163,63 @@ def test_blog_11_gives_exactly_the_article_path():
     assert [first_hot[n][0] for n in "12345"] == sorted(first_hot[n][0] for n in "12345")
 
 
-def test_benchmark_preset_shape_without_generating_it():
+def test_benchmark_preset_stats():
     cfg = SimulationConfig.benchmark()
     sim = simulate(cfg)
-    assert len(sim.network) == 10_000 and cfg.steps == 100
-    assert len(sim.network.regions) == 100
-    hot = sum(min(cfg.steps, i.step + cfg.fire.burn_minutes) - i.step for i in sim.infections.values())
-    assert 0.015 < hot / 1_000_000 < 0.025
+    assert len(sim.network) == 10_000 and cfg.steps == 100 and len(sim.network.regions) == 100
+    hot = list(sim.hot_events())
+    assert 0.015 < len(hot) / 1_000_000 < 0.025, "about 2 % hot readings"
+    paths = find_paths(hot)
+    assert 500 <= len(paths) <= 2_000, "a healthy number of distinct 5-node paths in 10 minutes"
     assert len(sim.branch_points) > 100
+    assert any(a[1][:2] == b[1][:2] and a[1][2] != b[1][2] for a, b in zip(sorted(paths), sorted(paths)[1:]))
+
+
+def test_hot_events_are_the_hot_part_of_events():
+    sim = simulate(small())
+    assert list(sim.hot_events()) == [e for e in sim.events() if e["temperature"] >= 50.0]
 
 
 def test_truth_of_a_small_run_matches_find_paths_over_events():
     sim = simulate(small())
     assert sim.truth() == find_paths(sim.events())
     assert sim.truth(chain_length=3)
+
+
+def test_settings_out_of_range_are_refused_with_the_setting_named():
+    with pytest.raises(ValueError, match="spread_probability must be between 0 and 1"):
+        FireConfig(spread_probability=1.2)
+    with pytest.raises(ValueError, match="drop_rate must be between 0 and 1"):
+        FaultConfig(drop_rate=-0.1)
+    with pytest.raises(ValueError, match="minutes and interval_ms must be at least 1"):
+        SimulationConfig(minutes=0)
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    kind=st.sampled_from([TopologyKind.GRID, TopologyKind.RANDOM]),
+    spread=st.floats(0.05, 0.9),
+    burn=st.one_of(st.none(), st.integers(1, 8)),
+)
+def test_si_invariants_hold_for_any_seed_and_topology(seed, kind, spread, burn):
+    cfg = SimulationConfig(
+        topology=TopologyConfig(kind=kind, regions=2, nodes_per_region=16),
+        fire=FireConfig(ignitions_per_region=1.5, spread_probability=spread, burn_minutes=burn),
+        minutes=10,
+        seed=seed,
+    )
+    sim = simulate(cfg)
+    first_by: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for e in sim.events():
+        counts[e["node"]] = counts.get(e["node"], 0) + 1
+        by = e["infectedBy"]
+        if by is not None:
+            assert first_by.setdefault(e["node"], by) == by
+        elif e["node"] in first_by:
+            raise AssertionError("a node went back to infectedBy null")
+    assert set(counts.values()) == {10} and len(counts) == 32
+    for node, by in first_by.items():
+        assert by == node or by in sim.network.neighbours[node]
+    assert sim.truth(chain_length=2) == find_paths(sim.events(), chain_length=2)

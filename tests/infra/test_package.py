@@ -1,0 +1,84 @@
+"""The job package: what goes in, that it is reproducible, and the EMR scripts parse."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from infra.errors import DeployError
+from infra.package import EMR_SCRIPTS_DIR, build_package, read_pyproject, runtime_requirements
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _zip(data: bytes) -> zipfile.ZipFile:
+    return zipfile.ZipFile(io.BytesIO(data))
+
+
+def test_package_holds_code_requirements_and_scripts_only(project_root: Path) -> None:
+    package = build_package(project_root)
+    names = set(_zip(package.data).namelist())
+    assert {
+        "cep/__init__.py",
+        "jobs/__init__.py",
+        "jobs/bushfire/__main__.py",
+        "simulator/__init__.py",
+    } <= names
+    assert "jobs/bushfire/patterns.yaml" in names  # package data travels with the code
+    assert not [
+        n for n in names if "__pycache__" in n or n.endswith((".pyc", ".txt")) and n != "requirements.txt"
+    ]
+    assert {"requirements.txt", "MANIFEST.json", "emr/bootstrap.sh", "emr/savepoint.sh"} <= names
+    assert package.s3_key == f"artifacts/emberwatch-0.1.0-{package.sha256[:12]}.zip"
+
+
+def test_requirements_are_the_core_dependencies_plus_pyflink(project_root: Path) -> None:
+    lines = _zip(build_package(project_root).data).read("requirements.txt").decode().split()
+    project = read_pyproject(REPO_ROOT)["project"]
+    assert lines == project["dependencies"] + project["optional-dependencies"]["flink"]
+    assert any(line.startswith("apache-flink>=1.20") for line in lines)
+    assert not any(line.startswith("emberwatch") for line in runtime_requirements(read_pyproject(REPO_ROOT)))
+
+
+def test_same_source_gives_the_same_bytes_and_a_change_a_new_key(project_root: Path) -> None:
+    first, second = build_package(project_root), build_package(project_root)
+    assert first.data == second.data
+    (project_root / "simulator" / "grid.py").write_text("SIZE = 10\n")
+    assert build_package(project_root).s3_key != first.s3_key
+
+
+def test_missing_packages_are_named(project_root: Path) -> None:
+    (project_root / "jobs" / "__init__.py").unlink()
+    with pytest.raises(DeployError, match="jobs not found"):
+        build_package(project_root)
+
+
+@pytest.mark.parametrize("script", sorted(EMR_SCRIPTS_DIR.glob("*.sh")), ids=lambda p: p.name)
+def test_emr_scripts_are_valid_bash(script: Path) -> None:
+    result = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert script.read_text().startswith("#!/usr/bin/env bash\n")
+    assert "set -euo pipefail" in script.read_text()
+
+
+def test_the_repository_packages_import_from_the_zip_alone(tmp_path: Path) -> None:
+    """What `-pyfs` gives the Python workers: the packages importable from the zip itself."""
+    package = build_package(REPO_ROOT)
+    archive = tmp_path / "emberwatch-job.zip"
+    archive.write_bytes(package.data)
+    code = "import cep, jobs, simulator; print(cep.__file__); print(simulator.__file__)"
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(archive), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert all(line.startswith(str(archive)) for line in result.stdout.split())
