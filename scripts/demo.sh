@@ -1,30 +1,142 @@
 #!/usr/bin/env bash
-# The demo command. Interim version until the PyFlink job lands: simulates the original system's
-# 11-sensor scenario and runs the bushfire chain through the pure-Python `cep` engine.
+# The README's main command: a sensor network on fire, watched by the bushfire job, end to end.
+#
+#   ./scripts/demo.sh          simulate -> rolling JSONL files -> job on the local mini-cluster -> alerts
+#   ./scripts/demo.sh --sns    also publish each alert to SNS on a local moto_server (read back via SQS)
+#
+# Sets itself up on a fresh machine (virtualenv with the project), finishes by itself in about two
+# minutes, and prints where to look. Outputs go to demo-out/ (override with DEMO_OUT=/path).
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 cd "$EMBERWATCH_ROOT"
+
+SNS=0
+for arg in "$@"; do
+    case "$arg" in
+        --sns) SNS=1 ;;
+        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
+    esac
+done
+
 ensure_venv test
-"$PY" - <<'PY'
-from cep import Matcher, Pattern
-from cep import conditions as C
-from simulator import SimulationConfig, simulate
+OUT="${DEMO_OUT:-$EMBERWATCH_ROOT/demo-out}"
+rm -rf "$OUT"
+mkdir -p "$OUT/readings"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
 
-hot = C.field("temperature") >= 50.0
-pattern = Pattern.begin("n1").where(hot)
-for i in range(2, 6):
-    prev = f"n{i - 1}"
-    pattern = pattern.followed_by(f"n{i}").where(hot).where(
-        lambda e, ctx, prev=prev: e["infectedBy"] == ctx.get_events_for_pattern(prev)[-1]["node"]
-    )
-pattern = pattern.within(600_000)
+# Optional: SNS on a local moto_server, with an SQS queue subscribed so the demo can show the messages.
+SNS_FLAGS=()
+if [ "$SNS" = 1 ]; then
+    export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_DEFAULT_REGION=us-east-1
+    PORT=$("$PY" -c 'from tests.support.servers import free_port; print(free_port())')
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$PORT" >"$OUT/moto.log" 2>&1 &
+    PIDS+=($!)
+    ENDPOINT="http://127.0.0.1:$PORT"
+    "$PY" -c "from tests.support.servers import wait_for_port; wait_for_port($PORT)"
+    TOPIC_ARN=$("$PY" - "$ENDPOINT" <<'EOF'
+import sys, boto3
+sns = boto3.client("sns", endpoint_url=sys.argv[1])
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1])
+topic = sns.create_topic(Name="bushfire-alerts")["TopicArn"]
+queue = sqs.create_queue(QueueName="bushfire-alerts-inbox")["QueueUrl"]
+arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
+print(topic)
+EOF
+)
+    SNS_FLAGS=(--sns-topic-arn "$TOPIC_ARN" --sns-endpoint "$ENDPOINT")
+    log "SNS topic $TOPIC_ARN on moto_server $ENDPOINT (queue bushfire-alerts-inbox subscribed)"
+fi
 
-matcher = Matcher(pattern)
-paths = []
-for event in simulate(SimulationConfig.preset("blog-11")).events():
-    for match in matcher.process(event, event["ts"]):
-        paths.append(tuple(match[f"n{i}"][0]["node"] for i in range(1, 6)))
-print(f"{len(paths)} matches of the original followed_by chain, {len(set(paths))} distinct path(s):")
-for path in sorted(set(paths)):
-    print("ALERT:", " -> ".join(path))
-PY
+# 1. The job watches the directory (event time, 60 s out-of-orderness for the simulator's delays and
+#    clock skew); alerts appear on the console as they are detected. It stops on SIGTERM (below) or
+#    after 150 s at the latest.
+log "bushfire job on the local mini-cluster, watching $OUT/readings"
+"$PY" -m jobs.bushfire --source files --input "$OUT/readings" --monitor-interval 1s \
+    --out-of-orderness 60s --alerts-out "$OUT/alerts.jsonl" --dead-letters "$OUT/dead-letters.jsonl" \
+    --max-runtime 150s "${SNS_FLAGS[@]}" >"$OUT/console.txt" 2>"$OUT/job.log" &
+JOB_PID=$!
+PIDS+=($JOB_PID)
+tail -n +1 -f --pid "$JOB_PID" "$OUT/console.txt" &
+PIDS+=($!)
+# The job's operators create the dead-letter file when they open: from then on it is reading.
+for _ in $(seq 180); do
+    [ -f "$OUT/dead-letters.jsonl" ] && break
+    kill -0 "$JOB_PID" 2>/dev/null || { cat "$OUT/job.log" >&2; exit 1; }
+    sleep 1
+done
+
+# 2. The simulator: 4 regions x 25 sensors, branching fires and every fault, 45 minutes of readings
+#    written 60x faster than real time as rolling files (each one appears atomically, about every 3 s,
+#    so the job reads them in order).
+log "simulator -> $OUT/readings (rolling files, about 45 s)"
+"$PY" -m simulator --preset demo --minutes 45 --sink dir --out "$OUT/readings" --records-per-file 300 \
+    --rate x60 --truth "$OUT/truth.json" --quiet
+sleep 8  # the last file is picked up within a second; give the job a moment to process it
+kill -TERM "$JOB_PID" 2>/dev/null || true
+wait "$JOB_PID" || true
+sleep 1
+
+# 3. The heat map of every reading and the alerted paths (OpenSearch is not configured here).
+"$PY" - "$OUT" <<'EOF'
+import json, sys
+from pathlib import Path
+from jobs.bushfire.heatmap import render_heatmap
+out = Path(sys.argv[1])
+def readings():
+    for path in sorted(out.glob("readings/*.jsonl")):
+        for line in path.open(encoding="utf-8", errors="replace"):
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(record, dict) and "node" in record and "ts" in record:
+                yield record
+alerts = [json.loads(line) for line in (out / "alerts.jsonl").open()] if (out / "alerts.jsonl").exists() else []
+render_heatmap(readings(), alerts, out / "heatmap.html")
+truth = json.loads((out / "truth.json").read_text())
+paths = truth.get("paths", truth.get("alerted_paths", []))
+found = {(a["region"], tuple(a["path"])) for a in alerts}
+want = {(p["region"], tuple(p["path"])) for p in paths} if paths and isinstance(paths[0], dict) else set()
+dead = (out / "dead-letters.jsonl").read_text().splitlines() if (out / "dead-letters.jsonl").exists() else []
+reasons = {}
+for line in dead:
+    reason = json.loads(line)["reason"]
+    reasons[reason] = reasons.get(reason, 0) + 1
+print(f"\nalerts: {len(alerts)} (one per distinct path); simulator truth: {len(want)} paths, "
+      f"found {len(found & want)}, missed {len(want - found)}, false {len(found - want)}")
+print(f"dead letters: {len(dead)} {reasons}")
+EOF
+
+if [ "$SNS" = 1 ]; then
+    "$PY" - "$ENDPOINT" <<'EOF'
+import sys, boto3
+sqs = boto3.client("sqs", endpoint_url=sys.argv[1])
+url = sqs.get_queue_url(QueueName="bushfire-alerts-inbox")["QueueUrl"]
+count = 0
+while True:
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+    if not got:
+        break
+    count += len(got)
+    sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in got])
+print(f"SNS: {count} alert messages arrived in the subscribed SQS queue")
+EOF
+fi
+
+cat <<EOF
+
+Where to look:
+  alerts (JSONL, one per path)   $OUT/alerts.jsonl
+  console output of the job      $OUT/console.txt
+  dead letters (raw + reason)    $OUT/dead-letters.jsonl
+  heat map (open in a browser)   $OUT/heatmap.html
+  readings the simulator wrote   $OUT/readings/
+  simulator ground truth         $OUT/truth.json
+  job log                        $OUT/job.log
+EOF

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -29,8 +32,26 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     env = create_environment(cfg.runtime)
     build(env, cfg)
-    env.execute("emberwatch-bushfire")
+    run(env, cfg.runtime.max_runtime_ms)
     return 0
+
+
+def run(env, max_runtime_ms: Optional[int]) -> None:
+    """Run the job to its end; cancel it after `max_runtime_ms` or on SIGTERM (outputs stay as far as
+    they got: alerts already written remain, pending matches are not flushed)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    client = env.execute_async("emberwatch-bushfire")
+    result = client.get_job_execution_result()
+    deadline = None if max_runtime_ms is None else time.monotonic() + max_runtime_ms / 1000
+    while not result.done():
+        if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
+            why = "SIGTERM" if stop.is_set() else "--max-runtime reached"
+            logging.getLogger(__name__).info("%s: cancelling the job", why)
+            client.cancel().result()
+            return
+        time.sleep(0.2)
+    result.result()  # raises if the job failed
 
 
 if __name__ == "__main__":

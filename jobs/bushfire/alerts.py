@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from jobs.bushfire.alert_format import iso_utc, path_text
 from jobs.bushfire.parsing import now_ms
 
 READING_KEYS = ("node", "ts", "temperature", "lat", "lon")
@@ -51,3 +52,11 @@ class MatchToAlert:
 def alert_line(alert: dict[str, Any]) -> str:
     """An alert as one JSONL line (no newline), keys in a stable order."""
     return json.dumps(alert, ensure_ascii=False, sort_keys=True)
+
+
+def console_line(alert: dict[str, Any]) -> str:
+    """A one-line, human-readable form of an alert for the console."""
+    return (
+        f"ALERT region {alert['region']}: {path_text(alert['path'])}  "
+        f"({iso_utc(alert['first_ts'])} .. {iso_utc(alert['last_ts'])}, id {alert['alert_id'][:12]})"
+    )

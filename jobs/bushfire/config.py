@@ -60,6 +60,7 @@ ENV_CHECKPOINT_DIR = "BUSHFIRE_CHECKPOINT_DIR"
 ENV_RESTORE_FROM = "BUSHFIRE_RESTORE_FROM"
 ENV_PYTHON_EXECUTABLE = "BUSHFIRE_PYTHON_EXECUTABLE"
 ENV_CRASH_AFTER_ALERTS = "BUSHFIRE_CRASH_AFTER_ALERTS"
+ENV_MAX_RUNTIME = "BUSHFIRE_MAX_RUNTIME"
 
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_CHAIN_LENGTH = 5
@@ -181,6 +182,7 @@ class RuntimeConfig:
     connector_jars: tuple[str, ...] = ()
     python_executable: Optional[str] = None
     crash_after_alerts: Optional[int] = None  # fault injection for recovery drills and tests
+    max_runtime_ms: Optional[int] = None  # cancel the job after this long (demos); None: run to the end
 
 
 @dataclass(frozen=True)
@@ -337,6 +339,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--restore-from", ENV_RESTORE_FROM, None, str, "start from this savepoint or retained checkpoint"),
     Option("--python-executable", ENV_PYTHON_EXECUTABLE, None, str,
            "Python that runs the job's Python operators (default: the one running this job)"),
+    Option("--max-runtime", ENV_MAX_RUNTIME, None, parse_duration_ms,
+           "cancel the job after this long, e.g. 90s (demos on a watched directory); unset: run to its end"),
     Option("--crash-after-alerts", ENV_CRASH_AFTER_ALERTS, None, _positive_int,
            "fault injection for recovery drills: fail the job once after this many alerts were written "
            "(needs --checkpoint-interval and --checkpoint-dir)"),
@@ -439,7 +443,7 @@ def load_config(
             parallelism=v["parallelism"], checkpoint_interval_ms=v["checkpoint_interval"],
             checkpoint_dir=v["checkpoint_dir"], restore_from=v["restore_from"],
             connector_jars=v["connector_jars"], python_executable=v["python_executable"],
-            crash_after_alerts=v["crash_after_alerts"],
+            crash_after_alerts=v["crash_after_alerts"], max_runtime_ms=v["max_runtime"],
         ),
     )
     validate(cfg)

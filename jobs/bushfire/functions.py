@@ -15,7 +15,7 @@ from pyflink.common import Time, Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
-from jobs.bushfire.alerts import alert_line
+from jobs.bushfire.alerts import alert_line, console_line
 from jobs.bushfire.config import AlertConfig
 from jobs.bushfire.parsing import DeadLetter, Reason, now_ms, parse_line
 
@@ -44,7 +44,10 @@ def _ttl_flag(name: str, ttl_ms: int) -> ValueStateDescriptor:
 
 
 class ParseReadings(ProcessFunction):
-    """Rows of the JVM parse query -> reading dicts; invalid rows -> dead letters with the raw line."""
+    """Rows of the JVM parse query -> reading dicts; invalid rows -> dead letters with the raw line.
+
+    The exact check runs here for every row that crossed, flagged by the JVM or not.
+    """
 
     def __init__(self, stage: str) -> None:
         self.stage = stage
@@ -57,7 +60,7 @@ class ParseReadings(ProcessFunction):
 
     def process_element(self, row: Any, ctx: ProcessFunction.Context):
         self.rows_in.inc()
-        result = parse_line(row[0], row[1], self.stage)
+        result = parse_line(row[0], self.stage)
         if isinstance(result, DeadLetter):
             (self.malformed if result.reason is Reason.MALFORMED else self.invalid).inc()
             yield DEAD_LETTERS, result.to_json()
@@ -215,7 +218,7 @@ class DeliverAlerts(ProcessFunction):
         self.delivered.inc()
         self.count += 1
         self._maybe_crash()
-        yield alert_line(alert)
+        yield console_line(alert)
 
     def _maybe_crash(self) -> None:
         """Fault injection for recovery drills: fail once, remembered by a marker file."""

@@ -31,6 +31,7 @@ REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
     "lat": (float, int),
     "lon": (float, int),
 }
+NOT_AN_OBJECT = "not a JSON object"
 READING_FIELDS = ("event_id", "node", "region", "ts", "temperature", "infectedBy", "lat", "lon")
 
 
@@ -73,7 +74,8 @@ def field_expressions(column: str = "line") -> dict[str, str]:
     """SQL expressions reading each required field from the raw JSON text (NULL when absent or invalid)."""
     numbers = {"ts": "BIGINT", "temperature": "DOUBLE", "lat": "DOUBLE", "lon": "DOUBLE"}
     return {
-        name: f"TRY_CAST({_json_value(column, name)} AS {numbers[name]})" if name in numbers
+        name: f"TRY_CAST({_json_value(column, name)} AS {numbers[name]})"
+        if name in numbers
         else _json_value(column, name)
         for name in REQUIRED_FIELDS
     }
@@ -84,19 +86,34 @@ def event_time_expression(column: str = "line") -> str:
     return f"TO_TIMESTAMP_LTZ(COALESCE({field_expressions(column)['ts']}, 0), 3)"
 
 
+#: Spellings of a well-typed `infectedBy` (null or a string) in compact and spaced JSON. A line with
+#: none of them is only suspect: Python decides exactly (other spacing costs speed, not correctness).
+_INFECTED_BY_OK = ('"infectedBy":null', '"infectedBy":"', '"infectedBy": null', '"infectedBy": "')
+_STRING_FIELDS = ("event_id", "node", "region")
+
+
 def parse_query(source: str, hot_filter_sql: Optional[str]) -> str:
     """The one query that checks every line once and keeps the rows Python must see.
 
-    Every required field is read (parsed, type-cast) in the JVM; a row failing a check gets a
-    ``reason``. Kept are the invalid rows (for the dead letters) and the valid rows passing
-    `hot_filter_sql` (the pattern's pre-filter, over the field columns), or every row when it is None
-    (the raw-event path needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime).
+    Every required field is read (parsed, type-cast) in the JVM. A row that fails a check gets a
+    ``reason`` and always crosses into Python, which gives the exact verdict (CONTRACTS section 3);
+    the JVM checks may flag a valid row (then Python keeps it) but pass no invalid row that Python would
+    need to see. Kept are the flagged rows and the unflagged rows passing `hot_filter_sql` (the
+    pattern's pre-filter, over the field columns), or every row when it is None (the raw-event path
+    needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime).
+
+    String fields must appear quoted in the line (``node: 42`` reads as "42" otherwise).
     """
     fields = field_expressions("line")
     checks = " ".join(f"WHEN `{name}` IS NULL THEN 'missing or invalid {name}'" for name in REQUIRED_FIELDS)
+    quoted = " ".join(
+        f"WHEN POSITION(CONCAT('\"', `{name}`, '\"') IN line) = 0 THEN 'invalid {name}'"
+        for name in _STRING_FIELDS
+    )
+    infected_by_ok = " OR ".join(f"POSITION('{text}' IN line) > 0" for text in _INFECTED_BY_OK)
     reason = (
         f"CASE WHEN `event_id` IS NULL AND NOT (line IS JSON OBJECT) THEN '{Reason.MALFORMED.value}' "
-        f"{checks} WHEN POSITION('\"infectedBy\"' IN line) = 0 THEN 'missing infectedBy' "
+        f"{checks} {quoted} WHEN NOT ({infected_by_ok}) THEN 'missing or invalid infectedBy' "
         "ELSE CAST(NULL AS STRING) END"
     )
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())
@@ -116,7 +133,7 @@ def check_reading(record: Any) -> Optional[str]:
     a number.
     """
     if not isinstance(record, dict):
-        return "not a JSON object"
+        return NOT_AN_OBJECT
     for name, types in REQUIRED_FIELDS.items():
         value = record.get(name)
         if not isinstance(value, types) or isinstance(value, bool):
@@ -132,17 +149,16 @@ def check_reading(record: Any) -> Optional[str]:
     return None
 
 
-def parse_line(line: str, jvm_reason: Optional[str], stage: str) -> Union[dict, DeadLetter]:
-    """One row of the parse query as a reading ``dict`` or a :class:`DeadLetter` keeping the raw line."""
-    if jvm_reason is not None:
-        reason = Reason.MALFORMED if jvm_reason == Reason.MALFORMED.value else Reason.INVALID
-        error = "not a JSON object" if reason is Reason.MALFORMED else jvm_reason
-        return DeadLetter(stage=stage, reason=reason, raw=line or "", error=error, seen_at=now_ms())
+def parse_line(line: Optional[str], stage: str) -> Union[dict, DeadLetter]:
+    """A raw line as a reading ``dict``, or a :class:`DeadLetter` that keeps the line and the reason."""
     try:
-        record = orjson.loads(line)
+        record = orjson.loads(line or "")
     except orjson.JSONDecodeError as exc:
-        return DeadLetter(stage=stage, reason=Reason.MALFORMED, raw=line, error=str(exc), seen_at=now_ms())
+        return DeadLetter(
+            stage=stage, reason=Reason.MALFORMED, raw=line or "", error=str(exc), seen_at=now_ms()
+        )
     problem = check_reading(record)
     if problem is not None:
-        return DeadLetter(stage=stage, reason=Reason.INVALID, raw=line, error=problem, seen_at=now_ms())
+        reason = Reason.MALFORMED if problem == NOT_AN_OBJECT else Reason.INVALID
+        return DeadLetter(stage=stage, reason=reason, raw=line or "", error=problem, seen_at=now_ms())
     return record

@@ -12,7 +12,7 @@ exact here because every condition depends only on the nodes and on the first an
 
 from __future__ import annotations
 
-from typing import Any
+import operator
 
 from cep import AfterMatchSkipStrategy, Pattern
 from cep import conditions as C
@@ -24,41 +24,26 @@ def stage_name(i: int) -> str:
     return f"n{i}"
 
 
-def node_of(event: dict) -> str:
-    """The run key for `dedupe_runs`: which sensor a reading comes from."""
-    return event["node"]
+#: The run key for `dedupe_runs`: which sensor a reading comes from (a C-level getter: it is hot).
+node_of = operator.itemgetter("node")
 
 
-class LinksToPrevious:
-    """Condition of stage i > 1: extends the chain built so far by exactly one new node.
+def links_to_previous(stage: int) -> C.Condition:
+    """Condition of stage `stage` > 1: extends the chain built so far by exactly one new node.
 
     * ``infectedBy`` is the previous stage's node (an ignition reports its own id, which can never
       equal a previous, distinct node, so it only starts chains);
-    * the node is not already on the path;
     * event time strictly increases;
-    * the reading is less than `window_ms` after the chain's first reading.
+    * the node is not already on the path.
 
-    A class rather than a closure so that the job's Python workers can pickle it.
+    Declarative (`C.last` references), so the engine compiles it and indexes partial matches by the
+    previous node instead of testing every one; the window is the pattern's `within`.
     """
-
-    def __init__(self, stage: int, window_ms: int) -> None:
-        self.stage = stage
-        self.window_ms = window_ms
-
-    def __call__(self, event: dict, ctx: Any) -> bool:
-        previous = ctx.get_events_for_pattern(stage_name(self.stage - 1))[-1]
-        if event["infectedBy"] != previous["node"] or event["ts"] <= previous["ts"]:
-            return False
-        first = ctx.get_events_for_pattern(stage_name(1))[-1]
-        if event["ts"] - first["ts"] >= self.window_ms:
-            return False
-        node = event["node"]
-        return all(
-            ctx.get_events_for_pattern(stage_name(j))[-1]["node"] != node for j in range(1, self.stage)
-        )
-
-    def __repr__(self) -> str:
-        return f"LinksToPrevious(stage={self.stage!r}, window_ms={self.window_ms!r})"
+    previous = stage_name(stage - 1)
+    condition = (C.field("infectedBy") == C.last(previous, "node")) & (C.field("ts") > C.last(previous, "ts"))
+    for j in range(1, stage):
+        condition = condition & (C.field("node") != C.last(stage_name(j), "node"))
+    return condition
 
 
 def hot(threshold_c: float) -> C.Condition:
@@ -74,7 +59,7 @@ def fire_chain(detection: DetectionConfig) -> Pattern:
         pattern = (
             pattern.followed_by_any(stage_name(i))
             .where(is_hot)
-            .where(LinksToPrevious(i, detection.window_ms))
+            .where(links_to_previous(i))
         )
     return pattern.within(detection.window_ms).dedupe_runs(node_of)
 

@@ -15,11 +15,11 @@ import zlib
 from dataclasses import dataclass
 from typing import Optional
 
-from cep.analysis import prefilter
 from pyflink.common import Types
 from pyflink.datastream import DataStream, OutputTag, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
+from cep.analysis import prefilter
 from cep.flink import CEP
 from jobs.bushfire import functions, patterns
 from jobs.bushfire.alerts import MatchToAlert
@@ -53,7 +53,7 @@ class DetectOut:
 
 @dataclass(frozen=True)
 class DeliveryOut:
-    lines: DataStream  # alert JSON lines, once per path
+    lines: DataStream  # one readable console line per alerted path
     dead_letters: DataStream
 
 
@@ -155,7 +155,7 @@ def deliver_alerts(
 
 
 def show_on_console(step_id: str, lines: DataStream, config: AlertConfig) -> None:
-    """Print each alert's JSON line on the console (the JVM's stdout)."""
+    """Print each alert as one readable line on the console (the JVM's stdout)."""
     if config.console:
         lines.print().name(step_id)
 

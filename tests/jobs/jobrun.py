@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from jobs.bushfire.config import load_config
 from jobs.bushfire.environment import flink_configuration
@@ -42,8 +43,13 @@ def _read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def run_job(input_path: Path, out_dir: Path, *flags: str, parallelism: int = 1) -> JobOutput:
-    """Run `python -m jobs.bushfire --source file --input <input_path> ...` in this process, to its end."""
+def run_job(
+    input_path: Path, out_dir: Path, *flags: str, parallelism: int = 1, flink_conf: Optional[dict] = None
+) -> JobOutput:
+    """Run `python -m jobs.bushfire --source file --input <input_path> ...` in this process, to its end.
+
+    `flink_conf` adds Flink options (e.g. a small Python bundle size, so watermarks move per record).
+    """
     alerts, dead = out_dir / "alerts.jsonl", out_dir / "dead-letters.jsonl"
     argv = [
         "--source",
@@ -61,7 +67,7 @@ def run_job(input_path: Path, out_dir: Path, *flags: str, parallelism: int = 1) 
         *flags,
     ]
     cfg = load_config(argv, env={})
-    env = local_env(cfg.runtime.parallelism, **flink_configuration(cfg.runtime))
+    env = local_env(cfg.runtime.parallelism, **{**flink_configuration(cfg.runtime), **(flink_conf or {})})
     build(env, cfg)
     env.execute("bushfire-test")
     return JobOutput(_read_jsonl(alerts), _read_jsonl(dead))

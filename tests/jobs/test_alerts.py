@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from jobs.bushfire.alerts import alert_id, alert_line, build_alert
+from jobs.bushfire.alerts import alert_id, alert_line, build_alert, console_line
 
 
 def _readings(region: str, nodes: list[str], start: int) -> list[dict]:
@@ -43,3 +43,8 @@ def test_alert_line_has_the_contract_fields() -> None:
         "lon": 150.0,
     }
     assert alert["detected_at"] == 99
+
+
+def test_console_line_names_region_path_and_times() -> None:
+    line = console_line(build_alert(_readings("r1", ["a", "b"], 0), detected_at=5))
+    assert line.startswith("ALERT region r1: a → b") and "1970-01-01T00:00:00.000Z" in line

@@ -23,7 +23,7 @@ def test_check_agrees_with_the_simulator_on_every_delivered_record() -> None:
         raw = (
             record.decode("utf-8", "replace") if isinstance(record, bytes) else orjson.dumps(record).decode()
         )
-        result = parse_line(raw, None, "parse-validate")
+        result = parse_line(raw, "parse-validate")
         try:
             decoded = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -52,10 +52,11 @@ def test_booleans_are_not_numbers_and_infected_by_must_be_present() -> None:
     assert check_reading({**good, "battery": "low"}) == "invalid battery"
 
 
-def test_a_jvm_verdict_becomes_a_dead_letter_that_keeps_the_raw_line() -> None:
-    letter = parse_line("{not json", "malformed", "parse-validate")
+def test_a_bad_line_becomes_a_dead_letter_that_keeps_the_raw_line() -> None:
+    letter = parse_line("{not json", "parse-validate")
     assert isinstance(letter, DeadLetter) and letter.reason is Reason.MALFORMED
     data = json.loads(letter.to_json())
     assert data["raw"] == "{not json" and data["reason"] == "malformed" and data["stage"] == "parse-validate"
-    letter = parse_line('{"event_id": "e"}', "missing or invalid node", "parse-validate")
+    letter = parse_line('{"event_id": "e"}', "parse-validate")
     assert letter.reason is Reason.INVALID and letter.error == "missing or invalid node"
+    assert parse_line("[1, 2]", "parse-validate").reason is Reason.MALFORMED
