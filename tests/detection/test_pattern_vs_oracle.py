@@ -16,7 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cep import Matcher
 from jobs.bushfire.config import DetectionConfig
+from jobs.bushfire.patterns import fire_chain
 from simulator import (
     FaultConfig,
     FireConfig,
@@ -35,10 +37,12 @@ from tests.detection.streams import (
     burning_streams,
     chain_lengths,
     free_streams,
+    reading,
     small_windows,
 )
 
 MINUTE = 60_000
+NODES_CHAIN = ("a", "b", "c", "d", "e", "f")
 
 
 def assert_matches_are_witnesses(run: DetectionRun, detection: DetectionConfig) -> None:
@@ -168,3 +172,29 @@ def test_blog_11_preset() -> None:
     restarts = frozenset(range(0, len(events), 7))
     run = check_detection(events, DetectionConfig(), sim.truth(), restart_before=restarts)
     assert run.paths == {("blog", ("1", "2", "3", "4", "5"))}
+
+
+# ---------------------------------------------------------------- state stays bounded
+@pytest.mark.parametrize("k", [3, 5])
+def test_state_of_a_long_burning_chain_stays_linear_in_the_window(k: int) -> None:
+    # k nodes in a chain, each burning from minute i on and reporting every minute for two hours.
+    # Without dedupe_runs the partial matches of followed_by_any grow like W^(k-1) (W = window in
+    # report intervals); with it, each sub-chain keeps about one partial match per start minute,
+    # i.e. at most W * (2 + 3 + ... + k) live partial matches, however long the fire burns.
+    nodes, window_minutes = NODES_CHAIN[:k], 10
+    detection = detection_for(k, window_minutes * MINUTE)
+    events = [
+        reading(node, minute * MINUTE + i * 1_000, node if i == 0 else nodes[i - 1])
+        for minute in range(120)
+        for i, node in enumerate(nodes)
+        if minute >= i
+    ]
+    matcher = Matcher(fire_chain(detection))
+    peak = 0
+    for event in events:
+        matcher.process(event, event["ts"])
+        peak = max(peak, matcher.partial_match_count())
+    assert peak <= window_minutes * (k * (k + 1) // 2 - 1), peak
+    truth = find_paths(events, k, detection.window_ms, THRESHOLD)
+    assert truth == {("r", tuple(nodes))}
+    check_detection(events, detection, truth)
