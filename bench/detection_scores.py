@@ -185,19 +185,20 @@ def scaled_scores(args: argparse.Namespace) -> Iterator[Score]:
 
 
 def full_score(args: argparse.Namespace) -> Iterator[Score]:
-    """The 1M-event benchmark preset, streamed (it has no faults, and `events()` is in event-time order)."""
+    """The 1M-event benchmark preset, streamed: it has no faults and `events()` is in event-time order.
+
+    The stream is generated on the fly (a million dicts would not fit the machine's share of memory),
+    so generating it is timed first on its own and subtracted from the detection pass.
+    """
     sim = simulate(SimulationConfig.benchmark(seed=args.seed))
     threshold = sim.config.temperature.threshold_c
-    hot = [0]
-
-    def readings() -> Iterator[dict]:
-        for event in sim.events():
-            if event["temperature"] >= threshold:
-                hot[0] += 1
-            yield event
-
-    result = score("benchmark (full)", sim, readings, DetectionConfig(), 0)
-    result.hot = hot[0]
+    start = time.perf_counter()
+    hot = sum(1 for event in sim.events() if event["temperature"] >= threshold)
+    generate_s = time.perf_counter() - start
+    result = score("benchmark (full)", sim, sim.events, DetectionConfig(), hot)
+    print(f"(generating the stream took {generate_s:.2f} s, not counted in detect s; "
+          f"detection pass with generation: {result.detect_s:.2f} s)")
+    result.detect_s = max(result.detect_s - generate_s, 1e-9)
     yield result
 
 
