@@ -30,7 +30,7 @@ REGIONS = ("r", "s")
 TEMPERATURES = (64.5, THRESHOLD, THRESHOLD - 0.01, 21.0)
 
 settings.register_profile(
-    "detection-ci", derandomize=True, deadline=None, max_examples=120,
+    "detection-ci", derandomize=True, deadline=None, max_examples=250,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile(

@@ -133,6 +133,7 @@ SIM_CASES = [  # (id, config, chain length, window)
     ("random-3x16-k6-15min-faults", _sim(TopologyKind.RANDOM, 3, 16, 25, 4, ALL_FAULTS), 6, 15 * MINUTE),
     ("grid-3x16-k6-20min", _sim(TopologyKind.GRID, 3, 16, 25, 2), 6, 20 * MINUTE),
     ("grid-2x16-k4-7min-faults", _sim(TopologyKind.GRID, 2, 16, 20, 8, ALL_FAULTS), 4, 7 * MINUTE),
+    ("demo-preset-k5-10min", SimulationConfig.preset("demo"), 5, 10 * MINUTE),
 ]
 
 
