@@ -17,6 +17,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Mapping
 
 from simulator.config import DEFAULT_CHAIN_LENGTH, DEFAULT_THRESHOLD_C, DEFAULT_WINDOW_MS
+from simulator.events import is_valid_event
 
 Path = tuple[str, tuple[str, ...]]  # (region, (n1, ..., nk))
 
@@ -31,8 +32,9 @@ def find_paths(
 
     Parameters
     ----------
-    events : iterable of readings (dicts with `node`, `region`, `ts`, `temperature`, `infectedBy`);
-        anything else (malformed bytes, missing fields, wrong types) is ignored
+    events : iterable of readings; anything that is not a well-formed reading by the event schema
+        (`simulator.is_valid_event`: malformed bytes, missing fields, wrong types) is ignored, as the
+        job's parser dead-letters it
     chain_length : number of nodes in a path (k)
     window_ms : ts(ek) - ts(e1) must be strictly below this
     threshold : every reading of the path must be >= this
@@ -43,7 +45,8 @@ def find_paths(
 
     Example
     -------
-    >>> ev = [{"node": n, "region": "r", "ts": i, "temperature": 60.0, "infectedBy": b}
+    >>> ev = [{"event_id": f"e{i}", "node": n, "region": "r", "ts": i, "temperature": 60.0,
+    ...        "infectedBy": b, "lat": -33.0, "lon": 151.0}
     ...       for i, (n, b) in enumerate([("a", "a"), ("b", "a"), ("c", "b")])]
     >>> sorted(find_paths(ev, chain_length=3))
     [('r', ('a', 'b', 'c'))]
@@ -55,7 +58,7 @@ def find_paths(
     for ev in events:
         # Cheap test first (most readings are cool); only hot candidates get the full validation.
         temp = ev.get("temperature") if isinstance(ev, dict) else None
-        if type(temp) not in (float, int) or temp < threshold or not _usable(ev):
+        if type(temp) not in (float, int) or temp < threshold or not is_valid_event(ev):
             continue
         region, node, ts = ev["region"], ev["node"], ev["ts"]
         starts.setdefault((region, node), []).append(ts)
@@ -89,13 +92,6 @@ def find_paths(
         for ts in ts_list:
             extend(region, [node], ts, ts + window_ms)
     return found
-
-
-def _usable(ev: Mapping) -> bool:
-    """True when the fields the definition reads are present with the right types."""
-    by = ev.get("infectedBy", 0)
-    return (isinstance(ev.get("node"), str) and isinstance(ev.get("region"), str)
-            and type(ev.get("ts")) is int and (by is None or isinstance(by, str)))
 
 
 def paths_to_json(paths: Iterable[Path]) -> list[dict]:

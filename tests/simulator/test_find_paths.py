@@ -9,9 +9,13 @@ from hypothesis import strategies as st
 
 from simulator import find_paths
 
+_ids = itertools.count()
+
 
 def ev(node, ts, by=None, temp=60.0, region="r"):
-    return {"node": node, "region": region, "ts": ts, "temperature": temp, "infectedBy": by}
+    """A well-formed reading (find_paths ignores anything the event schema rejects)."""
+    return {"event_id": f"e{next(_ids)}", "node": node, "region": region, "ts": ts, "temperature": temp,
+            "infectedBy": by, "lat": -33.0, "lon": 151.0}
 
 
 def brute_force(events, k, window, threshold):
