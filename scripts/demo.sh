@@ -55,18 +55,24 @@ fi
 
 # 1. The job watches the directory (event time, 60 s out-of-orderness for the simulator's delays and
 #    clock skew); alerts appear on the console as they are detected. It stops on SIGTERM (below) or
-#    after 150 s at the latest.
+#    after 15 minutes at the latest (a safety limit).
 log "bushfire job on the local mini-cluster, watching $OUT/readings"
+: >"$OUT/console.txt"
 "$PY" -m jobs.bushfire --source files --input "$OUT/readings" --monitor-interval 1s \
     --out-of-orderness 60s --alerts-out "$OUT/alerts.jsonl" --dead-letters "$OUT/dead-letters.jsonl" \
-    --max-runtime 150s "${SNS_FLAGS[@]}" >"$OUT/console.txt" 2>"$OUT/job.log" &
+    --max-runtime 15min "${SNS_FLAGS[@]}" >"$OUT/console.txt" 2>"$OUT/job.log" &
 JOB_PID=$!
 PIDS+=($JOB_PID)
 tail -n +1 -f --pid "$JOB_PID" "$OUT/console.txt" &
 PIDS+=($!)
-# The job's operators create the dead-letter file when they open: from then on it is reading.
-for _ in $(seq 180); do
-    [ -f "$OUT/dead-letters.jsonl" ] && break
+# PyFlink starts the Python side when the first record arrives. A probe line (not a reading, so it
+# becomes a dead letter on purpose) gets it going; the simulator starts once the probe came out, so
+# the job reads each rolling file as it appears. (Files that pile up are read newest first by Flink's
+# file source, which would make the older ones late.)
+echo '{"probe": "demo start: not a reading, dead-lettered on purpose"}' >"$OUT/readings/.probe"
+mv "$OUT/readings/.probe" "$OUT/readings/probe.jsonl"
+for _ in $(seq 600); do
+    [ -s "$OUT/dead-letters.jsonl" ] && break
     kill -0 "$JOB_PID" 2>/dev/null || { cat "$OUT/job.log" >&2; exit 1; }
     sleep 1
 done

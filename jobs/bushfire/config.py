@@ -367,7 +367,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
             parser.add_argument(option.flag, dest=option.dest, action="store_const", const=True,
                                 default=None, help=text)
         else:
-            parser.add_argument(option.flag, dest=option.dest, default=None, help=text)
+            metavar = None
+            if isinstance(option.default, Enum):
+                metavar = "{" + ",".join(str(m.value) for m in type(option.default)) + "}"
+            parser.add_argument(option.flag, dest=option.dest, default=None, metavar=metavar, help=text)
     return parser
 
 

@@ -40,10 +40,11 @@ def links_to_previous(stage: int) -> C.Condition:
     previous node instead of testing every one; the window is the pattern's `within`.
     """
     previous = stage_name(stage - 1)
-    condition = (C.field("infectedBy") == C.last(previous, "node")) & (C.field("ts") > C.last(previous, "ts"))
-    for j in range(1, stage):
-        condition = condition & (C.field("node") != C.last(stage_name(j), "node"))
-    return condition
+    return (
+        (C.field("infectedBy") == C.last(previous, "node"))
+        & (C.field("ts") > C.last(previous, "ts"))
+        & C.unseen("node")
+    )
 
 
 def hot(threshold_c: float) -> C.Condition:
@@ -57,9 +58,7 @@ def fire_chain(detection: DetectionConfig) -> Pattern:
     pattern = Pattern.begin(stage_name(1), skip_strategy=AfterMatchSkipStrategy.no_skip()).where(is_hot)
     for i in range(2, detection.chain_length + 1):
         pattern = (
-            pattern.followed_by_any(stage_name(i))
-            .where(is_hot)
-            .where(links_to_previous(i))
+            pattern.followed_by_any(stage_name(i)).where(is_hot & links_to_previous(i))
         )
     return pattern.within(detection.window_ms).dedupe_runs(node_of)
 
