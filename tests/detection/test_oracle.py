@@ -182,18 +182,14 @@ def test_oracle_ignores_arrival_order_and_duplicates(events, k, window, rnd) -> 
 
 
 # ---------------------------------------------------------------- records that are not readings
-@pytest.mark.xfail(
-    strict=True,
-    reason="known oracle bug (reported): find_paths ignores only records whose node/region/ts/"
-    "temperature/infectedBy are bad; a hot record missing event_id or with a non-numeric lat/lon "
-    "still counts, though is_valid_event (and the job's parser) reject it",
-)
 @pytest.mark.parametrize(
     "spoil",
     [{"lat": "south"}, {"lon": None}, {"event_id": 7}, {"battery": "full"}],
     ids=["lat-south", "lon-null", "event_id-int", "battery-str"],
 )
 def test_oracle_ignores_records_that_are_not_well_formed_readings(spoil: dict) -> None:
+    # Regression (fixed on main in 95de566): a hot record with a bad lat/lon/event_id/battery used
+    # to count, though the job's parser dead-letters it.
     good = numbered([reading("a", 0, "a"), reading("b", 1, "a"), reading("c", 2, "b")])
     bad = dict(good[1], **spoil)
     assert not is_valid_event(bad)
