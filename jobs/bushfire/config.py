@@ -121,7 +121,7 @@ class SourceConfig:
 class WatermarkConfig:
     """Bounded out-of-orderness watermarks with idleness (event time)."""
 
-    out_of_orderness_ms: int = 5_000
+    out_of_orderness_ms: int = 60_000
     idleness_ms: int = 30_000
     # Flink emits a watermark every `emit_interval_ms` of processing time, and also whenever event
     # time moved on by more than that. Each watermark makes every Python operator finish its bundle,
@@ -305,7 +305,7 @@ OPTIONS: tuple[Option, ...] = (
            "number of distinct nodes in an alerted path"),
     Option("--window", ENV_WINDOW, DEFAULT_WINDOW_MS, parse_duration_ms,
            "a path's last reading is less than this after its first: 600000 (ms), 60s, 10min"),
-    Option("--out-of-orderness", ENV_OUT_OF_ORDERNESS, 5_000, parse_duration_ms,
+    Option("--out-of-orderness", ENV_OUT_OF_ORDERNESS, 60_000, parse_duration_ms,
            "how late a reading may arrive (event time) before it counts as late"),
     Option("--idleness", ENV_IDLENESS, 30_000, parse_duration_ms,
            "a source split without records for this long stops holding back the watermark"),
