@@ -60,6 +60,7 @@ def main() -> int:
     events_file = Path(args.events_file)
     if not events_file.exists():
         print(f"writing the benchmark stream to {events_file} (not timed) ...", flush=True)
+        events_file.parent.mkdir(parents=True, exist_ok=True)
         write_events(events_file)
     with open(events_file, "rb") as lines:
         events = sum(1 for _ in lines)
