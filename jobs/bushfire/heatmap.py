@@ -108,17 +108,21 @@ def latest_readings(
 ) -> tuple[dict[tuple[str, str], LatestReading], int, int]:
     """Reduce a stream of readings to the newest one per (region, node).
 
-    Returns ``(latest, read, skipped)``; a reading that lacks a field or has a non-numeric one is
-    skipped and counted. On equal timestamps the later reading in the stream wins.
+    Returns ``(latest, read, skipped)``; a reading that lacks a field, has a non-numeric one, or whose
+    region or node is not a string is skipped and counted. On equal timestamps the later reading in the stream wins.
     """
     latest: dict[tuple[str, str], LatestReading] = {}
     read = skipped = 0
     for event in events:
         read += 1
+        region, node = event.get("region"), event.get("node")
+        if not isinstance(region, str) or not isinstance(node, str):
+            skipped += 1  # e.g. a simulated invalid record with region null: not a sensor to draw
+            continue
         try:
             reading = LatestReading(
-                region=str(event["region"]),
-                node=str(event["node"]),
+                region=region,
+                node=node,
                 ts=int(event["ts"]),
                 temperature=float(event["temperature"]),
                 lat=float(event["lat"]),

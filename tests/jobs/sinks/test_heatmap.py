@@ -233,6 +233,14 @@ def test_latest_readings_keeps_per_node_state_not_the_stream():
     assert peak < 5 * 1024 * 1024  # holding the 30k reading dicts would take about 17 MB
 
 
+def test_records_without_a_string_region_or_node_are_not_drawn():
+    """An invalid record (region or node null/number) is skipped, not drawn as a region "None"."""
+    good = reading("r001", 1, 0, 25.0, side=10)
+    bad = [dict(good, region=None), dict(good, node=7), {k: v for k, v in good.items() if k != "region"}]
+    latest, read, skipped = latest_readings([good, *bad])
+    assert (list(latest), read, skipped) == ([("r001", good["node"])], 4, 3)
+
+
 def test_command_line_reads_jsonl(tmp_path, small_network, capsys):
     events, alerts = small_network
     events_file, alerts_file = tmp_path / "events.jsonl", tmp_path / "alerts.jsonl"
