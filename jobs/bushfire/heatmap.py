@@ -109,7 +109,8 @@ def latest_readings(
     """Reduce a stream of readings to the newest one per (region, node).
 
     Returns ``(latest, read, skipped)``; a reading that lacks a field, has a non-numeric one, or whose
-    region or node is not a string is skipped and counted. On equal timestamps the later reading in the stream wins.
+    region or node is not a string is skipped and counted. On equal timestamps the later reading in
+    the stream wins.
     """
     latest: dict[tuple[str, str], LatestReading] = {}
     read = skipped = 0
