@@ -6,12 +6,14 @@ Event time, as Flink's CepOperator does it:
    output when one is set, otherwise it is counted in ``numLateRecordsDropped`` and logged.
 2. Events the matcher's pre-filter rejects (`Matcher.prefilter`: they cannot change any match or
    timeout) are not buffered at all. Other events are buffered in MapState (timestamp -> events in
-   arrival order) and an event-time timer is registered at their timestamp.
-3. When the watermark passes buffered timestamps, a timer fires: the buffered events up to the
-   watermark are fed to the matcher in timestamp order (ties in arrival order), time is advanced before
-   each timestamp and finally to the watermark, so `within` timeouts fire.
-4. While the matcher holds partial matches, a timer at (timestamp + window) is kept for every timestamp
-   fed, so timeouts fire even when no further event arrives for that key.
+   arrival order).
+3. Each key keeps at most one event-time timer (its time in ValueState), at the earliest of its
+   earliest buffered timestamp and the matcher's next deadline (`Matcher.next_deadline`), so timeouts
+   fire even when no further event arrives for that key. One timer per key instead of one per
+   timestamp keeps the number of firings, and of matcher snapshots, low.
+4. When the timer fires, the buffered events up to the watermark are fed to the matcher in timestamp
+   order (ties in arrival order), time is advanced before each timestamp and finally to the watermark,
+   so `within` timeouts fire; then the timer is moved to the key's next wake-up time.
 5. The matcher's snapshot is written to ValueState only when it changed; both states are cleared when
    the matcher is empty and nothing is buffered.
 
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MATCHER_STATE = "cep-matcher"
 BUFFER_STATE = "cep-buffer"
+TIMER_STATE = "cep-timer"
 #: How many keys' deserialised matchers one function instance keeps (the state bytes stay the truth).
 MATCHER_CACHE_SIZE = 1024
 
@@ -114,6 +117,7 @@ class CepFunction(KeyedProcessFunction):
         self._buffer = runtime_context.get_map_state(
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
+        self._timer_state = runtime_context.get_state(ValueStateDescriptor(TIMER_STATE, Types.LONG()))
         self._cache: OrderedDict[Any, tuple[Optional[bytes], Any, Optional[int]]] = OrderedDict()
         metrics = runtime_context.get_metrics_group().add_group("cep")
         self._events_in = metrics.counter("eventsIn")
@@ -146,7 +150,9 @@ class CepFunction(KeyedProcessFunction):
         pending = self._buffer.get(timestamp)
         if pending is None:
             pending = []
-            timers.register_event_time_timer(timestamp)
+            wake_at = self._timer_state.value()
+            if wake_at is None or timestamp < wake_at:
+                self._move_timer(wake_at, timestamp, timers)
         pending.append(event)
         self._buffer.put(timestamp, pending)
 
@@ -167,17 +173,42 @@ class CepFunction(KeyedProcessFunction):
         due = sorted(ts for ts in self._buffer.keys() if ts <= watermark)  # noqa: SIM118 - MapState
         blob, matcher, advanced_to = self._load(key)
         if not due and advanced_to == watermark:
-            # Another timer of this key at the same watermark: nothing to feed, time already there.
+            # Nothing to feed and time already there (a timer left from before a restore).
             self._remember(key, blob, matcher, advanced_to)
+            self._reschedule(matcher, list(self._buffer.keys()), watermark, ctx.timer_service())
             return
         for timestamp in due:
             yield from self._emit(key, timestamp, *matcher.advance_time(timestamp))
             for event in self._buffer.get(timestamp):
                 yield from self._emit(key, timestamp, matcher.process(event, timestamp), ())
             self._buffer.remove(timestamp)
-            self._keep_timeout_timer(matcher, timestamp, ctx)
         yield from self._emit(key, watermark, *matcher.advance_time(watermark))
-        self._save(key, blob, matcher, watermark, buffered=not self._buffer.is_empty())
+        remaining = list(self._buffer.keys())
+        self._save(key, blob, matcher, watermark, buffered=bool(remaining))
+        self._reschedule(matcher, remaining, watermark, ctx.timer_service())
+
+    def _reschedule(self, matcher: Any, buffered: list, watermark: int, timers: Any) -> None:
+        """Keep the key's one timer at its next wake-up: earliest buffered timestamp or matcher deadline."""
+        candidates = list(buffered)
+        deadline = matcher.next_deadline
+        if deadline is not None:
+            candidates.append(max(deadline, watermark + 1))
+        wake_at = self._timer_state.value()
+        if wake_at is not None and wake_at <= watermark:
+            self._timer_state.clear()  # that timer has fired
+            wake_at = None
+        self._move_timer(wake_at, min(candidates) if candidates else None, timers)
+
+    def _move_timer(self, old: Optional[int], new: Optional[int], timers: Any) -> None:
+        if old == new:
+            return
+        if old is not None:
+            timers.delete_event_time_timer(old)
+        if new is None:
+            self._timer_state.clear()
+        else:
+            timers.register_event_time_timer(new)
+            self._timer_state.update(new)
 
     def _late(self, event: Any, timestamp: int, ctx: KeyedProcessFunction.Context):
         self._late_events.inc()
