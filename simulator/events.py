@@ -11,7 +11,7 @@ A reading is a plain `dict`::
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import orjson
 
@@ -34,24 +34,37 @@ def event_id(node: str, step: int) -> str:
     return f"{node}:{step}"
 
 
-def is_valid_event(record: Any) -> bool:
-    """True when `record` is a well-formed reading: every field present with the right type.
+NOT_AN_OBJECT = "not a JSON object"
 
-    `infectedBy` must be present and be a string or null; `bool` is not accepted as a number.
+
+def reading_problem(record: Any) -> Optional[str]:
+    """Why `record` is not a well-formed reading, or None when it is (CONTRACTS section 3).
+
+    The one schema check of the project: the simulator's truth and the job's parser both use it, so
+    what the job dead-letters is exactly what the truth ignores. Strings must be `str`, numbers
+    `int`/`float` but not `bool`; `infectedBy` must be present and a string or null; `battery` is
+    optional but, when present, a number.
     """
     if not isinstance(record, dict):
-        return False
+        return NOT_AN_OBJECT
     for name, types in REQUIRED_FIELDS.items():
         value = record.get(name)
         if not isinstance(value, types) or isinstance(value, bool):
-            return False
+            return f"missing or invalid {name}"
     if "infectedBy" not in record:
-        return False
+        return "missing infectedBy"
     by = record["infectedBy"]
     if by is not None and not isinstance(by, str):
-        return False
+        return "invalid infectedBy"
     battery = record.get("battery")
-    return battery is None or (isinstance(battery, (float, int)) and not isinstance(battery, bool))
+    if battery is not None and (not isinstance(battery, (float, int)) or isinstance(battery, bool)):
+        return "invalid battery"
+    return None
+
+
+def is_valid_event(record: Any) -> bool:
+    """True when `record` is a well-formed reading (see `reading_problem`)."""
+    return reading_problem(record) is None
 
 
 def encode(record: Record) -> bytes:

@@ -16,22 +16,17 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from enum import Enum
-from typing import Any, Optional, Union
+from typing import Optional, Union
 
 import orjson
 
+# The event schema (CONTRACTS section 3) has one definition, next to the simulator that writes it,
+# so the job dead-letters exactly the records the ground truth ignores.
+from simulator.events import NOT_AN_OBJECT, REQUIRED_FIELDS
+from simulator.events import reading_problem as check_reading
+
 # Output columns of the parse query, in order; the Python side reads rows by these positions.
 PARSED_COLUMNS = ("line", "reason")
-REQUIRED_FIELDS: dict[str, tuple[type, ...]] = {
-    "event_id": (str,),
-    "node": (str,),
-    "region": (str,),
-    "ts": (int,),
-    "temperature": (float, int),
-    "lat": (float, int),
-    "lon": (float, int),
-}
-NOT_AN_OBJECT = "not a JSON object"
 READING_FIELDS = ("event_id", "node", "region", "ts", "temperature", "infectedBy", "lat", "lon")
 
 
@@ -127,30 +122,6 @@ def parse_query(source: str, hot_filter_sql: Optional[str]) -> str:
     if hot_filter_sql is None:
         return query
     return f"{query} WHERE reason IS NOT NULL OR ({hot_filter_sql})"
-
-
-def check_reading(record: Any) -> Optional[str]:
-    """Why `record` is not a valid reading (CONTRACTS section 3), or None when it is.
-
-    The exact check, run in Python on the rows that cross into Python: strings must be JSON strings,
-    numbers JSON numbers (not booleans), `infectedBy` present and a string or null, `battery` absent or
-    a number.
-    """
-    if not isinstance(record, dict):
-        return NOT_AN_OBJECT
-    for name, types in REQUIRED_FIELDS.items():
-        value = record.get(name)
-        if not isinstance(value, types) or isinstance(value, bool):
-            return f"missing or invalid {name}"
-    if "infectedBy" not in record:
-        return "missing infectedBy"
-    infected_by = record["infectedBy"]
-    if infected_by is not None and not isinstance(infected_by, str):
-        return "invalid infectedBy"
-    battery = record.get("battery")
-    if battery is not None and (not isinstance(battery, (float, int)) or isinstance(battery, bool)):
-        return "invalid battery"
-    return None
 
 
 def parse_line(line: Optional[str], stage: str) -> Union[dict, DeadLetter]:
