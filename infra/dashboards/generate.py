@@ -62,6 +62,12 @@ def _search_source(query: str = "") -> str:
     return _compact({"query": {"query": query, "language": "kuery"}, "filter": [], "indexRefName": INDEX_REF})
 
 
+def max_temperature(agg_id: str) -> dict:
+    """The metric every Emberwatch chart plots: the hottest reading in the bucket."""
+    params = {"field": "temperature"}
+    return {"id": agg_id, "enabled": True, "type": "max", "schema": "metric", "params": params}
+
+
 def visualization(obj_id: str, title: str, vis_type: str, params: dict, aggs: list, query: str = "") -> dict:
     vis_state = {"title": title, "type": vis_type, "params": params, "aggs": aggs}
     return {
@@ -95,13 +101,7 @@ def heat_map() -> dict:
             "wms": {"enabled": False},
         },
         [
-            {
-                "id": "1",
-                "enabled": True,
-                "type": "max",
-                "schema": "metric",
-                "params": {"field": "temperature"},
-            },
+            max_temperature("1"),
             {
                 "id": "2",
                 "enabled": True,
@@ -139,13 +139,7 @@ def temperature_over_time() -> dict:
             },
         },
         [
-            {
-                "id": "1",
-                "enabled": True,
-                "type": "max",
-                "schema": "metric",
-                "params": {"field": "temperature"},
-            },
+            max_temperature("1"),
             {
                 "id": "2",
                 "enabled": True,
@@ -173,13 +167,7 @@ def fire_spread_table() -> dict:
         {"perPage": 20, "showPartialRows": False, "showMetricsAtAllLevels": False, "showTotal": False},
         [
             {"id": "1", "enabled": True, "type": "min", "schema": "metric", "params": {"field": "ts"}},
-            {
-                "id": "2",
-                "enabled": True,
-                "type": "max",
-                "schema": "metric",
-                "params": {"field": "temperature"},
-            },
+            max_temperature("2"),
             {
                 "id": "3",
                 "enabled": True,
