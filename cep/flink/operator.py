@@ -17,6 +17,12 @@ Event time, as Flink's CepOperator does it:
 5. The matcher's snapshot is written to ValueState only when it changed; both states are cleared when
    the matcher is empty and nothing is buffered.
 
+Flink state is the truth at every checkpoint, but it is read only the first time a function instance
+meets a key (a restore always starts a new instance); after that the key's matcher, buffer and timer
+live in memory and every change is written through. PyFlink's own state cache is emptied at each
+bundle, that is at each watermark, and each read it misses is a round trip to the JVM: reading state
+per event and per timer cost more than all the matching.
+
 In processing time events are fed as they arrive, stamped with the processing time.
 """
 
@@ -38,8 +44,8 @@ log = logging.getLogger(__name__)
 MATCHER_STATE = "cep-matcher"
 BUFFER_STATE = "cep-buffer"
 TIMER_STATE = "cep-timer"
-#: How many keys' deserialised matchers one function instance keeps (the state bytes stay the truth).
-MATCHER_CACHE_SIZE = 1024
+#: How many keys one function instance keeps in memory (their Flink state stays complete).
+KEYS_IN_MEMORY = 1024
 
 
 class MatchContext:
@@ -58,6 +64,22 @@ class MatchContext:
 
 MatchFn = Callable[[dict, MatchContext], Iterable[Any]]
 TimeoutFn = Callable[[dict, int], Any]
+
+
+class _KeyState:
+    """One key's state in memory, mirroring Flink state: matcher (and the snapshot bytes it was saved
+    as), the time it was advanced to, the buffered events and the event-time timer."""
+
+    __slots__ = ("blob", "matcher", "advanced_to", "buffered", "wake_at")
+
+    def __init__(
+        self, blob: Optional[bytes], matcher: Any, buffered: dict[int, list], wake_at: Optional[int]
+    ) -> None:
+        self.blob = blob
+        self.matcher = matcher
+        self.advanced_to: Optional[int] = None
+        self.buffered = buffered
+        self.wake_at = wake_at
 
 
 class CepFunction(KeyedProcessFunction):
@@ -118,7 +140,7 @@ class CepFunction(KeyedProcessFunction):
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
         self._timer_state = runtime_context.get_state(ValueStateDescriptor(TIMER_STATE, Types.LONG()))
-        self._cache: OrderedDict[Any, tuple[Optional[bytes], Any, Optional[int]]] = OrderedDict()
+        self._keys: OrderedDict[Any, _KeyState] = OrderedDict()
         metrics = runtime_context.get_metrics_group().add_group("cep")
         self._events_in = metrics.counter("eventsIn")
         self._late_events = metrics.counter("lateEvents")
@@ -147,12 +169,12 @@ class CepFunction(KeyedProcessFunction):
             return
         if not self._matters(event):
             return
-        pending = self._buffer.get(timestamp)
+        state = self._state_of(ctx.get_current_key())
+        pending = state.buffered.get(timestamp)
         if pending is None:
-            pending = []
-            wake_at = self._timer_state.value()
-            if wake_at is None or timestamp < wake_at:
-                self._move_timer(wake_at, timestamp, timers)
+            pending = state.buffered[timestamp] = []
+            if state.wake_at is None or timestamp < state.wake_at:
+                self._move_timer(state, timestamp, timers)
         pending.append(event)
         self._buffer.put(timestamp, pending)
 
@@ -170,45 +192,41 @@ class CepFunction(KeyedProcessFunction):
 
     def _on_watermark(self, watermark: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
-        due = sorted(ts for ts in self._buffer.keys() if ts <= watermark)  # noqa: SIM118 - MapState
-        blob, matcher, advanced_to = self._load(key)
-        if not due and advanced_to == watermark:
-            # Nothing to feed and time already there (a timer left from before a restore).
-            self._remember(key, blob, matcher, advanced_to)
-            self._reschedule(matcher, list(self._buffer.keys()), watermark, ctx.timer_service())
-            return
-        for timestamp in due:
-            yield from self._emit(key, timestamp, *matcher.advance_time(timestamp))
-            for event in self._buffer.get(timestamp):
-                yield from self._emit(key, timestamp, matcher.process(event, timestamp), ())
-            self._buffer.remove(timestamp)
-        yield from self._emit(key, watermark, *matcher.advance_time(watermark))
-        remaining = list(self._buffer.keys())
-        self._save(key, blob, matcher, watermark, buffered=bool(remaining))
-        self._reschedule(matcher, remaining, watermark, ctx.timer_service())
+        state = self._state_of(key)
+        matcher = state.matcher
+        due = sorted(ts for ts in state.buffered if ts <= watermark)
+        if due or state.advanced_to != watermark:  # else: a timer left from before a restore
+            for timestamp in due:
+                yield from self._emit(key, timestamp, *matcher.advance_time(timestamp))
+                for event in state.buffered.pop(timestamp):
+                    yield from self._emit(key, timestamp, matcher.process(event, timestamp), ())
+                self._buffer.remove(timestamp)
+            yield from self._emit(key, watermark, *matcher.advance_time(watermark))
+            self._save(state, watermark)
+        self._reschedule(state, watermark, ctx.timer_service())
 
-    def _reschedule(self, matcher: Any, buffered: list, watermark: int, timers: Any) -> None:
+    def _reschedule(self, state: _KeyState, watermark: int, timers: Any) -> None:
         """Keep the key's one timer at its next wake-up: earliest buffered timestamp or matcher deadline."""
-        candidates = list(buffered)
-        deadline = matcher.next_deadline
+        candidates = list(state.buffered)
+        deadline = state.matcher.next_deadline
         if deadline is not None:
             candidates.append(max(deadline, watermark + 1))
-        wake_at = self._timer_state.value()
-        if wake_at is not None and wake_at <= watermark:
+        if state.wake_at is not None and state.wake_at <= watermark:
             self._timer_state.clear()  # that timer has fired
-            wake_at = None
-        self._move_timer(wake_at, min(candidates) if candidates else None, timers)
+            state.wake_at = None
+        self._move_timer(state, min(candidates) if candidates else None, timers)
 
-    def _move_timer(self, old: Optional[int], new: Optional[int], timers: Any) -> None:
-        if old == new:
+    def _move_timer(self, state: _KeyState, new: Optional[int], timers: Any) -> None:
+        if state.wake_at == new:
             return
-        if old is not None:
-            timers.delete_event_time_timer(old)
+        if state.wake_at is not None:
+            timers.delete_event_time_timer(state.wake_at)
         if new is None:
             self._timer_state.clear()
         else:
             timers.register_event_time_timer(new)
             self._timer_state.update(new)
+        state.wake_at = new
 
     def _late(self, event: Any, timestamp: int, ctx: KeyedProcessFunction.Context):
         self._late_events.inc()
@@ -232,17 +250,17 @@ class CepFunction(KeyedProcessFunction):
 
     def _feed_now(self, event: Any, now: int, ctx: KeyedProcessFunction.Context):
         key = ctx.get_current_key()
-        blob, matcher, _advanced_to = self._load(key)
-        yield from self._emit(key, now, *matcher.advance_time(now))
-        yield from self._emit(key, now, matcher.process(event, now), ())
-        self._keep_timeout_timer(matcher, now, ctx)
-        self._save(key, blob, matcher, now, buffered=False)
+        state = self._state_of(key)
+        yield from self._emit(key, now, *state.matcher.advance_time(now))
+        yield from self._emit(key, now, state.matcher.process(event, now), ())
+        self._keep_timeout_timer(state.matcher, now, ctx)
+        self._save(state, now)
 
     def _advance_now(self, now: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
-        blob, matcher, _advanced_to = self._load(key)
-        yield from self._emit(key, now, *matcher.advance_time(now))
-        self._save(key, blob, matcher, now, buffered=False)
+        state = self._state_of(key)
+        yield from self._emit(key, now, *state.matcher.advance_time(now))
+        self._save(state, now)
 
     # -- shared -------------------------------------------------------------------------------------
 
@@ -265,37 +283,35 @@ class CepFunction(KeyedProcessFunction):
             if self._timeout_tag is not None:
                 yield self._timeout_tag, self._timeout_fn(partial, timeout_ts)
 
-    def _load(self, key: Any) -> tuple[Optional[bytes], Any, Optional[int]]:
-        """The key's state bytes, its matcher and the time that matcher was last advanced to (if known).
+    def _state_of(self, key: Any) -> _KeyState:
+        """The current key's state: from memory, or read from Flink state the first time we meet it."""
+        state = self._keys.pop(key, None)
+        if state is None:
+            blob = self._matcher_state.value()
+            matcher = (
+                self._matcher_type(self._pattern)
+                if blob is None
+                else self._matcher_type.restore(self._pattern, bytes(blob))
+            )
+            buffered = {timestamp: list(events) for timestamp, events in self._buffer.items()}
+            state = _KeyState(blob, matcher, buffered, self._timer_state.value())
+        self._keys[key] = state
+        if len(self._keys) > KEYS_IN_MEMORY:
+            self._keys.popitem(last=False)  # its Flink state is complete: every change was written
+        return state
 
-        The cached matcher is used only while the state holds exactly the bytes it was saved as, so a
-        restore from a checkpoint (or any other change of state) always wins.
-        """
-        blob = self._matcher_state.value()
-        cached = self._cache.pop(key, None)
-        if cached is not None and cached[0] == blob:
-            return cached
-        if blob is None:
-            return None, self._matcher_type(self._pattern), None
-        return blob, self._matcher_type.restore(self._pattern, bytes(blob)), None
-
-    def _save(
-        self, key: Any, old_blob: Optional[bytes], matcher: Any, advanced_to: int, *, buffered: bool
-    ) -> None:
+    def _save(self, state: _KeyState, advanced_to: int) -> None:
         """Write the matcher's state if it changed; clear it when there is nothing left to keep."""
-        if matcher.is_empty() and not buffered:
-            if old_blob is not None:
+        state.advanced_to = advanced_to
+        if state.matcher.is_empty() and not state.buffered:
+            if state.blob is not None:
                 self._matcher_state.clear()
+                state.blob = None
             return
-        blob = matcher.snapshot()
-        if blob != old_blob:
+        blob = state.matcher.snapshot()
+        if blob != state.blob:
             self._matcher_state.update(blob)
-        self._remember(key, blob, matcher, advanced_to)
-
-    def _remember(self, key: Any, blob: Optional[bytes], matcher: Any, advanced_to: Optional[int]) -> None:
-        self._cache[key] = (blob, matcher, advanced_to)
-        if len(self._cache) > MATCHER_CACHE_SIZE:
-            self._cache.popitem(last=False)
+            state.blob = blob
 
 
 def _is_power_of_ten(n: int) -> bool:
