@@ -18,7 +18,7 @@ from infra.errors import DeployError
 
 PACKAGES = ("cep", "jobs", "simulator")
 # Files of the packages that belong in the zip (code plus the package data pyproject declares).
-INCLUDED_SUFFIXES = frozenset({".py", ".yaml", ".json", ".html", ".sh"})
+INCLUDED_SUFFIXES = frozenset({".py", ".yaml", ".json", ".html", ".sh", ".java"})
 # Extras of pyproject.toml the job needs on the cluster besides the core dependencies.
 RUNTIME_EXTRAS = ("flink",)
 EMR_SCRIPTS_DIR = Path(__file__).parent / "emr"

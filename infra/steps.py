@@ -22,6 +22,9 @@ YARN_APP_NAME = "emberwatch-bushfire"
 PREFIX = "/opt/emberwatch"
 PYTHON = f"{PREFIX}/venv/bin/python3"
 CONNECTOR_JAR = f"{PREFIX}/lib/flink-sql-connector-kinesis-5.0.0-1.20.jar"
+# The job's PARSE_READING UDF, built by the bootstrap action on every node: on the client's class path
+# (-C) so that Flink can compile the SQL operators while it builds the job graph (FLINK-28897).
+PARSER_JAR = f"{PREFIX}/lib/emberwatch-parse-reading.jar"
 LOCAL_PACKAGE = "/home/hadoop/emberwatch/emberwatch-job.zip"
 SAVEPOINT_SCRIPT = f"{PREFIX}/bin/savepoint.sh"
 # Written by the bootstrap action on every node: the job's local alert log and dead letters.
@@ -85,6 +88,7 @@ def flink_run_command(settings: JobSettings, from_savepoint: str | None = None) 
         f"-Dyarn.application.name={YARN_APP_NAME}",
         *resume,
         "--jarfile", CONNECTOR_JAR,
+        "-C", f"file://{PARSER_JAR}",
         "-pyclientexec", PYTHON, "-pyexec", PYTHON,
         "-pyfs", f"file://{LOCAL_PACKAGE}",
         "-pym", "jobs.bushfire",

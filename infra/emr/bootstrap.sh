@@ -2,7 +2,8 @@
 # EMR bootstrap action (runs on every node before Flink is installed):
 #   1. a Python 3.11 virtualenv in /opt/emberwatch/venv with the job's requirements,
 #   2. the Emberwatch package from S3, importable from that virtualenv,
-#   3. the pinned Kinesis connector jar from Maven Central, checked before use.
+#   3. the pinned Kinesis connector jar from Maven Central, checked before use,
+#   4. the job's PARSE_READING UDF jar, compiled here from the package's source.
 # Usage: bootstrap.sh s3://BUCKET/artifacts/emberwatch-VERSION-DIGEST.zip [CONNECTOR_SHA256]
 set -euo pipefail
 
@@ -53,4 +54,11 @@ else
         || { log "SHA-1 mismatch for $CONNECTOR_JAR against Maven Central's $CONNECTOR_URL.sha1"; exit 1; }
     log "pin it: KinesisConnectorSha256=$(sha256sum "$PREFIX/lib/$CONNECTOR_JAR" | cut -d' ' -f1)"
 fi
+# 4. The parser UDF: compiled against the virtualenv's PyFlink jars (Flink itself is not installed yet).
+if ! command -v javac >/dev/null 2>&1; then
+    log "installing a JDK (javac) to build the parser UDF"
+    sudo dnf install -y -q java-17-amazon-corretto-devel
+fi
+parser_jar=$(EMBERWATCH_CACHE_DIR="$PREFIX/lib" "$PREFIX/venv/bin/python" -m jobs.bushfire.parse_udf)
+ln -sf "$parser_jar" "$PREFIX/lib/emberwatch-parse-reading.jar"
 log "done"

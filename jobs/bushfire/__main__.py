@@ -28,11 +28,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from jobs.bushfire.environment import create_environment  # pyflink imports: after --help
+    from jobs.bushfire.parse_udf import choose_parser
     from jobs.bushfire.pipeline import build
 
-    env = create_environment(cfg.runtime)
     try:
-        build(env, cfg)
+        parser, jar = choose_parser(cfg.runtime.parser)
+        env = create_environment(cfg.runtime, jars=[jar] if jar else [])
+        build(env, cfg, parser)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

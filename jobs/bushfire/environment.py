@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
+from pyflink.util.java_utils import add_jars_to_context_class_loader
 
 from jobs.bushfire.config import RuntimeConfig
 
@@ -46,11 +49,44 @@ def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
     return conf
 
 
-def create_environment(runtime: RuntimeConfig, **extra: str) -> StreamExecutionEnvironment:
-    """A `StreamExecutionEnvironment` configured for `runtime` (plus `extra` Flink options)."""
+def create_environment(
+    runtime: RuntimeConfig, jars: Sequence[Path] = (), **extra: str
+) -> StreamExecutionEnvironment:
+    """A `StreamExecutionEnvironment` configured for `runtime` (plus `extra` Flink options) that ships
+    `jars` (the parser's UDF jar) with the job, besides the connector jars.
+
+    On a local mini-cluster the environment's class loader must see the jars too: with checkpoints on,
+    Flink compiles the SQL operators' generated code, which names the UDF class, while it builds the
+    job graph (FLINK-28897), and a local environment would use the JVM's own class path. Under
+    ``flink run`` the context environment's class loader comes from ``--jarfile``/``-C`` instead.
+    """
+    options = flink_configuration(runtime)
+    urls = [_as_url(str(jar)) for jar in jars]
+    if urls:
+        options["pipeline.jars"] = ";".join(filter(None, [options.get("pipeline.jars"), *urls]))
     config = Configuration()
-    for key, value in {**flink_configuration(runtime), **extra}.items():
+    for key, value in {**options, **extra}.items():
         config.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(config)
+    if urls and _is_local(env):
+        env = _local_environment_seeing(urls, config)
     env.set_parallelism(runtime.parallelism)
     return env
+
+
+def _is_local(env: StreamExecutionEnvironment) -> bool:
+    return env._j_stream_execution_environment.getClass().getSimpleName() == "LocalStreamEnvironment"
+
+
+def _local_environment_seeing(urls: list[str], config: Configuration) -> StreamExecutionEnvironment:
+    """A local environment whose user class loader also loads `urls` (what LocalStreamEnvironment is,
+    built through the public constructor that takes a class loader)."""
+    add_jars_to_context_class_loader(urls)
+    jvm = get_gateway().jvm
+    config.set_string("execution.target", "local")
+    config.set_string("execution.attached", "true")
+    loader = jvm.Thread.currentThread().getContextClassLoader()
+    j_env = jvm.org.apache.flink.streaming.api.environment.StreamExecutionEnvironment(
+        config._j_configuration, loader
+    )
+    return StreamExecutionEnvironment(j_env)

@@ -1,13 +1,15 @@
-"""Parse and validate sensor readings in the JVM (Flink SQL), so Python only sees what it must.
+"""Parse and validate sensor readings in the JVM, so Python only sees the rows it must.
 
-Every line is parsed by Flink's JSON functions (``JSON_VALUE`` + ``TRY_CAST``; never ``RETURNING
-DOUBLE``, which fails the whole job with a ClassCastException on an integer temperature). A row whose
-required fields are missing or of the wrong type gets a ``reason`` and goes, with its raw text, to the
-dead letters. Valid rows that can never take part in a match (the pattern's pre-filter, e.g.
-``temperature >= 50``) are dropped in the JVM when nothing else needs them.
+Every line is parsed in the JVM, by default with one streaming parse in a Java UDF (`PARSE_READING`,
+see `jobs.bushfire.parse_udf`), or, where no JDK can build it, with Flink's JSON functions
+(``JSON_VALUE`` + ``TRY_CAST`` per field; never ``RETURNING DOUBLE``, which fails the whole job with a
+ClassCastException on an integer temperature). A row whose required fields are missing or of the
+wrong type gets a ``reason`` and goes, with its raw text, to Python. Valid rows that can never take
+part in a match (the pattern's pre-filter, e.g. ``temperature >= 50``) are dropped in the JVM when
+nothing else needs them.
 
-The Python side turns the remaining rows into plain ``dict`` readings (CONTRACTS section 3) or
-:class:`DeadLetter` records.
+The Python side gives the exact verdict and turns the remaining rows into plain ``dict`` readings
+(CONTRACTS section 3) or :class:`DeadLetter` records.
 """
 
 from __future__ import annotations
@@ -61,33 +63,86 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+class JvmParser(Enum):
+    """How the JVM reads a line's fields: one Java UDF parse, or Flink SQL's JSON functions per field."""
+
+    JAVA = "java"  # PARSE_READING (jobs/bushfire/jvm/ParseReading.java): one parse per line
+    SQL = "sql"  # JSON_VALUE + TRY_CAST per field: no JDK needed, about three times slower
+
+    def fields(self, column: str = "line") -> dict[str, str]:
+        """SQL expressions reading each required field of `column` (NULL when absent or invalid)."""
+        if self is JvmParser.JAVA:
+            return {name: f"{UDF_NAME}({column}).`{name}`" for name in REQUIRED_FIELDS}
+        numbers = {"ts": "BIGINT", "temperature": "DOUBLE", "lat": "DOUBLE", "lon": "DOUBLE"}
+        return {
+            name: f"TRY_CAST({_json_value(column, name)} AS {numbers[name]})"
+            if name in numbers
+            else _json_value(column, name)
+            for name in REQUIRED_FIELDS
+        }
+
+    def event_time(self, column: str = "line") -> str:
+        """The rowtime of a raw line: its `ts`, or epoch 0 for a line without one (a dead letter anyway)."""
+        return f"TO_TIMESTAMP_LTZ(COALESCE({self.fields(column)['ts']}, 0), 3)"
+
+    def reason(self, column: str = "line") -> str:
+        """SQL for why `column` may not be a valid reading; NULL only when it certainly is one."""
+        if self is JvmParser.JAVA:
+            return f"{UDF_NAME}({column}).reason"
+        return _sql_reason(column, self.fields(column))
+
+
+#: Name of the Java function in SQL (registered by `jobs.bushfire.parse_udf`).
+UDF_NAME = "PARSE_READING"
+
+
 def _json_value(column: str, field: str) -> str:
     return f"JSON_VALUE({column}, '$.{field}')"
-
-
-def field_expressions(column: str = "line") -> dict[str, str]:
-    """SQL expressions reading each required field from the raw JSON text (NULL when absent or invalid)."""
-    numbers = {"ts": "BIGINT", "temperature": "DOUBLE", "lat": "DOUBLE", "lon": "DOUBLE"}
-    return {
-        name: f"TRY_CAST({_json_value(column, name)} AS {numbers[name]})"
-        if name in numbers
-        else _json_value(column, name)
-        for name in REQUIRED_FIELDS
-    }
-
-
-def event_time_expression(column: str = "line") -> str:
-    """The rowtime of a raw line: its `ts`, or epoch 0 for a line without one (a dead letter anyway)."""
-    return f"TO_TIMESTAMP_LTZ(COALESCE({field_expressions(column)['ts']}, 0), 3)"
 
 
 #: Spellings of a well-typed `infectedBy` (null or a string) in compact and spaced JSON. A line with
 #: none of them is only suspect: Python decides exactly (other spacing costs speed, not correctness).
 _INFECTED_BY_OK = ('"infectedBy":null', '"infectedBy":"', '"infectedBy": null', '"infectedBy": "')
 _STRING_FIELDS = ("event_id", "node", "region")
+_NUMBER_FIELDS = ("ts", "temperature", "lat", "lon")
 
 
-def parse_query(source: str, hot_filter_sql: Optional[str]) -> str:
+def _written_as(column: str, name: str, value_text: str) -> str:
+    """SQL: `column` holds ``"name":<value_text>`` (compact or with one space), as the reading's field."""
+    return " OR ".join(
+        f"POSITION(CONCAT('\"{name}\"{colon}', {value_text}) IN {column}) > 0" for colon in (":", ": ")
+    )
+
+
+def _sql_reason(column: str, fields: dict[str, str]) -> str:
+    """The SQL parser's checks. JSON_VALUE reads numbers and strings alike as text and ignores what
+    follows the object, so a field passes only when the line shows it written with its type
+    (``"node":"n1"``, ``"ts":1700000000000``), and a line with a second brace (a reading has no nested
+    objects) or not ending in one is suspect. Anything unusual is flagged, never passed."""
+    checks = " ".join(f"WHEN {sql} IS NULL THEN 'missing or invalid {name}'" for name, sql in fields.items())
+    as_written = {name: f"CONCAT('\"', {_json_value(column, name)}, '\"')" for name in _STRING_FIELDS}
+    as_written.update({name: _json_value(column, name) for name in _NUMBER_FIELDS})
+    typed = " ".join(
+        f"WHEN NOT ({_written_as(column, name, text)}) THEN 'invalid {name}'"
+        for name, text in as_written.items()
+    )
+    battery_ok = " OR ".join(
+        _written_as(column, "battery", text) for text in (_json_value(column, "battery"), "'null'")
+    )
+    infected_by_ok = " OR ".join(f"POSITION('{text}' IN {column}) > 0" for text in _INFECTED_BY_OK)
+    return (
+        f"CASE WHEN {fields['event_id']} IS NULL AND NOT ({column} IS JSON OBJECT) "
+        f"THEN '{Reason.MALFORMED.value}' "
+        f"{checks} {typed} WHEN NOT ({infected_by_ok}) THEN 'missing or invalid infectedBy' "
+        f"WHEN POSITION('\"battery\"' IN {column}) > 0 AND NOT ({battery_ok}) THEN 'invalid battery' "
+        f"WHEN POSITION('{{' IN SUBSTRING({column} FROM POSITION('{{' IN {column}) + 1)) > 0 "
+        "THEN 'nested object or text after the object' "
+        f"WHEN NOT (RTRIM({column}) LIKE '%}}') OR RTRIM({column}) LIKE '%}}}}' THEN 'text after the object' "
+        "ELSE CAST(NULL AS STRING) END"
+    )
+
+
+def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = JvmParser.JAVA) -> str:
     """The one query that checks every line once and keeps the rows Python must see.
 
     Every required field is read (parsed, type-cast) in the JVM. A row that fails a check gets a
@@ -96,28 +151,10 @@ def parse_query(source: str, hot_filter_sql: Optional[str]) -> str:
     need to see. Kept are the flagged rows and the unflagged rows passing `hot_filter_sql` (the
     pattern's pre-filter, over the field columns), or every row when it is None (the raw-event path
     needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime).
-
-    String fields must appear quoted in the line (``node: 42`` reads as "42" otherwise), and the line
-    must end with the object's closing brace (a reading has no nested objects, so a line ending in
-    ``}}`` is suspect too).
     """
-    fields = field_expressions("line")
-    checks = " ".join(f"WHEN `{name}` IS NULL THEN 'missing or invalid {name}'" for name in REQUIRED_FIELDS)
-    quoted = " ".join(
-        f"WHEN POSITION(CONCAT('\"', `{name}`, '\"') IN line) = 0 THEN 'invalid {name}'"
-        for name in _STRING_FIELDS
-    )
-    infected_by_ok = " OR ".join(f"POSITION('{text}' IN line) > 0" for text in _INFECTED_BY_OK)
-    reason = (
-        f"CASE WHEN `event_id` IS NULL AND NOT (line IS JSON OBJECT) THEN '{Reason.MALFORMED.value}' "
-        f"{checks} {quoted} WHEN NOT ({infected_by_ok}) THEN 'missing or invalid infectedBy' "
-        # JSON_VALUE reads a complete object and ignores what follows it (e.g. a doubled brace)
-        "WHEN NOT (RTRIM(line) LIKE '%}') OR RTRIM(line) LIKE '%}}' THEN 'text after the object' "
-        "ELSE CAST(NULL AS STRING) END"
-    )
+    fields = parser.fields("line")
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())
-    inner = f"SELECT line, rt, {columns} FROM {source}"
-    checked = f"SELECT line, rt, {reason} AS reason, {', '.join(f'`{n}`' for n in fields)} FROM ({inner})"
+    checked = f"SELECT line, rt, {parser.reason('line')} AS reason, {columns} FROM {source}"
     query = f"SELECT line, reason, rt FROM ({checked})"
     if hot_filter_sql is None:
         return query

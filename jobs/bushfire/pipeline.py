@@ -31,7 +31,8 @@ from jobs.bushfire.config import (
     RawEventsConfig,
     RuntimeConfig,
 )
-from jobs.bushfire.parsing import parse_query
+from jobs.bushfire.parse_udf import register_functions
+from jobs.bushfire.parsing import JvmParser, parse_query
 from jobs.bushfire.sources import read_lines
 
 LATE = OutputTag("late-readings", Types.PICKLED_BYTE_ARRAY())
@@ -57,14 +58,18 @@ class DeliveryOut:
     dead_letters: DataStream
 
 
-def build(env: StreamExecutionEnvironment, cfg: BushfireConfig) -> None:
-    """Add the bushfire job to `env` (call ``env.execute()`` afterwards)."""
+def build(env: StreamExecutionEnvironment, cfg: BushfireConfig, parser: JvmParser) -> None:
+    """Add the bushfire job to `env` (call ``env.execute()`` afterwards).
+
+    With the Java `parser`, `env` must have been created with its jar (`parse_udf.choose_parser`).
+    """
     t_env = StreamTableEnvironment.create(env)
+    register_functions(t_env, parser)
     pattern = patterns.fire_chain(cfg.detection)
     hot = prefilter(pattern)
-    lines = read_lines("sensor_lines", env, t_env, cfg.source, cfg.watermarks)
+    lines = read_lines("sensor_lines", env, t_env, cfg.source, cfg.watermarks, parser)
     hot_sql = None if cfg.raw_events.enabled else hot.to_sql()  # OpenSearch needs every reading
-    rows = select_rows("parse-validate", t_env, lines, hot_sql)
+    rows = select_rows("parse-validate", t_env, lines, hot_sql, parser)
     parsed = parse_readings("parse-validate", rows)
     readings = drop_duplicates("dedupe-events", parsed.readings, cfg.detection)
     index_failures = write_raw_events("opensearch-raw", readings, cfg.raw_events, cfg.runtime)
@@ -78,10 +83,10 @@ def build(env: StreamExecutionEnvironment, cfg: BushfireConfig) -> None:
 
 
 def select_rows(
-    step_id: str, t_env: StreamTableEnvironment, lines: str, hot_sql: Optional[str]
+    step_id: str, t_env: StreamTableEnvironment, lines: str, hot_sql: Optional[str], parser: JvmParser
 ) -> DataStream:
     """Parse and validate every line in the JVM; keep invalid rows and (pre-filtered) valid ones."""
-    table = t_env.sql_query(parse_query(f"`{lines}`", hot_sql))
+    table = t_env.sql_query(parse_query(f"`{lines}`", hot_sql, parser))
     return t_env.to_data_stream(table)
 
 

@@ -16,7 +16,7 @@ from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
 from jobs.bushfire.config import KinesisConfig, SourceConfig, SourceKind, WatermarkConfig
 from jobs.bushfire.errors import ConfigError
-from jobs.bushfire.parsing import event_time_expression
+from jobs.bushfire.parsing import JvmParser
 
 
 def _interval(ms: int) -> str:
@@ -38,19 +38,24 @@ def read_lines(
     t_env: StreamTableEnvironment,
     source: SourceConfig,
     watermarks: WatermarkConfig,
+    parser: JvmParser,
 ) -> str:
-    """Register the configured source as table `step_id` and return its name."""
+    """Register the configured source as table `step_id` and return its name (rowtime via `parser`)."""
     t_env.get_config().set("table.exec.source.idle-timeout", f"{watermarks.idleness_ms} ms")
     env.get_config().set_auto_watermark_interval(watermarks.emit_interval_ms)
     if source.kind is SourceKind.KINESIS:
-        _register_kinesis(step_id, env, t_env, source.kinesis, watermarks)
+        _register_kinesis(step_id, env, t_env, source.kinesis, watermarks, parser)
     else:
-        _register_files(step_id, t_env, source, watermarks)
+        _register_files(step_id, t_env, source, watermarks, parser)
     return step_id
 
 
 def _register_files(
-    name: str, t_env: StreamTableEnvironment, source: SourceConfig, watermarks: WatermarkConfig
+    name: str,
+    t_env: StreamTableEnvironment,
+    source: SourceConfig,
+    watermarks: WatermarkConfig,
+    parser: JvmParser,
 ) -> None:
     """A file or directory of JSON lines; watched for new files unless bounded."""
     path = Path(source.input_path).resolve()
@@ -61,7 +66,7 @@ def _register_files(
     t_env.execute_sql(
         f"CREATE TEMPORARY TABLE `{name}` ("
         f" line STRING,"
-        f" rt AS {event_time_expression('line')},"
+        f" rt AS {parser.event_time('line')},"
         f" WATERMARK FOR rt AS {_watermark('rt', watermarks)}"
         f") WITH ({with_clause})"
     )
@@ -90,6 +95,7 @@ def _register_kinesis(
     t_env: StreamTableEnvironment,
     kinesis: KinesisConfig,
     watermarks: WatermarkConfig,
+    parser: JvmParser,
 ) -> None:
     """The Kinesis stream through PyFlink 1.20's `FlinkKinesisConsumer` (needs the connector jar)."""
     from pyflink.datastream.connectors.kinesis import FlinkKinesisConsumer
@@ -106,7 +112,7 @@ def _register_kinesis(
     schema = (
         Schema.new_builder()
         .column("f0", DataTypes.STRING())
-        .column_by_expression("rt", event_time_expression("f0"))
+        .column_by_expression("rt", parser.event_time("f0"))
         .watermark("rt", _watermark("rt", watermarks))
         .build()
     )

@@ -50,6 +50,8 @@ def make_project(root: Path) -> Path:
     (root / "jobs" / "bushfire").mkdir()
     (root / "jobs" / "bushfire" / "__main__.py").write_text("print('bushfire')\n")
     (root / "jobs" / "bushfire" / "patterns.yaml").write_text("threshold: 50\n")
+    (root / "jobs" / "bushfire" / "jvm").mkdir()
+    (root / "jobs" / "bushfire" / "jvm" / "ParseReading.java").write_text("class ParseReading {}\n")
     (root / "cep" / "__pycache__").mkdir()
     (root / "cep" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
     (root / "simulator" / "notes.txt").write_text("not package data\n")

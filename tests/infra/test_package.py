@@ -30,6 +30,7 @@ def test_package_holds_code_requirements_and_scripts_only(project_root: Path) ->
         "simulator/__init__.py",
     } <= names
     assert "jobs/bushfire/patterns.yaml" in names  # package data travels with the code
+    assert "jobs/bushfire/jvm/ParseReading.java" in names  # the bootstrap builds the UDF jar from it
     assert not [
         n for n in names if "__pycache__" in n or n.endswith((".pyc", ".txt")) and n != "requirements.txt"
     ]

@@ -84,3 +84,11 @@ def test_bootstrap_fetches_the_connector_jar_the_steps_use() -> None:
     assert steps.CONNECTOR_JAR.endswith(f"/flink-sql-connector-kinesis-{version}.jar")
     assert version == "5.0.0-1.20"
     assert "sha256sum --check" in bootstrap and "sha1sum --check" in bootstrap
+
+
+def test_bootstrap_builds_the_parser_jar_the_steps_put_on_the_class_path() -> None:
+    bootstrap = (TEMPLATE_PATH.parent.parent / "emr" / "bootstrap.sh").read_text()
+    command = steps.flink_run_command(_settings([]))
+    assert command[command.index("-C") + 1] == f"file://{steps.PARSER_JAR}"
+    assert "-m jobs.bushfire.parse_udf" in bootstrap
+    assert f'ln -sf "$parser_jar" "$PREFIX/lib/{steps.PARSER_JAR.rsplit("/", 1)[1]}"' in bootstrap

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Optional
 
 from jobs.bushfire.config import load_config
-from jobs.bushfire.environment import flink_configuration
+from jobs.bushfire.environment import create_environment
+from jobs.bushfire.parse_udf import choose_parser
 from jobs.bushfire.pipeline import build
 from simulator import encode_lines
-from tests.support.flink import local_env
+from tests.support.flink import LOCAL_DEFAULTS
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,8 @@ def run_job(
         *flags,
     ]
     cfg = load_config(argv, env={})
-    env = local_env(cfg.runtime.parallelism, **{**flink_configuration(cfg.runtime), **(flink_conf or {})})
-    build(env, cfg)
+    parser, jar = choose_parser(cfg.runtime.parser)  # as `python -m jobs.bushfire` does
+    env = create_environment(cfg.runtime, [jar] if jar else [], **{**LOCAL_DEFAULTS, **(flink_conf or {})})
+    build(env, cfg, parser)
     env.execute("bushfire-test")
     return JobOutput(_read_jsonl(alerts), _read_jsonl(dead))

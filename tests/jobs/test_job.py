@@ -108,9 +108,10 @@ def test_a_failure_and_restart_loses_and_repeats_no_alert(tmp_path: Path) -> Non
 def test_kinesis_without_the_connector_jar_says_which_jar_to_add() -> None:
     from jobs.bushfire.config import load_config
     from jobs.bushfire.errors import ConfigError
+    from jobs.bushfire.parsing import JvmParser
     from jobs.bushfire.pipeline import build
     from tests.support.flink import local_env
 
     cfg = load_config(["--source", "kinesis", "--kinesis-stream", "readings"], env={})
     with pytest.raises(ConfigError, match="--connector-jars"):
-        build(local_env(), cfg)
+        build(local_env(), cfg, JvmParser.SQL)

@@ -30,7 +30,7 @@ def worker_pythonpath() -> str:
 
 
 # Keep mini-cluster jobs light on the shared 2-core machine: small managed memory, few network buffers.
-_DEFAULTS = {
+LOCAL_DEFAULTS = {
     "python.executable": sys.executable,
     "python.client.executable": sys.executable,
     "python.pythonpath": worker_pythonpath(),
@@ -57,7 +57,7 @@ def local_env(parallelism: int = 1, **conf: str) -> StreamExecutionEnvironment:
     >>> env = local_env(**{"python.execution-mode": "thread"})
     """
     config = Configuration()
-    for key, value in {**_DEFAULTS, **{k.replace("__", "."): v for k, v in conf.items()}}.items():
+    for key, value in {**LOCAL_DEFAULTS, **{k.replace("__", "."): v for k, v in conf.items()}}.items():
         config.set_string(key, str(value))
     env = StreamExecutionEnvironment.get_execution_environment(config)
     env.set_parallelism(parallelism)

@@ -1,0 +1,182 @@
+package emberwatch.flink;
+
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
+
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.table.annotation.DataTypeHint;
+import org.apache.flink.table.functions.ScalarFunction;
+import org.apache.flink.types.Row;
+
+/**
+ * PARSE_READING(line): one pass of a streaming JSON parser over a raw sensor line, giving the
+ * reading's fields and, when the line is not certainly a valid reading, the reason why not.
+ *
+ * <p>It replaces eight JSON_VALUE calls, each of which parses the whole line again. The verdict is
+ * one-sided on purpose: a NULL reason means the line is a valid reading by the event schema
+ * (simulator/events.py, reading_problem); anything unusual (duplicate fields, unicode escapes,
+ * integers beyond 64 bits) gets a reason and goes to Python, which decides exactly.
+ */
+public final class ParseReading extends ScalarFunction {
+
+    private static final JsonFactory JSON = new JsonFactory();
+
+    private static final String ROW_TYPE =
+            "ROW<event_id STRING, node STRING, region STRING, ts BIGINT, temperature DOUBLE,"
+                    + " infectedBy STRING, lat DOUBLE, lon DOUBLE, reason STRING>";
+
+    /** Fields of one line while it is being read; `reason` is set at the first problem found. */
+    private static final class Reading {
+        String eventId;
+        String node;
+        String region;
+        Long ts;
+        Double temperature;
+        String infectedBy;
+        boolean hasInfectedBy;
+        Double lat;
+        Double lon;
+        String reason;
+
+        void flag(String why) {
+            if (reason == null) {
+                reason = why;
+            }
+        }
+
+        Row toRow() {
+            return Row.of(eventId, node, region, ts, temperature, infectedBy, lat, lon, reason);
+        }
+    }
+
+    public @DataTypeHint(ROW_TYPE) Row eval(String line) {
+        Reading reading = new Reading();
+        if (line == null) {
+            reading.flag("malformed");
+            return reading.toRow();
+        }
+        if (line.contains("\\u")) {
+            reading.flag("unicode escape"); // Python rejects lone surrogates, Jackson does not
+        }
+        try (JsonParser parser = JSON.createParser(line)) {
+            if (parser.nextToken() != JsonToken.START_OBJECT) {
+                reading.flag("malformed");
+                return reading.toRow();
+            }
+            readFields(parser, reading);
+            if (parser.nextToken() != null) {
+                reading.flag("text after the object");
+            }
+        } catch (IOException | RuntimeException e) {
+            reading.flag("malformed");
+        }
+        checkRequired(reading);
+        return reading.toRow();
+    }
+
+    private static void readFields(JsonParser parser, Reading reading) throws IOException {
+        Set<String> seen = new HashSet<>();
+        while (parser.nextToken() == JsonToken.FIELD_NAME) {
+            String name = parser.getCurrentName();
+            JsonToken value = parser.nextToken();
+            if (!seen.add(name)) {
+                reading.flag("duplicate " + name); // the last one wins in Python: let it decide
+            }
+            switch (name) {
+                case "event_id":
+                    reading.eventId = text(parser, value, reading, name);
+                    break;
+                case "node":
+                    reading.node = text(parser, value, reading, name);
+                    break;
+                case "region":
+                    reading.region = text(parser, value, reading, name);
+                    break;
+                case "ts":
+                    reading.ts = integer(parser, value, reading);
+                    break;
+                case "temperature":
+                    reading.temperature = number(parser, value, reading, name);
+                    break;
+                case "lat":
+                    reading.lat = number(parser, value, reading, name);
+                    break;
+                case "lon":
+                    reading.lon = number(parser, value, reading, name);
+                    break;
+                case "infectedBy":
+                    reading.hasInfectedBy = true;
+                    reading.infectedBy = value == JsonToken.VALUE_NULL ? null : text(parser, value, reading, name);
+                    break;
+                case "battery":
+                    if (value != JsonToken.VALUE_NULL) {
+                        number(parser, value, reading, name);
+                    }
+                    break;
+                default:
+                    parser.skipChildren();
+            }
+        }
+        if (parser.currentToken() != JsonToken.END_OBJECT) {
+            reading.flag("malformed");
+        }
+    }
+
+    private static String text(JsonParser parser, JsonToken value, Reading reading, String name)
+            throws IOException {
+        if (value == JsonToken.VALUE_STRING) {
+            return parser.getText();
+        }
+        reading.flag("invalid " + name);
+        parser.skipChildren();
+        return null;
+    }
+
+    private static Long integer(JsonParser parser, JsonToken value, Reading reading) throws IOException {
+        if (value == JsonToken.VALUE_NUMBER_INT && parser.getNumberType() != JsonParser.NumberType.BIG_INTEGER) {
+            return parser.getLongValue();
+        }
+        reading.flag("invalid ts");
+        parser.skipChildren();
+        return null;
+    }
+
+    private static Double number(JsonParser parser, JsonToken value, Reading reading, String name)
+            throws IOException {
+        boolean numeric = value == JsonToken.VALUE_NUMBER_FLOAT
+                || (value == JsonToken.VALUE_NUMBER_INT
+                        && parser.getNumberType() != JsonParser.NumberType.BIG_INTEGER);
+        if (numeric) {
+            double number = parser.getDoubleValue();
+            if (Double.isFinite(number)) {
+                return number;
+            }
+        }
+        reading.flag("invalid " + name);
+        parser.skipChildren();
+        return null;
+    }
+
+    private static void checkRequired(Reading reading) {
+        if (reading.eventId == null) {
+            reading.flag("missing or invalid event_id");
+        } else if (reading.node == null) {
+            reading.flag("missing or invalid node");
+        } else if (reading.region == null) {
+            reading.flag("missing or invalid region");
+        } else if (reading.ts == null) {
+            reading.flag("missing or invalid ts");
+        } else if (reading.temperature == null) {
+            reading.flag("missing or invalid temperature");
+        } else if (reading.lat == null) {
+            reading.flag("missing or invalid lat");
+        } else if (reading.lon == null) {
+            reading.flag("missing or invalid lon");
+        } else if (!reading.hasInfectedBy) {
+            reading.flag("missing infectedBy");
+        }
+    }
+}
