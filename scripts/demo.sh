@@ -20,6 +20,7 @@ for arg in "$@"; do
 done
 
 ensure_venv test
+ensure_javac || log "the job will parse with Flink SQL's JSON functions (slower)"
 OUT="${DEMO_OUT:-$EMBERWATCH_ROOT/demo-out}"
 rm -rf "$OUT"
 mkdir -p "$OUT/readings"

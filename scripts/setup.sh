@@ -38,6 +38,19 @@ ensure_kinesis_local() {
     export KINESIS_LOCAL_DIR="$EMBERWATCH_ROOT/tools/node_modules/kinesis-local"
 }
 
+# ensure_javac: a JDK, so the job can compile its parser UDF (jobs/bushfire/jvm) once.
+ensure_javac() {
+    if command -v javac >/dev/null 2>&1; then return 0; fi
+    if [ "$(id -u)" != "0" ]; then
+        log "javac is missing and we are not root: install a JDK (Debian: openjdk-17-jdk-headless)"
+        return 1
+    fi
+    log "installing a JDK for javac (apt)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless >/dev/null
+}
+
 # ensure_chromium: Debian's headless Chromium, for the heat-map page test.
 ensure_chromium() {
     if command -v chromium >/dev/null 2>&1; then return 0; fi

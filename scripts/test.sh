@@ -7,6 +7,7 @@ cd "$EMBERWATCH_ROOT"
 ensure_venv test
 ensure_kinesis_local
 ensure_chromium
+ensure_javac
 log "ruff"
 "$PY" -m ruff check .
 templates=$( (find infra -path '*templates*' -name '*.yaml' 2>/dev/null || true) | sort)
