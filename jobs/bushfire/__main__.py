@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import signal
 import sys
@@ -27,6 +28,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    warm_up = _import_in_background(PYTHON_WORKER_MODULE)  # while the JVM starts
     from jobs.bushfire.environment import create_environment  # pyflink imports: after --help
     from jobs.bushfire.parse_udf import choose_parser
     from jobs.bushfire.pipeline import build
@@ -38,8 +40,21 @@ def main(argv: Optional[list[str]] = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    warm_up.join()
     run(env, cfg.runtime.max_runtime_ms)
     return 0
+
+
+#: What a local run's Python worker imports first (PyFlink's loopback worker, Apache Beam): about two
+#: seconds of imports that can overlap with the JVM's start instead of following it.
+PYTHON_WORKER_MODULE = "pyflink.fn_execution.beam.beam_worker_pool_service"
+
+
+def _import_in_background(module: str) -> threading.Thread:
+    """Start importing `module` in a thread (Python's import lock makes a later import wait for it)."""
+    thread = threading.Thread(target=importlib.import_module, args=(module,), name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def run(env, max_runtime_ms: Optional[int]) -> None:
