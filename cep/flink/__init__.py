@@ -5,8 +5,17 @@ The only module of `cep` that imports pyflink. See the README section "Running p
 
 from __future__ import annotations
 
+from cep.flink.keyed_memory import MirroredValueState
 from cep.flink.match_ids import default_event_id, match_id
 from cep.flink.operator import CepFunction, MatchContext
 from cep.flink.pattern_stream import CEP, PatternStream
 
-__all__ = ["CEP", "CepFunction", "MatchContext", "PatternStream", "default_event_id", "match_id"]
+__all__ = [
+    "CEP",
+    "CepFunction",
+    "MatchContext",
+    "MirroredValueState",
+    "PatternStream",
+    "default_event_id",
+    "match_id",
+]

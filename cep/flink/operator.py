@@ -49,14 +49,26 @@ KEYS_IN_MEMORY = 1024
 
 
 class MatchContext:
-    """What `PatternStream.process` functions see besides the match: key, match id, timestamp."""
+    """What `PatternStream.process` functions see besides the match: key, match id, timestamp.
 
-    __slots__ = ("key", "match_id", "timestamp")
+    The match id is computed when first read: a function that does not need it does not pay for
+    hashing every event of every match.
+    """
 
-    def __init__(self, key: Any, match_id: str, timestamp: int) -> None:
+    __slots__ = ("key", "timestamp", "_match", "_event_id", "_match_id")
+
+    def __init__(self, key: Any, match: dict, timestamp: int, event_id: EventIdFn = default_event_id) -> None:
         self.key = key
-        self.match_id = match_id
         self.timestamp = timestamp
+        self._match = match
+        self._event_id = event_id
+        self._match_id: Optional[str] = None
+
+    @property
+    def match_id(self) -> str:
+        if self._match_id is None:
+            self._match_id = match_id(self.key, self._match, self._event_id)
+        return self._match_id
 
     def __repr__(self) -> str:
         return f"MatchContext(key={self.key!r}, match_id={self.match_id!r}, timestamp={self.timestamp!r})"
@@ -90,7 +102,9 @@ class CepFunction(KeyedProcessFunction):
     pattern:
         The `cep.Pattern` to run.
     match_fn:
-        ``fn(match, ctx) -> iterable of outputs`` for each match.
+        ``fn(match, ctx) -> iterable of outputs`` for each match. Like Flink's rich pattern functions,
+        it may have ``open(runtime_context)`` and ``close()``, called with the operator's; state it
+        creates in `open` is keyed state of the current key when it is called.
     late_tag:
         Side output for late events, or None to count and log them.
     timeout_tag, timeout_fn:
@@ -141,6 +155,8 @@ class CepFunction(KeyedProcessFunction):
         )
         self._timer_state = runtime_context.get_state(ValueStateDescriptor(TIMER_STATE, Types.LONG()))
         self._keys: OrderedDict[Any, _KeyState] = OrderedDict()
+        if callable(getattr(self._match_fn, "open", None)):
+            self._match_fn.open(runtime_context)
         metrics = runtime_context.get_metrics_group().add_group("cep")
         self._events_in = metrics.counter("eventsIn")
         self._late_events = metrics.counter("lateEvents")
@@ -148,6 +164,10 @@ class CepFunction(KeyedProcessFunction):
         self._matches_out = metrics.counter("matches")
         self._timeouts_out = metrics.counter("timeouts")
         self._dropped = 0
+
+    def close(self) -> None:
+        if callable(getattr(self._match_fn, "close", None)):
+            self._match_fn.close()
 
     # -- Flink callbacks ----------------------------------------------------------------------------
 
@@ -276,7 +296,7 @@ class CepFunction(KeyedProcessFunction):
     def _emit(self, key: Any, timestamp: int, matches: list, timeouts: Iterable):
         for match in matches:
             self._matches_out.inc()
-            context = MatchContext(key, match_id(key, match, self._event_id), timestamp)
+            context = MatchContext(key, match, timestamp, self._event_id)
             yield from self._match_fn(match, context)
         for partial, timeout_ts in timeouts:
             self._timeouts_out.inc()

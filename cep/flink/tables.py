@@ -10,11 +10,13 @@ that every event able to change the matcher's state satisfies, and its SQL form 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any, Optional
 
-from pyflink.common.typeinfo import TypeInformation
-from pyflink.datastream import KeyedStream
+from pyflink.common.typeinfo import TypeInformation, Types
+from pyflink.datastream import DataStream, KeyedStream
 from pyflink.datastream.functions import KeySelector, MapFunction
+from pyflink.java_gateway import get_gateway
 from pyflink.table import StreamTableEnvironment, Table
 from pyflink.table.expressions import call_sql
 
@@ -96,3 +98,37 @@ class FieldKey(KeySelector):
 
     def get_key(self, event: dict) -> Any:
         return event[self._name]
+
+
+def rows_keyed_in_jvm(
+    table_env: StreamTableEnvironment,
+    table: Table,
+    key: str,
+    columns: Sequence[str],
+    rowtime_column: str,
+    column_types: Sequence[TypeInformation],
+    key_type: Optional[TypeInformation] = None,
+) -> KeyedStream:
+    """Rows of `table` (its `columns`, as a `Row`) keyed by the SQL expression `key`, in the JVM.
+
+    `DataStream.key_by` runs its key selector in a Python operator, so every row would cross into
+    Python once before the shuffle and again after it; in the source's task that operator also makes
+    the source wait at every watermark for Python. Here the key is a column computed by Flink SQL and
+    the shuffle happens in the JVM, so the first Python code to see a row is the keyed function.
+
+    `rowtime_column` (a rowtime attribute with a watermark) becomes each record's timestamp; the rows
+    carry only `columns`, whose Flink types `column_types` gives in order. A NULL `key` is keyed as
+    the empty string.
+    """
+    key_type = key_type or Types.STRING()
+    value_type = Types.ROW_NAMED(list(columns), list(column_types))
+    selected = ", ".join(f"`{name}`" for name in columns)
+    keyed_rows = table_env.sql_query(
+        f"SELECT COALESCE({key}, '') AS k, ROW({selected}) AS v, `{rowtime_column}` FROM {table}"
+    )
+    j_stream = table_env._j_tenv.toDataStream(keyed_rows._j_table)
+    # Rows of (key, value, rowtime) for PyFlink's keyed operators, which read fields 0 and 1 only.
+    row_type = Types.ROW_NAMED(["k", "v", "rt"], [key_type, value_type, Types.INSTANT()])
+    j_stream.getTransformation().setOutputType(row_type.get_java_type_info())
+    j_keyed = j_stream.keyBy(get_gateway().jvm.KeyByKeySelector(), Types.ROW([key_type]).get_java_type_info())
+    return KeyedStream(j_keyed, value_type, DataStream(j_stream))

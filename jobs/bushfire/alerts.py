@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 from jobs.bushfire.alert_format import iso_utc, path_text
-from jobs.bushfire.parsing import now_ms
 
 READING_KEYS = ("node", "ts", "temperature", "lat", "lon")
-#: How many recently emitted alert ids `MatchToAlert` remembers (per operator instance).
-RECENT_ALERTS_REMEMBERED = 100_000
 
 
 def alert_id(region: str, path: Sequence[str]) -> str:
@@ -39,39 +35,6 @@ def build_alert(readings: Sequence[dict[str, Any]], detected_at: int) -> dict[st
         "readings": [{key: r[key] for key in READING_KEYS} for r in readings],
         "detected_at": detected_at,
     }
-
-
-class MatchToAlert:
-    """`PatternStream.process` function: one alert per match of a path not emitted lately.
-
-    A burning node reports every minute, so the engine completes the same path many times (37k
-    matches for 1.4k paths on the benchmark stream). Each repeat would cross to the keyed
-    `FirstAlertPerPath` step, which decides for good from checkpointed state. This in-memory
-    filter only spares those crossings: it starts empty after a restart, so a repeat it forgets is
-    still caught downstream, and it never drops the first match of a path in this process.
-    """
-
-    def __init__(self, stage_names: Sequence[str]) -> None:
-        self.stage_names = tuple(stage_names)
-        self._recent: OrderedDict[str, None] = OrderedDict()
-
-    def __call__(self, match: dict[str, list[dict]], ctx: Any) -> list[dict[str, Any]]:
-        readings = [match[name][-1] for name in self.stage_names]
-        region = readings[0]["region"]
-        key = alert_id(region, [r["node"] for r in readings])
-        if key in self._recent:
-            return []
-        self._recent[key] = None
-        if len(self._recent) > RECENT_ALERTS_REMEMBERED:
-            self._recent.popitem(last=False)
-        return [build_alert(readings, now_ms())]
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Shipped to the workers without the (per-process) memory of recent alerts.
-        return {"stage_names": self.stage_names}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["stage_names"])
 
 
 def alert_line(alert: dict[str, Any]) -> str:

@@ -150,12 +150,13 @@ def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = 
     the JVM checks may flag a valid row (then Python keeps it) but pass no invalid row that Python would
     need to see. Kept are the flagged rows and the unflagged rows passing `hot_filter_sql` (the
     pattern's pre-filter, over the field columns), or every row when it is None (the raw-event path
-    needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime).
+    needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime) and ``region`` (to key
+    by; NULL or anything when the row is invalid).
     """
     fields = parser.fields("line")
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())
     checked = f"SELECT line, rt, {parser.reason('line')} AS reason, {columns} FROM {source}"
-    query = f"SELECT line, reason, rt FROM ({checked})"
+    query = f"SELECT line, reason, rt, `region` FROM ({checked})"
     if hot_filter_sql is None:
         return query
     return f"{query} WHERE reason IS NOT NULL OR ({hot_filter_sql})"

@@ -1,12 +1,15 @@
 """The bushfire job's pipeline: `build(env, cfg)` reads top to bottom as the data flow.
 
-    source (JVM) ─▶ parse + validate + pre-filter (JVM SQL) ─▶ readings (Python) ─▶ dedupe event ids
+    source ─▶ parse + validate + pre-filter ─▶ key by region  (all JVM)
+        ─▶ exact check, drop re-delivered event ids (Python, keyed by region)
         ─┬─▶ raw events ─▶ OpenSearch (bulk, keyed buffer)                       [when configured]
-         └─▶ hot readings ─▶ key by region ─▶ CEP fire chain ─▶ one alert per path ─▶ SNS, file, console
+         └─▶ hot readings ─▶ key by region ─▶ CEP fire chain + one alert per path ─▶ SNS, file, console
     dead letters ◀─ malformed/invalid rows, late readings, undeliverable alerts, unindexable documents
 
 Only rows that can matter reach Python: invalid rows (for the dead letters) and, unless OpenSearch
 needs every reading, the readings passing the pattern's pre-filter (``temperature >= threshold``).
+Each Python operator costs a crossing, a wait at every watermark and start-up time, so there are as
+few as the data flow allows.
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from dataclasses import dataclass
 from typing import Optional
 
 from pyflink.common import Types
-from pyflink.datastream import DataStream, OutputTag, StreamExecutionEnvironment
+from pyflink.datastream import DataStream, KeyedStream, OutputTag, StreamExecutionEnvironment
 from pyflink.table import StreamTableEnvironment
 
 from cep.analysis import prefilter
 from cep.flink import CEP
+from cep.flink.tables import rows_keyed_in_jvm
 from jobs.bushfire import functions, patterns
-from jobs.bushfire.alerts import MatchToAlert
 from jobs.bushfire.config import (
     AlertConfig,
     BushfireConfig,
@@ -32,7 +35,7 @@ from jobs.bushfire.config import (
     RuntimeConfig,
 )
 from jobs.bushfire.parse_udf import register_functions
-from jobs.bushfire.parsing import JvmParser, parse_query
+from jobs.bushfire.parsing import PARSED_COLUMNS, JvmParser, parse_query
 from jobs.bushfire.sources import read_lines
 
 LATE = OutputTag("late-readings", Types.PICKLED_BYTE_ARRAY())
@@ -48,7 +51,7 @@ class ParseOut:
 
 @dataclass(frozen=True)
 class DetectOut:
-    alerts: DataStream  # alert dicts, possibly several per path
+    alerts: DataStream  # alert dicts, one per path
     late: DataStream  # JSON dead-letter lines
 
 
@@ -70,13 +73,12 @@ def build(env: StreamExecutionEnvironment, cfg: BushfireConfig, parser: JvmParse
     lines = read_lines("sensor_lines", env, t_env, cfg.source, cfg.watermarks, parser)
     hot_sql = None if cfg.raw_events.enabled else hot.to_sql()  # OpenSearch needs every reading
     rows = select_rows("parse-validate", t_env, lines, hot_sql, parser)
-    parsed = parse_readings("parse-validate", rows)
-    readings = drop_duplicates("dedupe-events", parsed.readings, cfg.detection)
+    parsed = check_readings("check-readings", rows, cfg.detection)
+    readings = parsed.readings
     index_failures = write_raw_events("opensearch-raw", readings, cfg.raw_events, cfg.runtime)
     hot_readings = readings.filter(hot).name("hot-readings") if cfg.raw_events.enabled else readings
     detected = detect("bushfire-cep", hot_readings, pattern, cfg.detection)
-    alerts = first_alert_per_path("dedupe-alerts", detected.alerts, cfg.detection)
-    delivered = deliver_alerts("alerts", alerts, cfg.alerts, cfg.runtime)
+    delivered = deliver_alerts("alerts", detected.alerts, cfg.alerts, cfg.runtime)
     show_on_console("console", delivered.lines, cfg.alerts)
     dead_letters = [parsed.dead_letters, detected.late, delivered.dead_letters, index_failures]
     write_dead_letters("dead-letters", dead_letters, cfg.dead_letters)
@@ -84,22 +86,19 @@ def build(env: StreamExecutionEnvironment, cfg: BushfireConfig, parser: JvmParse
 
 def select_rows(
     step_id: str, t_env: StreamTableEnvironment, lines: str, hot_sql: Optional[str], parser: JvmParser
-) -> DataStream:
-    """Parse and validate every line in the JVM; keep invalid rows and (pre-filtered) valid ones."""
+) -> KeyedStream:
+    """Parse and validate every line in the JVM; keep invalid rows and (pre-filtered) valid ones, keyed
+    by region in the JVM. Rows are (line, reason)."""
     table = t_env.sql_query(parse_query(f"`{lines}`", hot_sql, parser))
-    return t_env.to_data_stream(table)
+    types = [Types.STRING(), Types.STRING()]
+    return rows_keyed_in_jvm(t_env, table, "region", PARSED_COLUMNS, "rt", types)
 
 
-def parse_readings(step_id: str, rows: DataStream) -> ParseOut:
-    """Rows -> reading dicts (exact schema check in Python); the rest -> dead letters."""
-    readings = rows.process(functions.ParseReadings(step_id)).name(step_id).uid(step_id)
+def check_readings(step_id: str, rows: KeyedStream, detection: DetectionConfig) -> ParseOut:
+    """Rows -> reading dicts (exact schema check, re-deliveries dropped); the rest -> dead letters."""
+    check = functions.CheckReadings(step_id, detection.event_dedupe_ttl_ms)
+    readings = rows.process(check).name(step_id).uid(step_id)
     return ParseOut(readings, readings.get_side_output(functions.DEAD_LETTERS))
-
-
-def drop_duplicates(step_id: str, readings: DataStream, detection: DetectionConfig) -> DataStream:
-    """Drop re-delivered readings (same event_id, so same region) within the dedupe TTL."""
-    keyed = readings.key_by(region_of, key_type=Types.STRING())
-    return keyed.process(functions.DropDuplicates(detection.event_dedupe_ttl_ms)).name(step_id).uid(step_id)
 
 
 def write_raw_events(
@@ -119,12 +118,15 @@ def write_raw_events(
 
 
 def detect(step_id: str, readings: DataStream, pattern: object, detection: DetectionConfig) -> DetectOut:
-    """Run the fire-chain pattern per region (event time); late readings go to the dead letters."""
+    """Run the fire-chain pattern per region (event time) and alert each path once (the alerted paths
+    are keyed state of the CEP step); late readings go to the dead letters."""
     keyed = readings.key_by(region_of, key_type=Types.STRING())
+    stages = patterns.stage_names(detection.chain_length)
+    alert_once = functions.AlertOncePerPath(stages, detection.alert_dedupe_ttl_ms)
     matches = (
         CEP.pattern(keyed, pattern)
         .side_output_late_data(LATE)
-        .process(MatchToAlert(patterns.stage_names(detection.chain_length)))
+        .process(alert_once)
         .name(step_id)
         .uid(step_id)
     )
@@ -134,13 +136,6 @@ def detect(step_id: str, readings: DataStream, pattern: object, detection: Detec
         .name("late-readings")
     )
     return DetectOut(matches, late)
-
-
-def first_alert_per_path(step_id: str, alerts: DataStream, detection: DetectionConfig) -> DataStream:
-    """Keep the first alert of each (region, path); later matches of the same path are dropped."""
-    keyed = alerts.key_by(alert_id_of, key_type=Types.STRING())
-    first = functions.FirstAlertPerPath(detection.alert_dedupe_ttl_ms)
-    return keyed.process(first).name(step_id).uid(step_id)
 
 
 def deliver_alerts(
@@ -172,13 +167,5 @@ def write_dead_letters(step_id: str, streams: list[Optional[DataStream]], config
     merged.process(functions.WriteDeadLetters(config.path)).name(step_id).uid(step_id).set_parallelism(1)
 
 
-def event_id_of(reading: dict) -> str:
-    return reading["event_id"]
-
-
 def region_of(reading: dict) -> str:
     return reading["region"]
-
-
-def alert_id_of(alert: dict) -> str:
-    return alert["alert_id"]

@@ -10,7 +10,9 @@ import importlib
 from pathlib import Path
 
 import pytest
+from pyflink.common import Types
 from pyflink.datastream import OutputTag
+from pyflink.datastream.state import ValueStateDescriptor
 
 from cep import Pattern
 from cep import conditions as C
@@ -93,6 +95,7 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
         .in_processing_time()
         .select(lambda match: (match["a"][0][KEY_FIELD], ids(match)))
     )
+    rich = CEP.pattern(keyed, a_then_b(window_ms=3_600_000)).process(CountMatchesPerKey())
     imports = keyed.map(lambda event: _worker_imports())
     return collect(
         {
@@ -104,8 +107,21 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list]:
             "strict": strict,
             "processing time": arrival,
             "imports": imports,
+            "rich": rich,
         }
     )
+
+
+class CountMatchesPerKey:
+    """A rich match function: `open` creates keyed state, which each call sees for its match's key."""
+
+    def open(self, runtime_context) -> None:
+        self.count = runtime_context.get_state(ValueStateDescriptor("matches-so-far", Types.INT()))
+
+    def __call__(self, match: dict, ctx) -> list:
+        count = (self.count.value() or 0) + 1
+        self.count.update(count)
+        return [(ctx.key, count)]
 
 
 def _worker_imports() -> dict[str, str]:
@@ -158,6 +174,11 @@ def test_time_advances_with_the_watermark_for_keys_without_events(outputs):
 def test_in_processing_time_events_are_fed_in_arrival_order(outputs):
     # "order": b arrived before a, so no match; "late": b@5 is not late in processing time.
     assert sorted(outputs["processing time"]) == [("late", (4, 6)), ("late", (8, 9))]
+
+
+def test_a_rich_match_function_keeps_keyed_state_of_the_match_key(outputs):
+    # "late" matches twice (a@4 and a@41, each with b@43; b@5 was late), "order" once.
+    assert sorted(outputs["rich"]) == [("late", 1), ("late", 2), ("order", 1)]
 
 
 def test_python_workers_import_the_project(outputs):

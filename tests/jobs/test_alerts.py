@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import pickle
 
-from jobs.bushfire.alerts import MatchToAlert, alert_id, alert_line, build_alert, console_line
+from cep.flink import MatchContext
+from jobs.bushfire.alerts import alert_id, alert_line, build_alert, console_line
+from jobs.bushfire.functions import AlertOncePerPath
 
 
 def _readings(region: str, nodes: list[str], start: int) -> list[dict]:
@@ -55,13 +57,88 @@ def _match(region: str, nodes: list[str], start: int) -> dict[str, list[dict]]:
     return {f"n{i + 1}": [r] for i, r in enumerate(_readings(region, nodes, start))}
 
 
-def test_match_to_alert_emits_a_path_once_per_process_and_forgets_on_pickling() -> None:
-    to_alert = MatchToAlert(["n1", "n2", "n3"])
-    first = to_alert(_match("r1", ["a", "b", "c"], 0), None)
-    assert [a["path"] for a in first] == [["a", "b", "c"]]
-    assert to_alert(_match("r1", ["a", "b", "c"], 60_000), None) == []  # the same path, later readings
-    assert len(to_alert(_match("r1", ["a", "b", "d"], 0), None)) == 1  # a branch is another path
-    assert len(to_alert(_match("r2", ["a", "b", "c"], 0), None)) == 1  # so is another region
-    # A restarted worker gets a fresh copy: the keyed FirstAlertPerPath step decides from state.
-    fresh = pickle.loads(pickle.dumps(to_alert))
-    assert len(fresh(_match("r1", ["a", "b", "c"], 0), None)) == 1
+
+
+class _KeyedValueState:
+    """A ValueState of one operator: a value per key, for whichever key is current (as in Flink)."""
+
+    def __init__(self) -> None:
+        self.values: dict = {}
+        self.current_key = None
+        self.reads = 0
+
+    def value(self):
+        self.reads += 1
+        return self.values.get(self.current_key)
+
+    def update(self, value) -> None:
+        self.values[self.current_key] = pickle.loads(pickle.dumps(value))  # Flink keeps a copy
+
+    def clear(self) -> None:
+        self.values.pop(self.current_key, None)
+
+
+class _Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def inc(self) -> None:
+        self.count += 1
+
+
+class _RuntimeContext:
+    def __init__(self) -> None:
+        self.state = _KeyedValueState()
+        self.counters: dict[str, _Counter] = {}
+
+    def get_state(self, descriptor):
+        return self.state
+
+    def get_metrics_group(self):
+        return self
+
+    def add_group(self, name):
+        return self
+
+    def counter(self, name):
+        return self.counters.setdefault(name, _Counter())
+
+
+def _open_alert_once(context: _RuntimeContext, ttl_ms: int = 3_600_000) -> AlertOncePerPath:
+    alert_once = pickle.loads(pickle.dumps(AlertOncePerPath(["n1", "n2", "n3"], ttl_ms)))
+    alert_once.open(context)
+    return alert_once
+
+
+def _call(alert_once: AlertOncePerPath, context: _RuntimeContext, region: str, nodes: list[str], start: int):
+    context.state.current_key = region
+    return alert_once(_match(region, nodes, start), MatchContext(region, {}, start))
+
+
+def test_each_path_of_a_region_is_alerted_once() -> None:
+    context = _RuntimeContext()
+    alert_once = _open_alert_once(context)
+    assert [a["path"] for a in _call(alert_once, context, "r1", ["a", "b", "c"], 0)] == [["a", "b", "c"]]
+    assert _call(alert_once, context, "r1", ["a", "b", "c"], 60_000) == []  # the same path, later readings
+    assert len(_call(alert_once, context, "r1", ["a", "b", "d"], 0)) == 1  # a branch is another path
+    assert len(_call(alert_once, context, "r2", ["a", "b", "c"], 0)) == 1  # so is another region
+    assert context.counters["alerts"].count == 3 and context.counters["repeatedMatches"].count == 1
+
+
+def test_a_restarted_instance_remembers_from_state_and_reads_it_once_per_key() -> None:
+    context = _RuntimeContext()
+    _call(_open_alert_once(context), context, "r1", ["a", "b", "c"], 0)
+    restarted = _open_alert_once(context)  # a restore: a new instance over the same (restored) state
+    context.state.reads = 0
+    assert _call(restarted, context, "r1", ["a", "b", "c"], 60_000) == []
+    assert _call(restarted, context, "r1", ["a", "b", "d"], 60_000) != []
+    assert context.state.reads == 1  # then from memory; writes still go through to the state
+    assert set(context.state.values["r1"]) == {alert_id("r1", p) for p in (["a", "b", "c"], ["a", "b", "d"])}
+
+
+def test_a_path_is_forgotten_after_the_ttl_of_event_time() -> None:
+    context = _RuntimeContext()
+    alert_once = _open_alert_once(context, ttl_ms=600_000)
+    assert _call(alert_once, context, "r1", ["a", "b", "c"], 0)
+    assert _call(alert_once, context, "r1", ["x", "y", "z"], 3_600_000)  # an hour later
+    assert _call(alert_once, context, "r1", ["a", "b", "c"], 3_600_000)  # alerted again: forgotten

@@ -1,0 +1,56 @@
+"""Keyed ValueState kept in memory per key by a function instance, and written through to Flink.
+
+PyFlink empties its own state cache at every bundle (in practice at every watermark), after which
+each read of a key's state is a round trip to the JVM. A function that reads a key's state for every
+record pays that trip again and again; this mirror reads it once per key for the lifetime of the
+function instance (a restore from a checkpoint always creates a new instance, so memory never
+outlives the state it mirrors) and writes every change through, so checkpoints hold the truth.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+#: How many keys a mirror keeps in memory (the least recently used are forgotten, not lost).
+DEFAULT_CAPACITY = 1024
+
+
+class MirroredValueState:
+    """A `ValueState` with an in-memory copy per key; always pass the operator's current key.
+
+    Example
+    -------
+    >>> seen = MirroredValueState(runtime_context.get_state(descriptor))
+    >>> ids = seen.get(ctx.get_current_key()) or {}
+    >>> ids[event_id] = ts
+    >>> seen.put(ctx.get_current_key(), ids)
+    """
+
+    def __init__(self, state: Any, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._state = state
+        self._capacity = capacity
+        self._values: OrderedDict[Any, Any] = OrderedDict()
+
+    def get(self, key: Any) -> Any:
+        """The current key's value (None when it has none)."""
+        if key in self._values:
+            self._values.move_to_end(key)
+            return self._values[key]
+        value = self._state.value()
+        self._remember(key, value)
+        return value
+
+    def put(self, key: Any, value: Any) -> None:
+        """Set the current key's value (None clears it), in memory and in Flink state."""
+        if value is None:
+            self._state.clear()
+        else:
+            self._state.update(value)
+        self._remember(key, value)
+
+    def _remember(self, key: Any, value: Any) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        if len(self._values) > self._capacity:
+            self._values.popitem(last=False)
