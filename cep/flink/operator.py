@@ -7,10 +7,11 @@ Event time, as Flink's CepOperator does it:
 2. Events the matcher's pre-filter rejects (`Matcher.prefilter`: they cannot change any match or
    timeout) are not buffered at all. Other events are buffered in MapState (timestamp -> events in
    arrival order).
-3. Each key keeps at most one event-time timer (its time in ValueState), at the earliest of its
-   earliest buffered timestamp and the matcher's next deadline (`Matcher.next_deadline`), so timeouts
-   fire even when no further event arrives for that key. One timer per key instead of one per
-   timestamp keeps the number of firings, and of matcher snapshots, low.
+3. Each key keeps one event-time timer, at the earliest of its earliest buffered timestamp and the
+   matcher's next deadline (`Matcher.next_deadline`), so timeouts fire even when no further event
+   arrives for that key. One timer per key instead of one per timestamp keeps the number of firings,
+   and of matcher snapshots, low. Its time is kept in memory only: a key met anew (after a restore)
+   may get a second timer while Flink's restored one is pending; that one then fires with nothing due.
 4. When the timer fires, the buffered events up to the watermark are fed to the matcher in timestamp
    order (ties in arrival order), time is advanced before each timestamp and finally to the watermark,
    so `within` timeouts fire; then the timer is moved to the key's next wake-up time.
@@ -18,8 +19,8 @@ Event time, as Flink's CepOperator does it:
    the matcher is empty and nothing is buffered.
 
 Flink state is the truth at every checkpoint, but it is read only the first time a function instance
-meets a key (a restore always starts a new instance); after that the key's matcher, buffer and timer
-live in memory and every change is written through. PyFlink's own state cache is emptied at each
+meets a key (a restore always starts a new instance); after that the key's matcher and buffer live
+in memory and every change is written through. PyFlink's own state cache is emptied at each
 bundle, that is at each watermark, and each read it misses is a round trip to the JVM: reading state
 per event and per timer cost more than all the matching.
 
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 
 MATCHER_STATE = "cep-matcher"
 BUFFER_STATE = "cep-buffer"
-TIMER_STATE = "cep-timer"
 #: How many keys one function instance keeps in memory (their Flink state stays complete).
 KEYS_IN_MEMORY = 1024
 
@@ -153,7 +153,6 @@ class CepFunction(KeyedProcessFunction):
         self._buffer = runtime_context.get_map_state(
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
-        self._timer_state = runtime_context.get_state(ValueStateDescriptor(TIMER_STATE, Types.LONG()))
         self._keys: OrderedDict[Any, _KeyState] = OrderedDict()
         if callable(getattr(self._match_fn, "open", None)):
             self._match_fn.open(runtime_context)
@@ -232,8 +231,7 @@ class CepFunction(KeyedProcessFunction):
         if deadline is not None:
             candidates.append(max(deadline, watermark + 1))
         if state.wake_at is not None and state.wake_at <= watermark:
-            self._timer_state.clear()  # that timer has fired
-            state.wake_at = None
+            state.wake_at = None  # that timer has fired
         self._move_timer(state, min(candidates) if candidates else None, timers)
 
     def _move_timer(self, state: _KeyState, new: Optional[int], timers: Any) -> None:
@@ -241,11 +239,8 @@ class CepFunction(KeyedProcessFunction):
             return
         if state.wake_at is not None:
             timers.delete_event_time_timer(state.wake_at)
-        if new is None:
-            self._timer_state.clear()
-        else:
+        if new is not None:
             timers.register_event_time_timer(new)
-            self._timer_state.update(new)
         state.wake_at = new
 
     def _late(self, event: Any, timestamp: int, ctx: KeyedProcessFunction.Context):
@@ -314,7 +309,7 @@ class CepFunction(KeyedProcessFunction):
                 else self._matcher_type.restore(self._pattern, bytes(blob))
             )
             buffered = {timestamp: list(events) for timestamp, events in self._buffer.items()}
-            state = _KeyState(blob, matcher, buffered, self._timer_state.value())
+            state = _KeyState(blob, matcher, buffered, None)
         self._keys[key] = state
         if len(self._keys) > KEYS_IN_MEMORY:
             self._keys.popitem(last=False)  # its Flink state is complete: every change was written
