@@ -100,7 +100,7 @@ def choose_parser(choice: ParserChoice) -> tuple[JvmParser, Optional[Path]]:
         return JvmParser.SQL, None
     try:
         return JvmParser.JAVA, ensure_jar()
-    except NoJdkError as exc:
+    except (NoJdkError, OSError) as exc:  # OSError: e.g. a read-only cache folder
         if choice is ParserChoice.JAVA:
             raise
         log.warning("%s; parsing with Flink SQL's JSON functions instead (slower)", exc)

@@ -75,3 +75,12 @@ def test_the_command_line_builds_the_jar_and_prints_its_path(tmp_path) -> None:
     )
     assert done.stdout.strip() == str(parse_udf.jar_path(tmp_path))
     assert parse_udf.jar_path(tmp_path).is_file()
+
+
+def test_auto_falls_back_to_sql_when_the_jar_cannot_be_written(tmp_path, monkeypatch) -> None:
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the cache folder should be\n")
+    monkeypatch.setenv(parse_udf.ENV_CACHE_DIR, str(blocked / "cache"))
+    assert parse_udf.choose_parser(ParserChoice.AUTO) == (JvmParser.SQL, None)
+    with pytest.raises(OSError):
+        parse_udf.choose_parser(ParserChoice.JAVA)
