@@ -46,7 +46,10 @@ def test_clean_branching_traffic_alerts_exactly_the_truth(tmp_path: Path) -> Non
     assert out.dead_letters == []
 
 
-def test_faulty_traffic_gives_no_false_or_repeated_alerts_and_keeps_dead_letters(tmp_path: Path) -> None:
+@pytest.mark.parametrize("parser", ["java", "sql"])
+def test_faulty_traffic_gives_no_false_or_repeated_alerts_and_keeps_dead_letters(
+    tmp_path: Path, parser: str
+) -> None:
     faults = FaultConfig(
         delay_rate=0.05,
         max_delay_ms=20_000,
@@ -59,7 +62,8 @@ def test_faulty_traffic_gives_no_false_or_repeated_alerts_and_keeps_dead_letters
     sim = simulate(_branching(seed=5, faults=faults))
     truth = sim.truth()
     assert truth
-    out = run_job(write_jsonl(sim.delivered(), tmp_path / "in.jsonl"), tmp_path, "--out-of-orderness", "30s")
+    flags = ("--out-of-orderness", "30s", "--parser", parser)
+    out = run_job(write_jsonl(sim.delivered(), tmp_path / "in.jsonl"), tmp_path, *flags)
     assert Counter(out.paths()) == Counter(truth)
     malformed = sum(isinstance(r, bytes) for r in sim.delivered())
     assert sum(d["reason"] in ("malformed", "invalid") for d in out.dead_letters) == malformed > 0
