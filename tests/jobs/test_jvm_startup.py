@@ -1,0 +1,106 @@
+"""The class-data sharing archive for the local gateway JVM: recorded once, checked, then mapped.
+
+Real archives, recorded by the real JDK for a small class path, stand in for the gateway's (~130 MB).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from jobs.bushfire import jvm_startup
+
+JAVA = shutil.which("java") or "java"  # PyFlink needs it anyway
+
+
+@pytest.fixture
+def classpath(tmp_path) -> str:
+    folder = tmp_path / "classes"
+    folder.mkdir()
+    return str(folder)
+
+
+def _record(classpath: str, recording) -> None:
+    """What the gateway JVM does at exit when asked to record."""
+    command = [JAVA, "-Xlog:cds=off", f"-XX:ArchiveClassesAtExit={recording}", "-cp", classpath, "-version"]
+    subprocess.run(command, capture_output=True, check=True)
+
+
+def _age(path, seconds: float) -> None:
+    past = time.time() - seconds
+    os.utime(path, (past, past))
+
+
+def test_the_archive_is_named_by_the_jdk_and_the_class_path(tmp_path, classpath) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "a.jar").write_bytes(b"x")
+    first = jvm_startup.archive_path(JAVA, f"{lib}/*.jar", tmp_path)
+    assert first.parent == tmp_path and first.name.endswith(".jsa")
+    (lib / "b.jar").write_bytes(b"y")  # another jar on the class path: another archive
+    assert jvm_startup.archive_path(JAVA, f"{lib}/*.jar", tmp_path) != first
+
+
+def test_without_an_archive_the_jvm_is_asked_to_record_one(tmp_path, classpath) -> None:
+    archive = tmp_path / "gw.jsa"
+    args = jvm_startup.jvm_args(JAVA, classpath, archive)
+    assert args[-1] == f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.recording"
+
+
+def test_a_recording_in_progress_is_left_alone(tmp_path, classpath) -> None:
+    archive = tmp_path / "gw.jsa"
+    _record(classpath, f"{archive}.1.recording")  # just written: perhaps still being written
+    assert jvm_startup.jvm_args(JAVA, classpath, archive) == []
+    assert not archive.exists()
+
+
+def test_a_finished_recording_is_checked_adopted_and_mapped(tmp_path, classpath) -> None:
+    archive = tmp_path / "gw.jsa"
+    recording = tmp_path / "gw.jsa.1.recording"
+    _record(classpath, recording)
+    _age(recording, jvm_startup.SETTLED_S + 1)
+    assert jvm_startup.jvm_args(JAVA, classpath, archive)[-1] == f"-XX:SharedArchiveFile={archive}"
+    assert archive.is_file() and not recording.exists()
+    mapped = [JAVA, f"-XX:SharedArchiveFile={archive}", "-Xshare:on", "-cp", classpath, "-version"]
+    assert subprocess.run(mapped, capture_output=True, check=False).returncode == 0
+
+
+def test_a_truncated_recording_is_dropped_and_recorded_again(tmp_path, classpath) -> None:
+    archive = tmp_path / "gw.jsa"
+    recording = tmp_path / "gw.jsa.1.recording"
+    _record(classpath, recording)
+    recording.chmod(0o644)
+    recording.write_bytes(recording.read_bytes()[:5000])  # a JVM killed while writing it
+    _age(recording, jvm_startup.SETTLED_S + 1)
+    args = jvm_startup.jvm_args(JAVA, classpath, archive)
+    assert not recording.exists() and not archive.exists()
+    assert args[-1].startswith("-XX:ArchiveClassesAtExit=")
+
+
+def test_it_can_be_switched_off(monkeypatch) -> None:
+    monkeypatch.setenv(jvm_startup.ENV_SWITCH, "0")
+    monkeypatch.setenv("JVM_ARGS", "-Xmx1g")
+    jvm_startup.use_class_data_sharing()
+    assert os.environ["JVM_ARGS"] == "-Xmx1g"
+
+
+def test_a_local_run_records_into_the_cache_and_keeps_other_jvm_args(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("EMBERWATCH_CACHE_DIR", str(tmp_path))
+    monkeypatch.setenv("JVM_ARGS", "-Xmx1g")
+    monkeypatch.delenv(jvm_startup.ENV_SWITCH, raising=False)
+    monkeypatch.delenv("PYFLINK_GATEWAY_PORT", raising=False)
+    jvm_startup.use_class_data_sharing()
+    first, *rest = os.environ["JVM_ARGS"].split()
+    assert first == "-Xmx1g"
+    assert rest[-1].startswith(f"-XX:ArchiveClassesAtExit={tmp_path}/pyflink-gateway-")
+
+
+def test_under_flink_run_nothing_changes(monkeypatch) -> None:
+    monkeypatch.setenv("PYFLINK_GATEWAY_PORT", "12345")  # the gateway flink run started
+    monkeypatch.delenv("JVM_ARGS", raising=False)
+    jvm_startup.use_class_data_sharing()
+    assert "JVM_ARGS" not in os.environ
