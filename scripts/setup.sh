@@ -38,28 +38,22 @@ ensure_kinesis_local() {
     export KINESIS_LOCAL_DIR="$EMBERWATCH_ROOT/tools/node_modules/kinesis-local"
 }
 
-# ensure_javac: a JDK, so the job can compile its parser UDF (jobs/bushfire/jvm) once.
-ensure_javac() {
-    if command -v javac >/dev/null 2>&1; then return 0; fi
+# ensure_debian_package COMMAND PACKAGE WHY: install PACKAGE with apt unless COMMAND is on PATH.
+ensure_debian_package() {
+    local command=$1 package=$2 why=$3
+    if command -v "$command" >/dev/null 2>&1; then return 0; fi
     if [ "$(id -u)" != "0" ]; then
-        log "javac is missing and we are not root: install a JDK (Debian: openjdk-17-jdk-headless)"
+        log "$command is missing and we are not root: install Debian's '$package' package ($why)"
         return 1
     fi
-    log "installing a JDK for javac (apt)"
+    log "installing $package (apt) for $why"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends openjdk-17-jdk-headless >/dev/null
+    apt-get install -y -qq --no-install-recommends "$package" >/dev/null
 }
 
+# ensure_javac: a JDK, so the job can compile its parser UDF (jobs/bushfire/jvm) once.
+ensure_javac() { ensure_debian_package javac openjdk-17-jdk-headless "the job's parser UDF"; }
+
 # ensure_chromium: Debian's headless Chromium, for the heat-map page test.
-ensure_chromium() {
-    if command -v chromium >/dev/null 2>&1; then return 0; fi
-    if [ "$(id -u)" != "0" ]; then
-        log "chromium is missing and we are not root: install Debian's 'chromium' package"
-        return 1
-    fi
-    log "installing chromium (apt)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends chromium >/dev/null
-}
+ensure_chromium() { ensure_debian_package chromium chromium "the heat-map page test"; }
