@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional
@@ -60,10 +61,15 @@ def verified(java: str, classpath: str, archive: Path) -> bool:
         java, f"-XX:SharedArchiveFile={archive}", "-Xshare:on", "-XX:+VerifySharedSpaces",
         "-cp", classpath, "-version",
     ]  # fmt: skip
-    try:
-        done = subprocess.run(command, capture_output=True, timeout=_VERIFY_TIMEOUT_S, check=False)
-    except (OSError, subprocess.TimeoutExpired):
-        return False
+    # A broken archive makes that JVM crash on purpose, and it leaves its crash report (hs_err_pid*.log)
+    # in its working directory: a throwaway one.
+    with tempfile.TemporaryDirectory(prefix="emberwatch-cds-check-") as scratch:
+        try:
+            done = subprocess.run(
+                command, cwd=scratch, capture_output=True, timeout=_VERIFY_TIMEOUT_S, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return False
     return done.returncode == 0
 
 
