@@ -84,14 +84,12 @@ class _KeyState:
 
     __slots__ = ("blob", "matcher", "advanced_to", "buffered", "wake_at")
 
-    def __init__(
-        self, blob: Optional[bytes], matcher: Any, buffered: dict[int, list], wake_at: Optional[int]
-    ) -> None:
+    def __init__(self, blob: Optional[bytes], matcher: Any, buffered: dict[int, list]) -> None:
         self.blob = blob
         self.matcher = matcher
         self.advanced_to: Optional[int] = None
         self.buffered = buffered
-        self.wake_at = wake_at
+        self.wake_at: Optional[int] = None  # known only for timers set by this instance
 
 
 class CepFunction(KeyedProcessFunction):
@@ -309,7 +307,7 @@ class CepFunction(KeyedProcessFunction):
                 else self._matcher_type.restore(self._pattern, bytes(blob))
             )
             buffered = {timestamp: list(events) for timestamp, events in self._buffer.items()}
-            state = _KeyState(blob, matcher, buffered, None)
+            state = _KeyState(blob, matcher, buffered)
         self._keys[key] = state
         if len(self._keys) > KEYS_IN_MEMORY:
             self._keys.popitem(last=False)  # its Flink state is complete: every change was written

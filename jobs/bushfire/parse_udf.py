@@ -80,11 +80,11 @@ def ensure_jar(directory: Optional[Path] = None) -> Path:
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
             raise ConfigError(f"compiling {SOURCE.name} failed:\n{result.stderr.strip()}")
-        partial = Path(work) / target.name
+        partial = target.with_name(f".{target.name}.{os.getpid()}")  # same folder: an atomic rename
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
             for path in sorted(classes.rglob("*.class")):
                 jar.write(path, path.relative_to(classes).as_posix())
-        os.replace(shutil.copy(partial, target.with_suffix(".partial")), target)  # atomic for racing jobs
+        os.replace(partial, target)  # racing builds each rename a complete jar
     log.info("built %s", target)
     return target
 

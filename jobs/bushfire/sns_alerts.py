@@ -44,6 +44,7 @@ from jobs.bushfire.alert_format import (
     safe_sns_id,
     severity_of,
 )
+from simulator.sinks.aws import build_client
 
 if TYPE_CHECKING:  # stubs are a dev-only dependency
     from mypy_boto3_sns import SNSClient
@@ -125,11 +126,8 @@ def build_sns_client(
     A caller's `config` is merged over the defaults, so it can change the retry mode or attempts
     without losing the timeouts.
     """
-    if boto3_client is not None:
-        return boto3_client
-    session = boto3_session or boto3.session.Session()
     merged = default_client_config().merge(config) if config is not None else default_client_config()
-    return session.client("sns", config=merged, endpoint_url=endpoint_url)
+    return build_client("sns", boto3_client, boto3_session, merged, endpoint_url)
 
 
 class AlertPublisher:
