@@ -9,6 +9,7 @@ from cep.flink.keyed_memory import MirroredValueState
 from cep.flink.match_ids import default_event_id, match_id
 from cep.flink.operator import CepFunction, MatchContext
 from cep.flink.pattern_stream import CEP, PatternStream
+from cep.flink.timer_metrics import StepMetricsScope
 
 __all__ = [
     "CEP",
@@ -16,6 +17,7 @@ __all__ = [
     "MatchContext",
     "MirroredValueState",
     "PatternStream",
+    "StepMetricsScope",
     "default_event_id",
     "match_id",
 ]

@@ -39,6 +39,7 @@ from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from cep.flink.match_ids import EventIdFn, default_event_id, match_id
+from cep.flink.timer_metrics import StepMetricsScope
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,7 @@ class CepFunction(KeyedProcessFunction):
         self._late_dropped = metrics.counter("numLateRecordsDropped")
         self._matches_out = metrics.counter("matches")
         self._timeouts_out = metrics.counter("timeouts")
+        self._metrics_scope = StepMetricsScope()  # matches are counted in on_timer
         self._dropped = 0
 
     def close(self) -> None:
@@ -169,6 +171,7 @@ class CepFunction(KeyedProcessFunction):
     # -- Flink callbacks ----------------------------------------------------------------------------
 
     def process_element(self, event: Any, ctx: KeyedProcessFunction.Context):
+        self._metrics_scope.remember()
         self._events_in.inc()
         timers = ctx.timer_service()
         if self._processing_time:
@@ -200,10 +203,11 @@ class CepFunction(KeyedProcessFunction):
         return self._can_matter is None or self._can_matter(event, None)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        if self._processing_time:
-            yield from self._advance_now(timestamp, ctx)
-        else:
-            yield from self._on_watermark(ctx.timer_service().current_watermark(), ctx)
+        with self._metrics_scope.entered():
+            if self._processing_time:
+                yield from self._advance_now(timestamp, ctx)
+            else:
+                yield from self._on_watermark(ctx.timer_service().current_watermark(), ctx)
 
     # -- event time ---------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction, RuntimeContext
 from pyflink.datastream.state import ValueStateDescriptor
 
-from cep.flink import MatchContext, MirroredValueState
+from cep.flink import MatchContext, MirroredValueState, StepMetricsScope
 from jobs.bushfire.alerts import alert_line, build_alert, console_line
 from jobs.bushfire.config import AlertConfig
 from jobs.bushfire.parsing import DeadLetter, Reason, now_ms, parse_line
@@ -215,8 +215,10 @@ class DeliverAlerts(ProcessFunction):
     def process_element(self, alert: dict, ctx: ProcessFunction.Context):
         if alert["alert_id"] in self.written:
             return
+        published = True
         if self.publisher is not None:
             result = self.publisher.publish(alert)
+            published = result.ok
             if not result.ok:
                 self.failures.inc()
                 letter = DeadLetter(
@@ -227,7 +229,8 @@ class DeliverAlerts(ProcessFunction):
         if self.file is not None:
             self.file.write(alert_line(alert))
         self.written.add(alert["alert_id"])
-        self.delivered.inc()
+        if published:  # every configured destination has it
+            self.delivered.inc()
         self.count += 1
         self._maybe_crash()
         yield console_line(alert)
@@ -308,8 +311,10 @@ class IndexRawEvents(KeyedProcessFunction):
         metrics = _metrics(runtime_context)
         self.indexed = metrics.counter("documentsIndexed")
         self.failures = metrics.counter("indexFailures")
+        self.metrics_scope = StepMetricsScope()  # time-based flushes count in on_timer
 
     def process_element(self, reading: dict, ctx: KeyedProcessFunction.Context):
+        self.metrics_scope.remember()
         self.buffer.add(reading)
         size = (self.size.value() or 0) + 1
         if size == 1:
@@ -323,7 +328,8 @@ class IndexRawEvents(KeyedProcessFunction):
             self.size.update(size)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
-        yield from self._flush()
+        with self.metrics_scope.entered():
+            yield from self._flush()
 
     def _flush(self):
         docs = list(self.buffer.get() or ())
