@@ -63,6 +63,7 @@ ENV_PYTHON_EXECUTABLE = "BUSHFIRE_PYTHON_EXECUTABLE"
 ENV_CRASH_AFTER_ALERTS = "BUSHFIRE_CRASH_AFTER_ALERTS"
 ENV_MAX_RUNTIME = "BUSHFIRE_MAX_RUNTIME"
 ENV_PARSER = "BUSHFIRE_PARSER"
+ENV_FLINK_OPTIONS = "BUSHFIRE_FLINK_OPTIONS"
 
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_CHAIN_LENGTH = 5
@@ -198,6 +199,7 @@ class RuntimeConfig:
     crash_after_alerts: Optional[int] = None  # fault injection for recovery drills and tests
     max_runtime_ms: Optional[int] = None  # cancel the job after this long (demos); None: run to the end
     parser: ParserChoice = ParserChoice.AUTO
+    flink_options: tuple[tuple[str, str], ...] = ()  # extra Flink configuration, applied last
 
 
 @dataclass(frozen=True)
@@ -260,6 +262,23 @@ def _enum(kind: type[Enum]) -> Callable[[str], Enum]:
     return convert
 
 
+def _flink_options(value: str | Sequence[str] | Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """``KEY=VALUE`` items (repeated flags, or one per line in the environment variable) or a JSON
+    object (config file) -> (key, value) pairs in order."""
+    if isinstance(value, Mapping):
+        return tuple((str(key), str(item)) for key, item in value.items())
+    items = value.splitlines() if isinstance(value, str) else list(value)
+    pairs = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{item!r} is not KEY=VALUE, e.g. metrics.reporter.prom.port=9249")
+        pairs.append((key.strip(), text.strip()))
+    return tuple(pairs)
+
+
 def _jars(text: str | Sequence[str]) -> tuple[str, ...]:
     items = text.split(",") if isinstance(text, str) else list(text)
     return tuple(item.strip() for item in items if item.strip())
@@ -275,6 +294,7 @@ class Option:
     convert: Callable[[Any], Any]
     help: str
     is_switch: bool = False
+    is_repeated: bool = False  # the flag may be given several times; its values form a list
 
     @property
     def dest(self) -> str:
@@ -361,6 +381,11 @@ OPTIONS: tuple[Option, ...] = (
            "Python that runs the job's Python operators (default: the one running this job)"),
     Option("--max-runtime", ENV_MAX_RUNTIME, None, parse_duration_ms,
            "cancel the job after this long, e.g. 90s (demos on a watched directory); unset: run to its end"),
+    Option("--flink-option", ENV_FLINK_OPTIONS, (), _flink_options,
+           "a Flink configuration option KEY=VALUE for this job, given last (repeat the flag; one per line "
+           "in the environment variable), e.g. a metrics reporter: "
+           "metrics.reporter.prom.factory.class=org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
+           is_repeated=True),
     Option("--crash-after-alerts", ENV_CRASH_AFTER_ALERTS, None, _positive_int,
            "fault injection for recovery drills: fail the job once after this many alerts were written "
            "(needs --checkpoint-interval and --checkpoint-dir)"),
@@ -386,6 +411,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
         if option.is_switch:
             parser.add_argument(option.flag, dest=option.dest, action="store_const", const=True,
                                 default=None, help=text)
+        elif option.is_repeated:
+            parser.add_argument(option.flag, dest=option.dest, action="append", default=None,
+                                metavar="KEY=VALUE", help=text)
         else:
             metavar = None
             if isinstance(option.default, Enum):
@@ -470,7 +498,7 @@ def load_config(
             checkpoint_dir=v["checkpoint_dir"], restore_from=v["restore_from"],
             connector_jars=v["connector_jars"], python_executable=v["python_executable"],
             crash_after_alerts=v["crash_after_alerts"], max_runtime_ms=v["max_runtime"],
-            parser=v["parser"],
+            parser=v["parser"], flink_options=v["flink_option"],
         ),
     )
     validate(cfg)

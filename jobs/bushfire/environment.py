@@ -23,7 +23,8 @@ def _as_url(path: str) -> str:
 
 
 def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
-    """Flink options for `runtime` (parallelism, Python, jars, checkpoints, restarts, restore)."""
+    """Flink options for `runtime` (parallelism, Python, jars, checkpoints, restarts, restore, and the
+    user's own `--flink-option` values)."""
     python = runtime.python_executable or sys.executable
     conf = {
         "pipeline.name": "emberwatch-bushfire",
@@ -46,6 +47,7 @@ def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
             conf["state.checkpoints.dir"] = _as_url(runtime.checkpoint_dir)
     if runtime.restore_from:
         conf["execution.savepoint.path"] = _as_url(runtime.restore_from)
+    conf.update(runtime.flink_options)  # the user's --flink-option values have the last word
     return conf
 
 

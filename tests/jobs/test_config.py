@@ -7,6 +7,7 @@ import json
 import pytest
 
 from jobs.bushfire.config import (
+    ENV_FLINK_OPTIONS,
     ENV_THRESHOLD,
     ENV_WINDOW,
     OPTIONS,
@@ -106,6 +107,31 @@ def test_unknown_config_file_keys_are_rejected(tmp_path) -> None:
     file.write_text(json.dumps({"treshold": 60}))
     with pytest.raises(ConfigError, match="treshold"):
         load_config(["--config", str(file)], env={})
+
+
+def test_flink_options_come_from_repeated_flags_lines_or_a_file_object_and_have_the_last_word(
+    tmp_path,
+) -> None:
+    from jobs.bushfire.environment import flink_configuration
+
+    flags = ["--flink-option", "rest.port=8089", "--flink-option", "parallelism.default = 3"]
+    cfg = load_config(flags, env={})
+    assert cfg.runtime.flink_options == (("rest.port", "8089"), ("parallelism.default", "3"))
+    conf = flink_configuration(cfg.runtime)
+    assert conf["rest.port"] == "8089" and conf["parallelism.default"] == "3"  # over the job's own 1
+
+    env = {ENV_FLINK_OPTIONS: "state.backend.type=rocksdb\n\nrest.port=9000\n"}
+    from_env = load_config([], env=env).runtime.flink_options
+    assert from_env == (("state.backend.type", "rocksdb"), ("rest.port", "9000"))
+    file = tmp_path / "job.json"
+    file.write_text(json.dumps({"flink-option": {"rest.port": 9001}}))
+    assert load_config(["--config", str(file)], env={}).runtime.flink_options == (("rest.port", "9001"),)
+
+
+@pytest.mark.parametrize("item", ["rest.port", "=8089"])
+def test_a_flink_option_without_key_and_value_is_rejected(item: str) -> None:
+    with pytest.raises(ConfigError, match="KEY=VALUE"):
+        load_config(["--flink-option", item], env={})
 
 
 def test_help_names_every_option_with_its_environment_variable() -> None:

@@ -19,6 +19,11 @@ from pyflink.table import StreamTableEnvironment
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
+#: The environment before any job ran here. A job's loopback Python worker runs inside the test
+#: process and leaves variables behind (PYFLINK_GATEWAY_DISABLED, the loopback server's address), and a
+#: `python -m jobs.bushfire` started with those would refuse to launch its own JVM.
+ENV_BEFORE_JOBS = dict(os.environ)
+
 
 def worker_pythonpath() -> str:
     """The project root, then this interpreter's site-packages.
