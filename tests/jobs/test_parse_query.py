@@ -67,6 +67,8 @@ TRICKY_LINES = [
     _line(ts="1700000000000", extra={"ts": 1700000000000}),  # a well-typed decoy in a nested object
     _line(node=42, note='"42"'),  # a quoted decoy of the same value elsewhere
     _line()[:-1] + ',"temperature":61.5}',  # a duplicate field: the last one counts
+    _line()[:-1] + ',"lat":"north"}',  # ... and may make a valid line invalid
+    _line(note="a")[:-1] + ',"note":"b"}',  # valid: a repeated unknown field changes nothing
     _line() + "}",  # text after the object
     _line() + " {}",
     _line()[:-1],  # cut short

@@ -1,12 +1,11 @@
 package emberwatch.flink;
 
 import java.io.IOException;
-import java.util.HashSet;
-import java.util.Set;
 
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonFactory;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonParser;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.JsonToken;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.core.StreamReadFeature;
 import org.apache.flink.table.annotation.DataTypeHint;
 import org.apache.flink.table.functions.ScalarFunction;
 import org.apache.flink.types.Row;
@@ -19,10 +18,32 @@ import org.apache.flink.types.Row;
  * one-sided on purpose: a NULL reason means the line is a valid reading by the event schema
  * (simulator/events.py, reading_problem); anything unusual (duplicate fields, unicode escapes,
  * integers beyond 64 bits) gets a reason and goes to Python, which decides exactly.
+ *
+ * <p>The planner calls it twice per line: once for the rowtime column, before the watermark
+ * assigner, and again for the other fields after it, in the same task thread. Each thread's last
+ * line and result are kept, so the second call costs a string comparison instead of a parse.
  */
 public final class ParseReading extends ScalarFunction {
 
-    private static final JsonFactory JSON = new JsonFactory();
+    /** Jackson's FastDoubleParser gives the same doubles as Double.parseDouble, several times faster. */
+    private static final JsonFactory JSON =
+            JsonFactory.builder().enable(StreamReadFeature.USE_FAST_DOUBLE_PARSER).build();
+
+    /** Recent results, one slot per task thread (by thread id); a slot taken by another thread is a miss. */
+    private static final Last[] LAST = new Last[64];
+
+    /** A line, the thread that parsed it, and the result (immutable, so sharing the slots is safe). */
+    private static final class Last {
+        final Thread owner;
+        final String line;
+        final Reading reading;
+
+        Last(Thread owner, String line, Reading reading) {
+            this.owner = owner;
+            this.line = line;
+            this.reading = reading;
+        }
+    }
 
     private static final String ROW_TYPE =
             "ROW<event_id STRING, node STRING, region STRING, ts BIGINT, temperature DOUBLE,"
@@ -53,18 +74,30 @@ public final class ParseReading extends ScalarFunction {
     }
 
     public @DataTypeHint(ROW_TYPE) Row eval(String line) {
-        Reading reading = new Reading();
         if (line == null) {
+            Reading reading = new Reading();
             reading.flag("malformed");
             return reading.toRow();
         }
+        Thread thread = Thread.currentThread();
+        int slot = (int) (thread.getId() & (LAST.length - 1));
+        Last last = LAST[slot];
+        if (last == null || last.owner != thread || !last.line.equals(line)) {
+            last = new Last(thread, line, parse(line));
+            LAST[slot] = last;
+        }
+        return last.reading.toRow();
+    }
+
+    private static Reading parse(String line) {
+        Reading reading = new Reading();
         if (line.contains("\\u")) {
             reading.flag("unicode escape"); // Python rejects lone surrogates, Jackson does not
         }
         try (JsonParser parser = JSON.createParser(line)) {
             if (parser.nextToken() != JsonToken.START_OBJECT) {
                 reading.flag("malformed");
-                return reading.toRow();
+                return reading;
             }
             readFields(parser, reading);
             if (parser.nextToken() != null) {
@@ -74,17 +107,19 @@ public final class ParseReading extends ScalarFunction {
             reading.flag("malformed");
         }
         checkRequired(reading);
-        return reading.toRow();
+        return reading;
     }
 
     private static void readFields(JsonParser parser, Reading reading) throws IOException {
-        Set<String> seen = new HashSet<>();
+        int seen = 0; // one bit per field of the schema; other fields do not change the verdict
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String name = parser.getCurrentName();
             JsonToken value = parser.nextToken();
-            if (!seen.add(name)) {
+            int bit = 1 << fieldIndex(name);
+            if ((seen & bit) != 0 && bit != 1) {
                 reading.flag("duplicate " + name); // the last one wins in Python: let it decide
             }
+            seen |= bit;
             switch (name) {
                 case "event_id":
                     reading.eventId = text(parser, value, reading, name);
@@ -122,6 +157,22 @@ public final class ParseReading extends ScalarFunction {
         }
         if (parser.currentToken() != JsonToken.END_OBJECT) {
             reading.flag("malformed");
+        }
+    }
+
+    /** 1..9 for the schema's fields, 0 for any other name. */
+    private static int fieldIndex(String name) {
+        switch (name) {
+            case "event_id": return 1;
+            case "node": return 2;
+            case "region": return 3;
+            case "ts": return 4;
+            case "temperature": return 5;
+            case "lat": return 6;
+            case "lon": return 7;
+            case "infectedBy": return 8;
+            case "battery": return 9;
+            default: return 0;
         }
     }
 
