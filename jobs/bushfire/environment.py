@@ -31,6 +31,14 @@ def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
         "parallelism.default": str(runtime.parallelism),
         "python.executable": python,
         "python.client.executable": python,
+        # Chained JVM operators hand records on without copying them: the SQL operators are written for
+        # it, and the Python operators serialize what they receive.
+        "pipeline.object-reuse": "true",
+        # Bigger Python bundles (Flink's defaults: 100k elements, 1 s). Every bundle ends with the Python
+        # operators' state written back to the JVM and waited for; on the benchmark these two settings
+        # took the job from about 17 s to about 13 s. Results may leave a Python operator up to 3 s later.
+        "python.fn-execution.bundle.size": "1000000",
+        "python.fn-execution.bundle.time": "3000",
     }
     if runtime.connector_jars:
         conf["pipeline.jars"] = ";".join(_as_url(jar) for jar in runtime.connector_jars)
