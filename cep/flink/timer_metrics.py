@@ -36,10 +36,13 @@ class StepMetricsScope:
 
     def __init__(self) -> None:
         self._step: Optional[Any] = None
+        self._looked = False
 
     def remember(self) -> None:
-        """Keep the scope the worker runs ``process_element`` in (once: it is the same every time)."""
-        if self._step is None:
+        """Keep the scope the worker runs ``process_element`` in. It is the same every time, so only
+        the first call looks (and finds none in thread mode, where there is no Beam worker)."""
+        if not self._looked:
+            self._looked = True
             state = _current_state()
             if state is not None and getattr(state, "metrics_container", None) is not None:
                 self._step = state
