@@ -69,6 +69,12 @@ def running_job(argv: list[str], rest: FlinkRest, log: Path) -> Iterator[subproc
         job.wait(timeout=60)
 
 
+def _drop_file(records: list, path: Path) -> None:
+    """Make `path` appear whole: the watched directory's source skips hidden files, then sees the rename."""
+    hidden = write_jsonl(records, path.with_name("." + path.name))
+    hidden.rename(path)
+
+
 def _tail(log: Path) -> str:
     return log.read_text(errors="replace")[-3000:]
 
@@ -117,12 +123,12 @@ def test_every_counter_shows_its_share_of_known_bad_input(tmp_path: Path, moto_e
             def read() -> dict[str, float]:
                 return rest.metrics(job_id, "bushfire.", "cep.", "Watermark", "Source__")
 
-            write_jsonl(first_file, in_dir / "part-1.jsonl")
+            _drop_file(first_file, in_dir / "part-1.jsonl")
             # the late reading goes in once the CEP operator's watermark has passed it
             watermark = "bushfire-cep.currentInputWatermark"
             seen = wait_until(read, lambda m: total(m, watermark) > late["ts"], 90)
             assert total(seen, watermark) > late["ts"], _tail(log)
-            write_jsonl([late], in_dir / "part-2.jsonl")
+            _drop_file([late], in_dir / "part-2.jsonl")
 
             def reached(metrics: dict[str, float]) -> bool:
                 return all(total(metrics, BUSHFIRE + name) >= want for name, want in expected.items())
