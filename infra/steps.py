@@ -2,7 +2,8 @@
 
 All steps go through `command-runner.jar` on the primary node. The job runs in YARN per-job mode
 (`flink run --target yarn-per-job --detached`), so the step finishes once the job is submitted and the
-job keeps running in its own YARN application, named so that `savepoint.sh` can find it again.
+job keeps running in its own YARN application, named so that `savepoint.sh` can find it again and
+`start_job.sh` can refuse to start a second one.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ CONNECTOR_JAR = f"{PREFIX}/lib/flink-sql-connector-kinesis-5.0.0-1.20.jar"
 PARSER_JAR = f"{PREFIX}/lib/emberwatch-parse-reading.jar"
 LOCAL_PACKAGE = "/home/hadoop/emberwatch/emberwatch-job.zip"
 SAVEPOINT_SCRIPT = f"{PREFIX}/bin/savepoint.sh"
+START_SCRIPT = f"{PREFIX}/bin/start_job.sh"  # refuses to start a second copy of the job
 # Written by the bootstrap action on every node: the job's local alert log and dead letters.
 NODE_DATA_DIR = "/var/lib/emberwatch"
 CHECKPOINT_INTERVAL = "60s"
@@ -96,6 +98,11 @@ def flink_run_command(settings: JobSettings, from_savepoint: str | None = None) 
     ]  # fmt: skip
 
 
+def start_job_args(settings: JobSettings, from_savepoint: str | None = None) -> list[str]:
+    """The job step's command: `flink run`, behind the guard against a job that already runs."""
+    return ["bash", START_SCRIPT, YARN_APP_NAME, *flink_run_command(settings, from_savepoint)]
+
+
 def _step(name: str, args: list[str]) -> dict[str, Any]:
     return {
         "Name": name,
@@ -109,7 +116,7 @@ def submit_steps(settings: JobSettings, package_key: str, from_savepoint: str | 
     fetch = ["aws", "s3", "cp", f"s3://{settings.bucket}/{package_key}", LOCAL_PACKAGE]
     return [
         _step("emberwatch-fetch-package", fetch),
-        _step(YARN_APP_NAME, flink_run_command(settings, from_savepoint)),
+        _step(YARN_APP_NAME, start_job_args(settings, from_savepoint)),
     ]
 
 

@@ -190,7 +190,8 @@ def test_submit_queues_fetch_and_flink_run_steps_against_the_stack(
         "aws", "s3", "cp", f"s3://{shared_stack['bucket']}/{package_key}", steps.LOCAL_PACKAGE,
     ]  # fmt: skip
     args = run["Config"]["Args"]
-    assert args[:5] == ["flink", "run", "--target", "yarn-per-job", "--detached"]
+    assert args[:3] == ["bash", steps.START_SCRIPT, steps.YARN_APP_NAME]  # the guard against a second job
+    assert args[3:8] == ["flink", "run", "--target", "yarn-per-job", "--detached"]
 
     def value(flag: str) -> str:
         return args[args.index(flag) + 1]

@@ -50,7 +50,7 @@ def test_template_job_step_runs_the_same_command_as_submit() -> None:
     delimiter, (text, extra) = split[0], split[1]["Fn::Sub"]
     assert extra == {"Extra": {"Fn::Join": [delimiter, {"Ref": "JobArguments"}]}}
     rendered = _sub(text, {**VALUES, "Extra": delimiter.join(job_args)}).split(delimiter)
-    assert rendered == steps.flink_run_command(_settings(job_args))
+    assert rendered == steps.start_job_args(_settings(job_args))
 
 
 def test_template_fetch_step_copies_the_package_where_submit_does() -> None:
