@@ -10,10 +10,35 @@ outlives the state it mirrors) and writes every change through, so checkpoints h
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
+from typing import Any, Callable, Generic, TypeVar
 
 #: How many keys a mirror keeps in memory (the least recently used are forgotten, not lost).
 DEFAULT_CAPACITY = 1024
+
+V = TypeVar("V")
+
+
+class KeysInMemory(Generic[V]):
+    """A value per key, the least recently used forgotten beyond `capacity`; `load` fills a miss."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        self._capacity = capacity
+        self._values: OrderedDict[Any, V] = OrderedDict()
+
+    def get(self, key: Any, load: Callable[[], V]) -> V:
+        """The key's value from memory, or `load()`'s (then remembered)."""
+        if key in self._values:
+            self._values.move_to_end(key)
+            return self._values[key]
+        value = load()
+        self.put(key, value)
+        return value
+
+    def put(self, key: Any, value: V) -> None:
+        self._values[key] = value
+        self._values.move_to_end(key)
+        if len(self._values) > self._capacity:
+            self._values.popitem(last=False)
 
 
 class MirroredValueState:
@@ -29,17 +54,11 @@ class MirroredValueState:
 
     def __init__(self, state: Any, capacity: int = DEFAULT_CAPACITY) -> None:
         self._state = state
-        self._capacity = capacity
-        self._values: OrderedDict[Any, Any] = OrderedDict()
+        self._memory: KeysInMemory[Any] = KeysInMemory(capacity)
 
     def get(self, key: Any) -> Any:
         """The current key's value (None when it has none)."""
-        if key in self._values:
-            self._values.move_to_end(key)
-            return self._values[key]
-        value = self._state.value()
-        self._remember(key, value)
-        return value
+        return self._memory.get(key, self._state.value)
 
     def put(self, key: Any, value: Any) -> None:
         """Set the current key's value (None clears it), in memory and in Flink state."""
@@ -47,10 +66,4 @@ class MirroredValueState:
             self._state.clear()
         else:
             self._state.update(value)
-        self._remember(key, value)
-
-    def _remember(self, key: Any, value: Any) -> None:
-        self._values[key] = value
-        self._values.move_to_end(key)
-        if len(self._values) > self._capacity:
-            self._values.popitem(last=False)
+        self._memory.put(key, value)

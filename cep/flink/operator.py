@@ -30,7 +30,6 @@ In processing time events are fed as they arrive, stamped with the processing ti
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
@@ -38,6 +37,7 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
+from cep.flink.keyed_memory import KeysInMemory
 from cep.flink.match_ids import EventIdFn, default_event_id, match_id
 from cep.flink.timer_metrics import StepMetricsScope
 
@@ -152,7 +152,7 @@ class CepFunction(KeyedProcessFunction):
         self._buffer = runtime_context.get_map_state(
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
-        self._keys: OrderedDict[Any, _KeyState] = OrderedDict()
+        self._keys: KeysInMemory[_KeyState] = KeysInMemory(KEYS_IN_MEMORY)
         if callable(getattr(self._match_fn, "open", None)):
             self._match_fn.open(runtime_context)
         metrics = runtime_context.get_metrics_group().add_group("cep")
@@ -301,21 +301,19 @@ class CepFunction(KeyedProcessFunction):
                 yield self._timeout_tag, self._timeout_fn(partial, timeout_ts)
 
     def _state_of(self, key: Any) -> _KeyState:
-        """The current key's state: from memory, or read from Flink state the first time we meet it."""
-        state = self._keys.pop(key, None)
-        if state is None:
-            blob = self._matcher_state.value()
-            matcher = (
-                self._matcher_type(self._pattern)
-                if blob is None
-                else self._matcher_type.restore(self._pattern, bytes(blob))
-            )
-            buffered = {timestamp: list(events) for timestamp, events in self._buffer.items()}
-            state = _KeyState(blob, matcher, buffered)
-        self._keys[key] = state
-        if len(self._keys) > KEYS_IN_MEMORY:
-            self._keys.popitem(last=False)  # its Flink state is complete: every change was written
-        return state
+        """The current key's state: from memory, or read from Flink state the first time we meet it
+        (a key forgotten from memory loses nothing: every change was written through)."""
+        return self._keys.get(key, self._read_state)
+
+    def _read_state(self) -> _KeyState:
+        blob = self._matcher_state.value()
+        matcher = (
+            self._matcher_type(self._pattern)
+            if blob is None
+            else self._matcher_type.restore(self._pattern, bytes(blob))
+        )
+        buffered = {timestamp: list(events) for timestamp, events in self._buffer.items()}
+        return _KeyState(blob, matcher, buffered)
 
     def _save(self, state: _KeyState, advanced_to: int) -> None:
         """Write the matcher's state if it changed; clear it when there is nothing left to keep."""

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -51,19 +50,17 @@ def _job_argv(in_dir: Path, out_dir: Path, rest_port: int, *sink_flags: str) -> 
 
 
 @contextlib.contextmanager
-def running_job(argv: list[str], rest: FlinkRest, log: Path) -> Iterator[subprocess.Popen]:
-    """Start the job; yield once its mini-cluster runs it; cancel it with SIGTERM at the end."""
+def running_job(argv: list[str], rest: FlinkRest, log: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Start the job; yield it and its job id once its mini-cluster runs it; SIGTERM it at the end."""
     with open(log, "wb") as log_file:
         job = subprocess.Popen(
             argv, cwd=PROJECT_ROOT, env=ENV_BEFORE_JOBS, stdout=log_file, stderr=subprocess.STDOUT
         )
     try:
-        deadline = time.monotonic() + 120
-        while rest.running_job() is None:
-            if job.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"the job did not start (exit {job.poll()}): {_tail(log)}")
-            time.sleep(0.5)
-        yield job
+        job_id = wait_until(rest.running_job, lambda found: found is not None or job.poll() is not None, 120)
+        if job_id is None:
+            pytest.fail(f"the job did not start (exit {job.poll()}): {_tail(log)}")
+        yield job, job_id
     finally:
         job.terminate()  # SIGTERM: the job cancels itself
         job.wait(timeout=60)
@@ -117,8 +114,7 @@ def test_every_counter_shows_its_share_of_known_bad_input(tmp_path: Path, moto_e
         fake.mapping_error_ids.add(refused)
         sinks = ("--opensearch-url", fake.url, "--bulk-size", "20", "--bulk-interval", "200ms",
                  "--sns-topic-arn", missing_topic, "--sns-endpoint", moto_endpoint)
-        with running_job(_job_argv(in_dir, out_dir, port, *sinks), rest, log) as job:
-            job_id = rest.running_job()
+        with running_job(_job_argv(in_dir, out_dir, port, *sinks), rest, log) as (job, job_id):
 
             def read() -> dict[str, float]:
                 return rest.metrics(job_id, "bushfire.", "cep.", "Watermark", "Source__")

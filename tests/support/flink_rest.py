@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import requests
+
+T = TypeVar("T")
 
 
 class FlinkRest:
@@ -55,16 +57,12 @@ def total(metrics: Mapping[str, float], suffix: str) -> float:
     return sum(value for key, value in metrics.items() if key.endswith(suffix))
 
 
-def wait_until(
-    read: Callable[[], dict[str, float]], done: Callable[[dict[str, float]], bool], timeout_s: float
-) -> dict[str, float]:
+def wait_until(read: Callable[[], T], done: Callable[[T], bool], timeout_s: float) -> T:
     """Poll `read` until `done` holds for what it returned; return that, or the last reading on timeout
     (the caller's assertions then say what is missing)."""
     deadline = time.monotonic() + timeout_s
-    last: dict[str, float] = {}
-    while time.monotonic() < deadline:
-        last = read()
-        if done(last):
-            return last
+    last = read()
+    while not done(last) and time.monotonic() < deadline:
         time.sleep(0.5)
+        last = read()
     return last

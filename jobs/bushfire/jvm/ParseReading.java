@@ -19,9 +19,9 @@ import org.apache.flink.types.Row;
  * (simulator/events.py, reading_problem); anything unusual (duplicate fields, unicode escapes,
  * integers beyond 64 bits) gets a reason and goes to Python, which decides exactly.
  *
- * <p>The planner calls it twice per line: once for the rowtime column, before the watermark
- * assigner, and again for the other fields after it, in the same task thread. Each thread's last
- * line and result are kept, so the second call costs a string comparison instead of a parse.
+ * <p>The planner calls it several times per line: for the rowtime column, before the watermark
+ * assigner, and again for the fields read after it, all in the same task thread. Each thread's last
+ * line and result are kept, so every call after the first costs a string comparison, not a parse.
  */
 public final class ParseReading extends ScalarFunction {
 
@@ -111,68 +111,57 @@ public final class ParseReading extends ScalarFunction {
     }
 
     private static void readFields(JsonParser parser, Reading reading) throws IOException {
-        int seen = 0; // one bit per field of the schema; other fields do not change the verdict
+        int seen = 0; // a bit per schema field met so far; other fields do not change the verdict
         while (parser.nextToken() == JsonToken.FIELD_NAME) {
             String name = parser.getCurrentName();
-            JsonToken value = parser.nextToken();
-            int bit = 1 << fieldIndex(name);
-            if ((seen & bit) != 0 && bit != 1) {
+            int field = readField(parser, parser.nextToken(), reading, name);
+            if ((seen & field) != 0) {
                 reading.flag("duplicate " + name); // the last one wins in Python: let it decide
             }
-            seen |= bit;
-            switch (name) {
-                case "event_id":
-                    reading.eventId = text(parser, value, reading, name);
-                    break;
-                case "node":
-                    reading.node = text(parser, value, reading, name);
-                    break;
-                case "region":
-                    reading.region = text(parser, value, reading, name);
-                    break;
-                case "ts":
-                    reading.ts = integer(parser, value, reading);
-                    break;
-                case "temperature":
-                    reading.temperature = number(parser, value, reading, name);
-                    break;
-                case "lat":
-                    reading.lat = number(parser, value, reading, name);
-                    break;
-                case "lon":
-                    reading.lon = number(parser, value, reading, name);
-                    break;
-                case "infectedBy":
-                    reading.hasInfectedBy = true;
-                    reading.infectedBy = value == JsonToken.VALUE_NULL ? null : text(parser, value, reading, name);
-                    break;
-                case "battery":
-                    if (value != JsonToken.VALUE_NULL) {
-                        number(parser, value, reading, name);
-                    }
-                    break;
-                default:
-                    parser.skipChildren();
-            }
+            seen |= field;
         }
         if (parser.currentToken() != JsonToken.END_OBJECT) {
             reading.flag("malformed");
         }
     }
 
-    /** 1..9 for the schema's fields, 0 for any other name. */
-    private static int fieldIndex(String name) {
+    /** Reads one field's value into `reading`; returns the field's bit, 0 for a field not in the schema. */
+    private static int readField(JsonParser parser, JsonToken value, Reading reading, String name)
+            throws IOException {
         switch (name) {
-            case "event_id": return 1;
-            case "node": return 2;
-            case "region": return 3;
-            case "ts": return 4;
-            case "temperature": return 5;
-            case "lat": return 6;
-            case "lon": return 7;
-            case "infectedBy": return 8;
-            case "battery": return 9;
-            default: return 0;
+            case "event_id":
+                reading.eventId = text(parser, value, reading, name);
+                return 1;
+            case "node":
+                reading.node = text(parser, value, reading, name);
+                return 1 << 1;
+            case "region":
+                reading.region = text(parser, value, reading, name);
+                return 1 << 2;
+            case "ts":
+                reading.ts = integer(parser, value, reading);
+                return 1 << 3;
+            case "temperature":
+                reading.temperature = number(parser, value, reading, name);
+                return 1 << 4;
+            case "lat":
+                reading.lat = number(parser, value, reading, name);
+                return 1 << 5;
+            case "lon":
+                reading.lon = number(parser, value, reading, name);
+                return 1 << 6;
+            case "infectedBy":
+                reading.hasInfectedBy = true;
+                reading.infectedBy = value == JsonToken.VALUE_NULL ? null : text(parser, value, reading, name);
+                return 1 << 7;
+            case "battery":
+                if (value != JsonToken.VALUE_NULL) {
+                    number(parser, value, reading, name);
+                }
+                return 1 << 8;
+            default:
+                parser.skipChildren();
+                return 0;
         }
     }
 
