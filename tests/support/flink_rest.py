@@ -36,6 +36,10 @@ class FlinkRest:
         running = [job["id"] for job in jobs if job["status"] == "RUNNING"]
         return running[0] if running else None
 
+    def checkpoint_counts(self, job_id: str) -> dict[str, int]:
+        """How many of the job's checkpoints were completed, failed, restored from, ... so far."""
+        return self._get(f"/jobs/{job_id}/checkpoints")["counts"]
+
     def metrics(self, job_id: str, *names: str) -> dict[str, float]:
         """The job's numeric metrics whose id contains one of `names`, from every vertex:
         ``{"<vertex name>/<metric id>": value}``. Gauges without a number yet are left out."""
