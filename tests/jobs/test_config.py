@@ -166,3 +166,27 @@ def test_kinesis_properties_follow_the_connector_options() -> None:
         "flink.stream.recordpublisher": "EFO",
         "flink.stream.efo.consumername": "bushfire",
     }
+
+
+@pytest.mark.parametrize("how", ["file", "module"])
+def test_the_entry_point_runs_as_a_file_or_a_module_and_explains_every_flag(tmp_path, how: str) -> None:
+    """`flink run -py jobs/bushfire/__main__.py` runs it as a file from anywhere; locally it is
+    `python -m jobs.bushfire`. Both print the help (no JVM is started for it)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    if how == "file":
+        command, cwd = [sys.executable, str(root / "jobs" / "bushfire" / "__main__.py")], tmp_path
+    else:
+        command, cwd = [sys.executable, "-m", "jobs.bushfire"], root
+
+    def run(*flags: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*command, *flags], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+    shown = run("--help")
+    assert shown.returncode == 0, shown.stderr
+    assert all(option.flag in shown.stdout for option in OPTIONS)
+    refused = run("--window", "ten")
+    assert refused.returncode == 2 and "--window" in refused.stderr
