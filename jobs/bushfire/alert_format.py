@@ -1,4 +1,4 @@
-"""Turn an alert (CONTRACTS §5) into what people and machines read: subject, text, JSON, severity.
+"""Turn an alert (docs/job.md, "Outputs") into what people and machines read: subject, text, JSON, severity.
 
 Kept apart from the SNS publisher so the same wording can serve any sink (SNS, a log line, a test),
 and so it can be unit-tested without a network.
