@@ -1,0 +1,156 @@
+"""The docs agree with the repository: the job's options table matches its declarations, every link
+in README.md and the docs reaches a file (and heading) that exists, and nothing cites a document
+that is not in the repository."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobs.bushfire.config import OPTIONS
+
+ROOT = Path(__file__).resolve().parents[2]
+#: Folders that are not part of the repository's content (virtualenvs, caches, build output).
+NOT_CONTENT = {
+    ".git", ".venv", "node_modules", ".cache", "out", "build", "dist", "__pycache__", ".pytest_cache",
+    ".ruff_cache", ".hypothesis", "demo-out",
+}
+TEXT_SUFFIXES = {".md", ".py", ".sh", ".java", ".yaml", ".yml", ".toml", ".html", ".json", ".ndjson"}
+LINK = re.compile(r"(?<!!)\[[^\]]*\]\(([^)\s]+)\)")
+MD_MENTION = re.compile(r"(?<![\w/.-])([\w][\w./-]*\.md)\b")
+#: How the missing documents were cited ("CONTRACTS §3", "CONTRACTS section 4").
+MISSING_DOC_SECTION = re.compile(r"\bCONTRACTS\b|\bDESIGN\.md\b")
+
+
+def _load_generator():
+    spec = importlib.util.spec_from_file_location("gen_job_options", ROOT / "scripts" / "gen_job_options.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+gen = _load_generator()
+
+
+def _is_content(path: Path) -> bool:
+    parts = path.relative_to(ROOT).parts
+    return not any(part in NOT_CONTENT or part.endswith(".egg-info") for part in parts)
+
+
+def content_files(suffixes: set[str]) -> Iterator[Path]:
+    for path in sorted(ROOT.rglob("*")):
+        if path.is_file() and path.suffix in suffixes and _is_content(path):
+            yield path
+
+
+def doc_files() -> list[Path]:
+    """README.md and every Markdown file a reader is sent to."""
+    return [path for path in content_files({".md"})]
+
+
+def github_slug(heading: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = heading.strip().lower().replace("`", "")
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def anchors(markdown: Path) -> set[str]:
+    text = re.sub(r"```.*?```", "", markdown.read_text(encoding="utf-8"), flags=re.S)
+    return {github_slug(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.+?)\s*$", text, flags=re.M)}
+
+
+# -- the options table ---------------------------------------------------------------------------------
+
+
+def test_the_options_table_in_docs_job_md_is_generated_from_the_declarations():
+    current = gen.JOB_DOC.read_text(encoding="utf-8")
+    assert gen.with_table(current, gen.render_table()) == current, (
+        "docs/job.md's options table is out of date: run python scripts/gen_job_options.py"
+    )
+    assert gen.main(["--check"]) == 0
+
+
+def test_every_declared_option_has_a_row_with_its_environment_variable_and_default():
+    table = gen.render_table()
+    rows = [line for line in table.splitlines() if line.startswith("| `--")]
+    assert len(rows) == len(OPTIONS) + 1  # and --config
+    for option in OPTIONS:
+        row = next(r for r in rows if re.match(rf"\| `{re.escape(option.flag)}[` ]", r))
+        assert f"`{option.env}`" in row
+        assert option.help in row.replace("\\|", "|")
+    window = next(r for r in rows if r.startswith("| `--window`"))
+    assert "| `10min` |" in window  # durations read back in a unit the flag accepts
+    source = next(r for r in rows if r.startswith("| `--source "))
+    assert "{kinesis,files,file}" in source and "| `files` |" in source
+
+
+def test_a_table_that_lost_a_row_is_reported_out_of_date():
+    current = gen.JOB_DOC.read_text(encoding="utf-8")
+    stale = "\n".join(line for line in current.splitlines() if not line.startswith("| `--window`")) + "\n"
+    assert gen.with_table(stale, gen.render_table()) != stale
+
+
+def test_the_generator_refuses_a_document_without_markers():
+    with pytest.raises(ValueError, match="options:begin"):
+        gen.with_table("# no markers here\n", gen.render_table())
+
+
+# -- links and references ------------------------------------------------------------------------------
+
+
+def test_the_docs_are_found():
+    names = {path.relative_to(ROOT).as_posix() for path in doc_files()}
+    for name in ("README.md", "docs/engine.md", "docs/cep-flink.md", "docs/job.md", "docs/simulator.md",
+                 "docs/deployment.md", "docs/benchmarks.md", "bench/results/README.md"):
+        assert name in names
+
+
+@pytest.mark.parametrize("doc", doc_files(), ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_every_link_reaches_a_file_and_heading_in_the_repository(doc: Path):
+    text = re.sub(r"```.*?```", "", doc.read_text(encoding="utf-8"), flags=re.S)
+    broken = []
+    for target in LINK.findall(text):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
+            continue
+        path_part, _, anchor = target.partition("#")
+        path = (doc.parent / path_part).resolve() if path_part else doc
+        if not path.exists() or not str(path).startswith(str(ROOT)) or not _is_content(path):
+            broken.append(f"{target}: no such file in the repository")
+        elif anchor and path.suffix == ".md" and anchor not in anchors(path):
+            broken.append(f"{target}: no heading with anchor #{anchor}")
+    assert not broken, f"{doc.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+def test_every_mentioned_markdown_file_exists():
+    """A ``NAME.md`` written anywhere (code comments and docstrings included) names a repository file,
+    from the repository root or from the mentioning file's folder."""
+    here = Path(__file__).resolve()
+    missing = []
+    for path in content_files(TEXT_SUFFIXES):
+        if path.resolve() == here:
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix == ".md":
+            text = LINK.sub("", text)  # links are checked above, relative to their document
+        for name in set(MD_MENTION.findall(text)):
+            candidates = (ROOT / name, path.parent / name)
+            if not any(c.exists() and _is_content(c.resolve()) for c in candidates):
+                missing.append(f"{path.relative_to(ROOT)}: {name}")
+    assert not missing, "documents that are not in the repository: " + ", ".join(sorted(missing))
+
+
+def test_nothing_cites_the_contracts_or_design_documents_that_are_not_in_the_repository():
+    here = Path(__file__).resolve()
+    cited = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in content_files(TEXT_SUFFIXES)
+        if path.resolve() != here
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1)
+        if MISSING_DOC_SECTION.search(line)
+    ]
+    assert not cited, "cites CONTRACTS/DESIGN.md, which are not in the repository: " + ", ".join(cited)
