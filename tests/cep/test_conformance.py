@@ -10,7 +10,7 @@ from tests.cep.conformance_cases import load_cases, run_case
 
 CASES = load_cases()
 
-# Scenarios where this engine deviates from Flink, with the reason in the README's cep section.
+# Scenarios where this engine deviates from Flink, with the reason in docs/engine.md, Conformance.
 DEVIATIONS: dict[str, str] = {}
 
 
