@@ -4,6 +4,7 @@ that is not in the repository."""
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import re
 from collections.abc import Iterator
@@ -154,3 +155,17 @@ def test_nothing_cites_the_contracts_or_design_documents_that_are_not_in_the_rep
         if MISSING_DOC_SECTION.search(line)
     ]
     assert not cited, "cites CONTRACTS/DESIGN.md, which are not in the repository: " + ", ".join(cited)
+
+
+# -- examples ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("doc", ["README.md", "docs/engine.md"])
+def test_the_first_cep_example_runs_and_finds_the_tiny_fires_paths(doc: str, capsys: pytest.CaptureFixture):
+    text = (ROOT / doc).read_text(encoding="utf-8")
+    code = re.search(r"```python\n(.*?)```", text, flags=re.S).group(1)
+    exec(compile(code, doc, "exec"), {})
+    printed = capsys.readouterr().out.splitlines()
+    paths = {tuple(ast.literal_eval(line)) for line in printed if line.startswith("[")}
+    assert ("1", "2", "3", "4", "5") in paths
+    assert all(len(set(path)) == 5 for path in paths)  # no sensor twice on a path
