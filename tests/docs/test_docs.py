@@ -169,3 +169,33 @@ def test_the_first_cep_example_runs_and_finds_the_tiny_fires_paths(doc: str, cap
     paths = {tuple(ast.literal_eval(line)) for line in printed if line.startswith("[")}
     assert ("1", "2", "3", "4", "5") in paths
     assert all(len(set(path)) == 5 for path in paths)  # no sensor twice on a path
+
+
+# -- benchmark figures ---------------------------------------------------------------------------------
+
+RATE = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?(k|M)?(?:\s?events/s|/s\b|\s?readings/s)")
+NUMBER = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s?(k|M)?\b")
+SCALE = {None: 1.0, "k": 1e3, "M": 1e6}
+
+
+def _value(number: str, unit: str | None) -> float:
+    return float(number.replace(",", "")) * SCALE[unit]
+
+
+def test_every_rate_the_docs_quote_is_recorded_in_bench_results():
+    """A rate in README.md or docs/ (``56.6k events/s``, ``1.68M events/s``) rounds a figure recorded
+    in bench/results/, so the docs only quote measured, dated figures."""
+    recorded = {
+        _value(m.group(1), m.group(2))
+        for path in (ROOT / "bench" / "results").glob("*.md")
+        for m in NUMBER.finditer(path.read_text(encoding="utf-8"))
+    }
+    unrecorded = []
+    for doc in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        for m in RATE.finditer(doc.read_text(encoding="utf-8")):
+            number, unit = m.group(1), m.group(2)
+            decimals = len(number.split(".")[1]) if "." in number else 0
+            half_step = SCALE[unit] / 10**decimals / 2
+            if not any(abs(value - _value(number, unit)) <= half_step for value in recorded):
+                unrecorded.append(f"{doc.relative_to(ROOT)}: {m.group(0)}")
+    assert not unrecorded, "rates not in bench/results/: " + ", ".join(unrecorded)
