@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,9 +43,36 @@ def _is_content(path: Path) -> bool:
     return not any(part in NOT_CONTENT or part.endswith(".egg-info") for part in parts)
 
 
+def _repository_files() -> list[Path]:
+    """The repository's files: git's view (tracked, or new and not ignored) when git is there, else a
+    walk that skips virtualenvs, caches and build output."""
+    try:
+        listed = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT, capture_output=True, check=True,
+        ).stdout.decode("utf-8").split("\0")
+        return [ROOT / name for name in listed if name and (ROOT / name).is_file()]
+    except (OSError, subprocess.CalledProcessError):
+        venvs = {cfg.parent for cfg in ROOT.rglob("pyvenv.cfg")}
+        return [
+            path for path in ROOT.rglob("*")
+            if path.is_file() and not any(parent in venvs for parent in path.parents)
+        ]
+
+
+REPOSITORY_FILES = sorted(path.resolve() for path in _repository_files() if _is_content(path))
+REPOSITORY_FILES_SET = set(REPOSITORY_FILES)
+
+
+def _in_repository(path: Path) -> bool:
+    """A repository file, or a folder holding one."""
+    path = path.resolve()
+    return path in REPOSITORY_FILES_SET or any(path in f.parents for f in REPOSITORY_FILES)
+
+
 def content_files(suffixes: set[str]) -> Iterator[Path]:
-    for path in sorted(ROOT.rglob("*")):
-        if path.is_file() and path.suffix in suffixes and _is_content(path):
+    for path in REPOSITORY_FILES:
+        if path.suffix in suffixes:
             yield path
 
 
@@ -120,7 +148,7 @@ def test_every_link_reaches_a_file_and_heading_in_the_repository(doc: Path):
             continue
         path_part, _, anchor = target.partition("#")
         path = (doc.parent / path_part).resolve() if path_part else doc
-        if not path.exists() or not str(path).startswith(str(ROOT)) or not _is_content(path):
+        if not _in_repository(path):
             broken.append(f"{target}: no such file in the repository")
         elif anchor and path.suffix == ".md" and anchor not in anchors(path):
             broken.append(f"{target}: no heading with anchor #{anchor}")
@@ -139,8 +167,7 @@ def test_every_mentioned_markdown_file_exists():
         if path.suffix == ".md":
             text = LINK.sub("", text)  # links are checked above, relative to their document
         for name in set(MD_MENTION.findall(text)):
-            candidates = (ROOT / name, path.parent / name)
-            if not any(c.exists() and _is_content(c.resolve()) for c in candidates):
+            if not any(_in_repository(c) for c in (ROOT / name, path.parent / name)):
                 missing.append(f"{path.relative_to(ROOT)}: {name}")
     assert not missing, "documents that are not in the repository: " + ", ".join(sorted(missing))
 
