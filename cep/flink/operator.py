@@ -1,6 +1,7 @@
 """The keyed Flink function that runs a `cep.Matcher` per key, with all its state in Flink keyed state.
 
-Event time, as Flink's CepOperator does it:
+Event time, as Flink's CepOperator does it except for the timers (step 3; Flink 1.20 sets one per
+buffered timestamp and one per new partial match at timestamp + window, see docs/cep-flink.md):
 
 1. An event whose timestamp is at or below the current watermark is late: it goes to the late-data side
    output when one is set, otherwise it is counted in ``numLateRecordsDropped`` and logged.

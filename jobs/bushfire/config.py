@@ -141,7 +141,7 @@ class WatermarkConfig:
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    """The alert definition (CONTRACTS section 4) and the state that keeps it exact."""
+    """The alert definition (docs/job.md, "The alert definition") and the state that keeps it exact."""
 
     threshold_c: float = DEFAULT_THRESHOLD_C
     chain_length: int = DEFAULT_CHAIN_LENGTH

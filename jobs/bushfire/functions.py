@@ -1,6 +1,6 @@
 """The job's Python operators: each moves data between Flink and one pure-Python piece, nothing more.
 
-Every operator counts what it sees in the Flink metric group ``bushfire`` (see the README for the
+Every operator counts what it sees in the Flink metric group ``bushfire`` (docs/job.md lists the
 names). Bad input becomes a dead letter on a side output; nothing here lets one record stop the job.
 """
 

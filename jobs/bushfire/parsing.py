@@ -9,7 +9,7 @@ part in a match (the pattern's pre-filter, e.g. ``temperature >= 50``) are dropp
 nothing else needs them.
 
 The Python side gives the exact verdict and turns the remaining rows into plain ``dict`` readings
-(CONTRACTS section 3) or :class:`DeadLetter` records.
+(docs/simulator.md, "Event schema") or :class:`DeadLetter` records.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import Optional, Union
 
 import orjson
 
-# The event schema (CONTRACTS section 3) has one definition, next to the simulator that writes it,
+# The event schema (docs/simulator.md) has one definition, next to the simulator that writes it,
 # so the job dead-letters exactly the records the ground truth ignores.
 from simulator.events import NOT_AN_OBJECT, REQUIRED_FIELDS
 from simulator.events import reading_problem as check_reading
@@ -146,7 +146,7 @@ def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = 
     """The one query that checks every line once and keeps the rows Python must see.
 
     Every required field is read (parsed, type-cast) in the JVM. A row that fails a check gets a
-    ``reason`` and always crosses into Python, which gives the exact verdict (CONTRACTS section 3);
+    ``reason`` and always crosses into Python, which gives the exact verdict (see reading_problem);
     the JVM checks may flag a valid row (then Python keeps it) but pass no invalid row that Python would
     need to see. Kept are the flagged rows and the unflagged rows passing `hot_filter_sql` (the
     pattern's pre-filter, over the field columns), or every row when it is None (the raw-event path

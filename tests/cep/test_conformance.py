@@ -12,7 +12,7 @@ from tests.cep.conformance_cases import EMISSION_ORDER_PATH, load_cases, run_cas
 CASES = load_cases()
 EMISSION_ORDER_CASES = load_cases(EMISSION_ORDER_PATH)
 
-# Scenarios where this engine deviates from Flink, with the reason in the README's cep section.
+# Scenarios where this engine deviates from Flink, with the reason in docs/engine.md, Conformance.
 DEVIATIONS: dict[str, str] = {}
 
 

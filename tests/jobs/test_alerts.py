@@ -1,4 +1,4 @@
-"""Alerts: ids depend only on region + path; the JSON line carries every CONTRACTS section 5 field."""
+"""Alerts: ids depend only on region + path; the JSON line carries every field of an alert record."""
 
 from __future__ import annotations
 
