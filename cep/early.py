@@ -252,7 +252,8 @@ class EarlyMatcher:
 
     def snapshot(self) -> bytes:
         """The committed matcher's snapshot, the pending events and the matches reported early."""
-        payload = (_SNAPSHOT_VERSION, self.committed.snapshot(), self.pending, self.early.emitted, self.watermark)
+        committed = self.committed.snapshot()
+        payload = (_SNAPSHOT_VERSION, committed, self.pending, self.early.emitted, self.watermark)
         return pickle.dumps(payload, protocol=4)
 
     @classmethod

@@ -25,7 +25,8 @@ def monotone_specs(draw: Any) -> PatternSpec:
     """1-4 single stages joined by followed_by_any, no_skip, with or without a window."""
     n = draw(st.integers(1, 4))
     stages = tuple(
-        Stage(name=f"n{i + 1}", condition=draw(conditions), contiguity=ANY if i else RELAXED) for i in range(n)
+        Stage(name=f"n{i + 1}", condition=draw(conditions), contiguity=ANY if i else RELAXED)
+        for i in range(n)
     )
     return PatternSpec(stages, within_ms=draw(st.none() | st.integers(1, 8)), skip=NO_SKIP)
 
