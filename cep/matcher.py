@@ -189,6 +189,17 @@ class Matcher:
         """How many partial matches are alive (for monitoring and tests)."""
         return len(self._run.partial_matches())
 
+    def copy(self) -> Matcher:
+        """An independent matcher in the same state (events shared, partial matches not).
+
+        Goes through `snapshot`/`restore`, so it needs nothing from the runtime's internals; used by
+        `cep.early` to run a matcher ahead of the watermark.
+        """
+        use_prefilter, use_shortcuts = self._options
+        return Matcher.restore(
+            self._pattern, self.snapshot(), use_prefilter=use_prefilter, use_shortcuts=use_shortcuts
+        )
+
     # ------------------------------------------------------------------ snapshots
     def snapshot(self) -> bytes:
         """Serialize the per-key state: buffers, partial matches, counters; no pattern or conditions.

@@ -81,6 +81,12 @@ class JvmParser(Enum):
             for name in REQUIRED_FIELDS
         }
 
+    def infected_by(self, column: str = "line") -> str:
+        """SQL reading `infectedBy` (NULL when null or absent: only rows with a NULL reason are trusted)."""
+        if self is JvmParser.JAVA:
+            return f"{UDF_NAME}({column}).`infectedBy`"
+        return _json_value(column, "infectedBy")
+
     def event_time(self, column: str = "line") -> str:
         """The rowtime of a raw line: its `ts`, or epoch 0 for a line without one (a dead letter anyway)."""
         return f"TO_TIMESTAMP_LTZ(COALESCE({self.fields(column)['ts']}, 0), 3)"
@@ -150,13 +156,16 @@ def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = 
     the JVM checks may flag a valid row (then Python keeps it) but pass no invalid row that Python would
     need to see. Kept are the flagged rows and the unflagged rows passing `hot_filter_sql` (the
     pattern's pre-filter, over the field columns), or every row when it is None (the raw-event path
-    needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime) and ``region`` (to key
-    by; NULL or anything when the row is invalid).
+    needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime) and the typed reading
+    fields `READING_FIELDS` (``region`` to key by; any field may be NULL or wrong when ``reason`` is
+    not NULL).
     """
     fields = parser.fields("line")
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())
-    checked = f"SELECT line, rt, {parser.reason('line')} AS reason, {columns} FROM {source}"
-    query = f"SELECT line, reason, rt, `region` FROM ({checked})"
+    infected_by = f"{parser.infected_by('line')} AS `infectedBy`"
+    checked = f"SELECT line, rt, {parser.reason('line')} AS reason, {columns}, {infected_by} FROM {source}"
+    typed = ", ".join(f"`{name}`" for name in READING_FIELDS)
+    query = f"SELECT line, reason, rt, {typed} FROM ({checked})"
     if hot_filter_sql is None:
         return query
     return f"{query} WHERE reason IS NOT NULL OR ({hot_filter_sql})"
