@@ -142,8 +142,8 @@ def _sql_reason(column: str, fields: dict[str, str]) -> str:
     """The SQL parser's checks. Lines that are long, not UTF-8, start with a BOM, hold unicode escapes,
     control characters or a schema field's name twice go to Python first. JSON_VALUE reads numbers and
     strings alike as text and ignores what follows the object, so a field passes only when the line
-    shows it written with its type (``"node":"n1"``, ``"ts":1700000000000``), and a line with a second brace (a reading has no nested
-    objects) or not ending in one is suspect. Anything unusual is flagged, never passed."""
+    shows it written with its type (``"node":"n1"``, ``"ts":1700000000000``), and a line with a
+    second brace (a reading has no nested objects) or not ending in one is suspect. Anything unusual is flagged, never passed."""
     checks = " ".join(f"WHEN {sql} IS NULL THEN 'missing or invalid {name}'" for name, sql in fields.items())
     as_written = {name: f"CONCAT('\"', {_json_value(column, name)}, '\"')" for name in _STRING_FIELDS}
     as_written.update({name: _json_value(column, name) for name in _NUMBER_FIELDS})
