@@ -63,6 +63,7 @@ def _signature(pattern: Pattern) -> tuple:
                 frozenset(q.properties),
                 s.repeat,
                 s.window_ms,
+                s.previous_window_ms,
                 s.skip_strategy,
                 id(s.dedupe_key),
                 _signature(s.group) if s.group is not None else None,
@@ -113,7 +114,8 @@ class Matcher:
         self._plan = _plan_for(pattern, use_prefilter)
         self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
         self._prefilter = self._plan.prefilter_fn
-        self._expired: list = []  # timed out in `process`, not yet reported (raw partial matches)
+        # timed out in `process`, not yet reported: (raw partial match, timeout timestamp)
+        self._expired: list = []
         self._restored_timeouts: list[Timeout] = []  # from a version-1 snapshot
         self._options = (use_prefilter, use_shortcuts)
 
@@ -232,8 +234,8 @@ class Matcher:
         for pm in run.completed:  # in heap-array order, which re-offering rebuilds exactly
             completed.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
         expired: list = []
-        for pm in self._expired:
-            expired.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
+        for pm, timeout in self._expired:
+            expired.extend((node_index(pm[0]), pm[1], pm[2], pm[3], timeout))
         payload = (
             _SNAPSHOT_VERSION,
             self._plan.fingerprint,
@@ -290,7 +292,14 @@ class Matcher:
         for pm in _unflatten(completed, built, version):
             run.completed.offer((pm[1], pm[2]), pm)
         run.seq = seq
-        matcher._expired = _unflatten(expired, built, version)
+        if version >= 3:
+            matcher._expired = [
+                ((None if expired[i] < 0 else built[expired[i]], *expired[i + 1 : i + 4]), expired[i + 4])
+                for i in range(0, len(expired), 5)
+            ]
+        else:  # before version 3 every timeout was at start + window
+            window = matcher.window_ms
+            matcher._expired = [(pm, pm[1] + window) for pm in _unflatten(expired, built, version)]
         matcher._restored_timeouts = list(timeouts)
         return matcher
 
