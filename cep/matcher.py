@@ -97,6 +97,10 @@ class Matcher:
     use_shortcuts
         Let the runtime skip states an event cannot wake and look up indexed partial matches
         (default True). Both switches only exist to test that they change nothing.
+    clock
+        What a condition's `ctx.current_processing_time()` returns (ms): by default the wall
+        clock, as Flink's processing-time service; give a function to control it (tests,
+        replays).
 
     Notes
     -----
@@ -109,10 +113,20 @@ class Matcher:
     small tuple per timed-out partial match.
     """
 
-    def __init__(self, pattern: Pattern, *, use_prefilter: bool = True, use_shortcuts: bool = True) -> None:
+    def __init__(
+        self,
+        pattern: Pattern,
+        *,
+        use_prefilter: bool = True,
+        use_shortcuts: bool = True,
+        clock: Optional[Callable[[], int]] = None,
+    ) -> None:
         self._pattern = pattern
         self._plan = _plan_for(pattern, use_prefilter)
-        self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
+        if clock is None:
+            self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
+        else:
+            self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts, clock=clock)
         self._prefilter = self._plan.prefilter_fn
         # timed out in `process`, not yet reported: (raw partial match, timeout timestamp)
         self._expired: list = []

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import time
 from collections import deque
 from typing import Any, Callable, Optional
 
@@ -53,6 +54,10 @@ PartialMatch = tuple  # (node, start_ts, start_seq, rank)
 Final = tuple  # (complete partial match, rank of the partial match it came from, successor index)
 
 _NO_EXPIRY = float("inf")
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 # Ranks. A rank is a tuple of ints ending in 0, compared lexicographically, unique among the
 # partial matches of one first event. When a partial match of rank `r` has several successors at
@@ -111,15 +116,23 @@ class _Context:
     costs nothing and one that asks pays for that stage only.
     """
 
-    __slots__ = ("node", "ts")
+    __slots__ = ("clock", "node", "ts")
 
-    def __init__(self, node: Optional[Node], ts: int) -> None:
+    def __init__(self, node: Optional[Node], ts: int, clock: Callable[[], int] = _wall_clock_ms) -> None:
         self.node = node
         self.ts = ts
+        self.clock = clock
 
     def timestamp(self) -> int:
         """The timestamp of the event being examined."""
         return self.ts
+
+    def current_processing_time(self) -> int:
+        """The current processing time in ms (Flink's `Context.currentProcessingTime()`).
+
+        The matcher's clock: by default the wall clock, as Flink's processing-time service.
+        """
+        return self.clock()
 
     def get_events_for_pattern(self, name: str) -> tuple:
         """The events accepted so far for stage `name`, oldest first (empty if none).
@@ -210,8 +223,11 @@ def _infos_for(nfa: Nfa, use_shortcuts: bool) -> list[_StateInfo]:
 class NfaRun:
     """The mutable per-key state of one compiled `Nfa`, with `process` and `advance_time`."""
 
-    def __init__(self, nfa: Nfa, use_shortcuts: bool = True) -> None:
+    def __init__(
+        self, nfa: Nfa, use_shortcuts: bool = True, clock: Callable[[], int] = _wall_clock_ms
+    ) -> None:
         self.nfa = nfa
+        self.clock = clock
         self.window = nfa.window_ms
         # WithinType.PREVIOUS_AND_CURRENT windows per state id; with any, expiries are kept per
         # partial match in `timed_expiries`, a heap of (expiry, order, state id, key, pm)
@@ -331,7 +347,7 @@ class NfaRun:
         seq = self.seq
         new: list = []
         finals: list[Final] = []
-        ctx = _Context(None, ts)  # one context for every partial match this event meets
+        ctx = _Context(None, ts, self.clock)  # one context for every partial match this event meets
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
             self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
