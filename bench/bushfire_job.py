@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from simulator import SimulationConfig, find_paths, simulate  # noqa: E402
 
-#: Java Flink CEP's figure on this machine (DESIGN.md); the target is twice that.
+#: Java Flink CEP's figure on this machine (bench/results/java_flink_cep.md); the target is twice that.
 JAVA_FLINK_CEP_EVENTS_PER_S = 23_000
 
 

@@ -95,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     opt("--preset", choices=PRESETS, help="start from a preset (blog-11: the article's 11 sensors; "
         "benchmark: 100x100 sensors, 100 min, 1M readings; demo: small, all faults on)")
     opt("--topology", choices=[k.value for k in TopologyKind if k != TopologyKind.BLOG_11])
-    opt("--topology-file", help="JSON nodes/edges file (see the README) for --topology file")
+    opt("--topology-file", help="JSON nodes/edges file (see docs/simulator.md) for --topology file")
     opt("--regions", int)
     opt("--nodes-per-region", int)
     opt("--grid-cols", int, help="grid width (default: square)")

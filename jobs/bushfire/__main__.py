@@ -1,5 +1,5 @@
 """Run the bushfire job: ``python -m jobs.bushfire --help`` locally, or on a Flink cluster
-``flink run -py jobs/bushfire/__main__.py -pyfs <project dirs or zip> -- ...`` (see the README).
+``flink run -py jobs/bushfire/__main__.py -pyfs <project dirs or zip> -- ...`` (see docs/job.md).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ part in a match (the pattern's pre-filter, e.g. ``temperature >= 50``) are dropp
 nothing else needs them.
 
 The Python side gives the exact verdict and turns the remaining rows into plain ``dict`` readings
-(CONTRACTS section 3) or :class:`DeadLetter` records.
+(docs/simulator.md, "Event schema") or :class:`DeadLetter` records.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import Optional, Union
 
 import orjson
 
-# The event schema (CONTRACTS section 3) has one definition, next to the simulator that writes it,
+# The event schema (docs/simulator.md) has one definition, next to the simulator that writes it,
 # so the job dead-letters exactly the records the ground truth ignores.
 from simulator.events import NOT_AN_OBJECT, REQUIRED_FIELDS
 from simulator.events import reading_problem as check_reading
@@ -105,6 +105,12 @@ class JvmParser(Enum):
             for name in REQUIRED_FIELDS
         }
 
+    def infected_by(self, column: str = "line") -> str:
+        """SQL reading `infectedBy` (NULL when null or absent: only rows with a NULL reason are trusted)."""
+        if self is JvmParser.JAVA:
+            return f"{UDF_NAME}({column}).`infectedBy`"
+        return _json_value(column, "infectedBy")
+
     def event_time(self, column: str = "line") -> str:
         """The rowtime of a raw line: its `ts`, or epoch 0 for a line without one (a dead letter anyway)."""
         return f"TO_TIMESTAMP_LTZ(COALESCE({self.fields(column)['ts']}, 0), 3)"
@@ -143,7 +149,8 @@ def _sql_reason(column: str, fields: dict[str, str]) -> str:
     control characters or a schema field's name twice go to Python first. JSON_VALUE reads numbers and
     strings alike as text and ignores what follows the object, so a field passes only when the line
     shows it written with its type (``"node":"n1"``, ``"ts":1700000000000``), and a line with a
-    second brace (a reading has no nested objects) or not ending in one is suspect. Anything unusual is flagged, never passed."""
+    second brace (a reading has no nested objects) or not ending in one is suspect. Anything unusual is
+    flagged, never passed."""
     checks = " ".join(f"WHEN {sql} IS NULL THEN 'missing or invalid {name}'" for name, sql in fields.items())
     as_written = {name: f"CONCAT('\"', {_json_value(column, name)}, '\"')" for name in _STRING_FIELDS}
     as_written.update({name: _json_value(column, name) for name in _NUMBER_FIELDS})
@@ -181,12 +188,13 @@ def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = 
     """The one query that checks every line once and keeps the rows Python must see.
 
     Every required field is read (parsed, type-cast) in the JVM. A row that fails a check gets a
-    ``reason`` and always crosses into Python, which gives the exact verdict (CONTRACTS section 3);
+    ``reason`` and always crosses into Python, which gives the exact verdict (see reading_problem);
     the JVM checks may flag a valid row (then Python keeps it) but pass no invalid row that Python would
     need to see. Kept are the flagged rows and the unflagged rows passing `hot_filter_sql` (the
     pattern's pre-filter, over the field columns), or every row when it is None (the raw-event path
-    needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime) and ``region`` (to key
-    by; NULL or anything when the row is invalid).
+    needs them all). Output columns: ``line``, ``reason``, ``rt`` (the rowtime) and the typed reading
+    fields `READING_FIELDS` (``region`` to key by; any field may be NULL or wrong when ``reason`` is
+    not NULL).
     """
     fields = parser.fields("line")
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())
@@ -194,8 +202,10 @@ def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = 
         # The raw format keeps a line's bytes as they came; string functions that count characters
         # over bytes that are not UTF-8 (SUBSTRING) fail the whole job. Decoded once, bad bytes are U+FFFD.
         source = f"(SELECT DECODE(ENCODE(line, 'UTF-8'), 'UTF-8') AS line, rt FROM {source})"
-    checked = f"SELECT line, rt, {parser.reason('line')} AS reason, {columns} FROM {source}"
-    query = f"SELECT line, reason, rt, `region` FROM ({checked})"
+    infected_by = f"{parser.infected_by('line')} AS `infectedBy`"
+    checked = f"SELECT line, rt, {parser.reason('line')} AS reason, {columns}, {infected_by} FROM {source}"
+    typed = ", ".join(f"`{name}`" for name in READING_FIELDS)
+    query = f"SELECT line, reason, rt, {typed} FROM ({checked})"
     if hot_filter_sql is None:
         return query
     return f"{query} WHERE reason IS NOT NULL OR ({hot_filter_sql})"
