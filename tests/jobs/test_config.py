@@ -190,3 +190,18 @@ def test_the_entry_point_runs_as_a_file_or_a_module_and_explains_every_flag(tmp_
     assert all(option.flag in shown.stdout for option in OPTIONS)
     refused = run("--window", "ten")
     assert refused.returncode == 2 and "--window" in refused.stderr
+
+
+def test_kinesis_source_finds_the_pinned_connector_in_the_maven_cache(tmp_path):
+    from jobs.bushfire.connector import ENV_MAVEN_REPO, KINESIS_CONNECTOR_JAR, kinesis_connector_jar
+
+    env = {ENV_MAVEN_REPO: str(tmp_path)}
+    assert load_config(["--source", "kinesis"], env=env).runtime.connector_jars == ()  # not fetched yet
+    jar = kinesis_connector_jar(env)
+    jar.parent.mkdir(parents=True)
+    jar.write_bytes(b"jar")
+    assert jar.name == KINESIS_CONNECTOR_JAR
+    assert load_config(["--source", "kinesis"], env=env).runtime.connector_jars == (str(jar),)
+    assert load_config(["--source", "files"], env=env).runtime.connector_jars == ()
+    given = load_config(["--source", "kinesis", "--connector-jars", "/x.jar"], env=env)
+    assert given.runtime.connector_jars == ("/x.jar",)  # a flag wins
