@@ -73,12 +73,12 @@ def test_a_two_shard_stream_read_from_trim_horizon_alerts_the_truth_and_indexes_
     index = f"kinesis-e2e-{uuid.uuid4().hex[:8]}"
     sinks = ("--opensearch-url", opensearch_url, "--opensearch-index", index, "--bulk-size", "20",
              "--bulk-interval", "200ms")
-    with watched_job(tmp_path, "--idleness", "5s", *sinks, source=source) as job:
+    with watched_job(tmp_path, "--idleness", "5s", "--max-runtime", "600s", *sinks, source=source) as job:
         _send_as_sensors_would(kinesis_endpoint, stream, records[11:])
         assert len({shard for shard, _, _ in read_stream(client, stream)}) == 2, "both shards hold records"
         done = wait_until(
             lambda: (_lines(out / "alerts.jsonl"), _lines(out / "dead-letters.jsonl")),
-            lambda got: len(got[0]) >= len(sim.truth()) and len(got[1]) >= len(malformed), 200,
+            lambda got: len(got[0]) >= len(sim.truth()) and len(got[1]) >= len(malformed), 420,
         )
         assert done is not None, job.tail()
         want = {"bushfire.readings": len(valid), "bushfire.documentsIndexed": len(valid),

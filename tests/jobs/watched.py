@@ -59,8 +59,9 @@ def watched_job(tmp_path: Path, *flags: str, source: Sequence[str] = ()) -> Iter
         sys.executable, "-m", "jobs.bushfire",
         *(source or ("--source", "files", "--input", str(in_dir), "--monitor-interval", "300ms")),
         "--alerts-out", str(out_dir / "alerts.jsonl"), "--dead-letters", str(out_dir / "dead-letters.jsonl"),
-        "--console", "false", *flags,
-        "--max-runtime", "240s",  # a safety net only: the test cancels the job with SIGTERM
+        "--console", "false",
+        "--max-runtime", "240s",  # a safety net only (a flag may raise it): the test cancels the job
+        *flags,
     ]  # fmt: skip
     for key, value in options.items():
         argv += ["--flink-option", f"{key}={value}"]
