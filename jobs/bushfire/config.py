@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from jobs.bushfire.connector import default_connector_jars
 from jobs.bushfire.errors import ConfigError
 
 # Environment variables, one per option (flag > env var > config file > default).
@@ -531,7 +532,9 @@ def load_config(
         runtime=RuntimeConfig(
             parallelism=v["parallelism"], checkpoint_interval_ms=v["checkpoint_interval"],
             checkpoint_dir=v["checkpoint_dir"], restore_from=v["restore_from"],
-            connector_jars=v["connector_jars"], python_executable=v["python_executable"],
+            connector_jars=v["connector_jars"]
+            or default_connector_jars(v["source"] is SourceKind.KINESIS, env),
+            python_executable=v["python_executable"],
             crash_after_alerts=v["crash_after_alerts"], max_runtime_ms=v["max_runtime"],
             parser=v["parser"], flink_options=v["flink_option"], log_file=v["log_file"] or None,
             debug=v["debug"], progress_interval_ms=v["progress_interval"],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,9 +41,9 @@ class WatchedJob:
 
 
 @contextlib.contextmanager
-def watched_job(tmp_path: Path, *flags: str) -> Iterator[WatchedJob]:
+def watched_job(tmp_path: Path, *flags: str, source: Sequence[str] = ()) -> Iterator[WatchedJob]:
     """Start the job on `tmp_path`/in (outputs in `tmp_path`/out); yield once its mini-cluster runs it;
-    cancel it with SIGTERM at the end."""
+    cancel it with SIGTERM at the end. `source` replaces the watched directory's flags (e.g. Kinesis)."""
     in_dir, out_dir = tmp_path / "in", tmp_path / "out"
     in_dir.mkdir()
     out_dir.mkdir()
@@ -57,10 +57,11 @@ def watched_job(tmp_path: Path, *flags: str) -> Iterator[WatchedJob]:
     }
     argv = [
         sys.executable, "-m", "jobs.bushfire",
-        "--source", "files", "--input", str(in_dir), "--monitor-interval", "300ms",
+        *(source or ("--source", "files", "--input", str(in_dir), "--monitor-interval", "300ms")),
         "--alerts-out", str(out_dir / "alerts.jsonl"), "--dead-letters", str(out_dir / "dead-letters.jsonl"),
-        "--console", "false", *flags,
-        "--max-runtime", "240s",  # a safety net only: the test cancels the job with SIGTERM
+        "--console", "false",
+        "--max-runtime", "240s",  # a safety net only (a flag may raise it): the test cancels the job
+        *flags,
     ]  # fmt: skip
     for key, value in options.items():
         argv += ["--flink-option", f"{key}={value}"]
