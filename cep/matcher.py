@@ -21,14 +21,15 @@ from cep.analysis import prefilter as compute_prefilter
 from cep.errors import BufferStateError, CepError, ConditionError
 from cep.nfa import Nfa, compile_pattern
 from cep.pattern import Pattern
-from cep.runtime import NfaRun
+from cep.runtime import NfaRun, lineage_key
 
 __all__ = ["Matcher"]
 
 Match = dict  # stage name -> list of events
 Timeout = tuple  # (partial match dict, timeout timestamp)
 
-_SNAPSHOT_VERSION = 2  # 1: timeouts held as materialized dicts (still restorable)
+# 1: timeouts held as materialized dicts; 2: partial matches without ranks (both still restorable)
+_SNAPSHOT_VERSION = 3
 
 
 class _Plan:
@@ -188,6 +189,17 @@ class Matcher:
         """How many partial matches are alive (for monitoring and tests)."""
         return len(self._run.partial_matches())
 
+    def copy(self) -> Matcher:
+        """An independent matcher in the same state (events shared, partial matches not).
+
+        Goes through `snapshot`/`restore`, so it needs nothing from the runtime's internals; used by
+        `cep.early` to run a matcher ahead of the watermark.
+        """
+        use_prefilter, use_shortcuts = self._options
+        return Matcher.restore(
+            self._pattern, self.snapshot(), use_prefilter=use_prefilter, use_shortcuts=use_shortcuts
+        )
+
     # ------------------------------------------------------------------ snapshots
     def snapshot(self) -> bytes:
         """Serialize the per-key state: buffers, partial matches, counters; no pattern or conditions.
@@ -226,13 +238,13 @@ class Matcher:
 
         pms: list = []
         for state, pm in run.partial_matches():
-            pms.extend((state.sid, node_index(pm[0]), pm[1], pm[2]))
+            pms.extend((state.sid, node_index(pm[0]), pm[1], pm[2], pm[3]))
         completed: list = []
-        for pm in run.completed:
-            completed.extend((node_index(pm[0]), pm[1], pm[2]))
+        for pm in run.completed:  # in heap-array order, which re-offering rebuilds exactly
+            completed.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
         expired: list = []
         for pm in self._expired:
-            expired.extend((node_index(pm[0]), pm[1], pm[2]))
+            expired.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
         payload = (
             _SNAPSHOT_VERSION,
             self._plan.fingerprint,
@@ -260,7 +272,7 @@ class Matcher:
                 _v, fingerprint, seq, names, events, nodes, pms, completed, expired, timeouts = payload
         except Exception as exc:
             raise BufferStateError(f"not a cep matcher snapshot: {exc}") from exc
-        if version not in (1, _SNAPSHOT_VERSION):
+        if version not in (1, 2, _SNAPSHOT_VERSION):
             raise BufferStateError(
                 f"snapshot version {version} is not supported (expected {_SNAPSHOT_VERSION})"
             )
@@ -276,18 +288,43 @@ class Matcher:
             built.append((names[ni], events[ei], ts, sq, None if prev < 0 else built[prev]))
         run = matcher._run
         states = matcher._plan.nfa.states
-        for i in range(0, len(pms), 4):
+        width = 5 if version >= 3 else 4
+        restored = []
+        for i in range(0, len(pms), width):
             sid, nodei, start_ts, start_seq = pms[i : i + 4]
-            run.add(states[sid], (None if nodei < 0 else built[nodei], start_ts, start_seq))
-        run.completed = _unflatten(completed, built)
+            rank = pms[i + 4] if version >= 3 else None
+            restored.append((states[sid], (None if nodei < 0 else built[nodei], start_ts, start_seq, rank)))
+        if version < 3:
+            restored = _ranked(restored)
+        for state, pm in restored:
+            run.add(state, pm)
+        for pm in _unflatten(completed, built, version):
+            run.completed.offer((pm[1], pm[2]), pm)
         run.seq = seq
-        matcher._expired = _unflatten(expired, built)
+        matcher._expired = _unflatten(expired, built, version)
         matcher._restored_timeouts = list(timeouts)
         return matcher
 
 
-def _unflatten(flat: list, built: list) -> list:
-    """Partial matches from a snapshot's flat `(node index, start_ts, start_seq)` triples."""
+def _unflatten(flat: list, built: list, version: int) -> list:
+    """Partial matches from a snapshot's flat `(node index, start_ts, start_seq[, rank])` tuples."""
+    width = 4 if version >= 3 else 3
     return [
-        (None if flat[i] < 0 else built[flat[i]], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)
+        (
+            None if flat[i] < 0 else built[flat[i]],
+            flat[i + 1],
+            flat[i + 2],
+            flat[i + 3] if version >= 3 else (i // width, 0),
+        )
+        for i in range(0, len(flat), width)
     ]
+
+
+def _ranked(restored: list) -> list:
+    """Ranks for partial matches of a snapshot taken before ranks existed (version < 3).
+
+    Their order among partial matches with the same first event is not known any more; the
+    order of their events is used instead (exact whenever they differ by the events taken).
+    """
+    restored = sorted(restored, key=lambda sp: lineage_key(sp[1]))
+    return [(state, pm[:3] + ((i, 0),)) for i, (state, pm) in enumerate(restored)]

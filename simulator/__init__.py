@@ -1,5 +1,5 @@
 """Emberwatch's IoT sensor-network simulator: topologies, SI fire spread, readings, faults, sinks,
-ground truth (CONTRACTS.md sections 3 and 4).
+ground truth (docs/simulator.md).
 
 >>> from simulator import SimulationConfig, simulate
 >>> sim = simulate(SimulationConfig.preset("blog-11"))

@@ -1,4 +1,4 @@
-"""The sensor reading record (CONTRACTS.md section 3): its fields, validation and wire encoding.
+"""The sensor reading record (docs/simulator.md, "Event schema"): its fields, validation and wire encoding.
 
 A reading is a plain `dict`::
 
@@ -38,7 +38,7 @@ NOT_AN_OBJECT = "not a JSON object"
 
 
 def reading_problem(record: Any) -> Optional[str]:
-    """Why `record` is not a well-formed reading, or None when it is (CONTRACTS section 3).
+    """Why `record` is not a well-formed reading, or None when it is (the event schema).
 
     The one schema check of the project: the simulator's truth and the job's parser both use it, so
     what the job dead-letters is exactly what the truth ignores. Strings must be `str`, numbers

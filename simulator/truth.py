@@ -1,4 +1,4 @@
-"""Ground truth: the alert definition (CONTRACTS.md section 4) as a plain search over readings.
+"""Ground truth: the alert definition (docs/job.md, "The alert definition") as a plain search over readings.
 
 A path N1 -> ... -> Nk (per region) is alerted when readings e1..ek exist with every temperature
 >= threshold, e(i+1).infectedBy == node(ei), strictly increasing ts, ts(ek) - ts(e1) < window and

@@ -1,6 +1,6 @@
 """Run `cep` patterns inside PyFlink: ``CEP.pattern(keyed_stream, pattern).select(fn)``.
 
-The only module of `cep` that imports pyflink. See the README section "Running patterns in PyFlink".
+The only module of `cep` that imports pyflink. See docs/cep-flink.md.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The keyed Flink function that runs a `cep.Matcher` per key, with all its state in Flink keyed state.
 
-Event time, as Flink's CepOperator does it:
+Event time, as Flink's CepOperator does it except for the timers (step 3; Flink 1.20 sets one per
+buffered timestamp and one per new partial match at timestamp + window, see docs/cep-flink.md):
 
 1. An event whose timestamp is at or below the current watermark is late: it goes to the late-data side
    output when one is set, otherwise it is counted in ``numLateRecordsDropped`` and logged.
@@ -25,6 +26,12 @@ bundle, that is at each watermark, and each read it misses is a round trip to th
 per event and per timer cost more than all the matching.
 
 In processing time events are fed as they arrive, stamped with the processing time.
+
+With early results (`PatternStream.early_results()`, monotone patterns only, see `cep.early`) each
+arriving event is also run, with the buffered ones, through a matcher kept ahead of the watermark, and
+the matches it completes are emitted at once (``ctx.found_early``); the pass at the watermark drops
+what it reproduces. The matches emitted early and not yet reproduced are keyed state (`EARLY_STATE`),
+so a restored job emits each match once too.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
+from cep.early import EarlyResults, check_early_results
 from cep.flink.keyed_memory import KeysInMemory
 from cep.flink.match_ids import EventIdFn, default_event_id, match_id
 from cep.flink.timer_metrics import StepMetricsScope
@@ -45,6 +53,7 @@ log = logging.getLogger(__name__)
 
 MATCHER_STATE = "cep-matcher"
 BUFFER_STATE = "cep-buffer"
+EARLY_STATE = "cep-early-emitted"
 #: How many keys one function instance keeps in memory (their Flink state stays complete).
 KEYS_IN_MEMORY = 1024
 
@@ -56,11 +65,20 @@ class MatchContext:
     hashing every event of every match.
     """
 
-    __slots__ = ("key", "timestamp", "_match", "_event_id", "_match_id")
+    __slots__ = ("key", "timestamp", "found_early", "_match", "_event_id", "_match_id")
 
-    def __init__(self, key: Any, match: dict, timestamp: int, event_id: EventIdFn = default_event_id) -> None:
+    def __init__(
+        self,
+        key: Any,
+        match: dict,
+        timestamp: int,
+        event_id: EventIdFn = default_event_id,
+        found_early: bool = False,
+    ) -> None:
         self.key = key
         self.timestamp = timestamp
+        #: True when found on the arrival of its last event (early results), False at the watermark.
+        self.found_early = found_early
         self._match = match
         self._event_id = event_id
         self._match_id: Optional[str] = None
@@ -83,14 +101,21 @@ class _KeyState:
     """One key's state in memory, mirroring Flink state: matcher (and the snapshot bytes it was saved
     as), the time it was advanced to, the buffered events and the event-time timer."""
 
-    __slots__ = ("blob", "matcher", "advanced_to", "buffered", "wake_at")
+    __slots__ = ("blob", "matcher", "advanced_to", "buffered", "wake_at", "early")
 
-    def __init__(self, blob: Optional[bytes], matcher: Any, buffered: dict[int, list]) -> None:
+    def __init__(
+        self,
+        blob: Optional[bytes],
+        matcher: Any,
+        buffered: dict[int, list],
+        early: Optional[EarlyResults] = None,
+    ) -> None:
         self.blob = blob
         self.matcher = matcher
         self.advanced_to: Optional[int] = None
         self.buffered = buffered
         self.wake_at: Optional[int] = None  # known only for timers set by this instance
+        self.early = early  # with early results: matches emitted early, the matcher kept ahead
 
 
 class CepFunction(KeyedProcessFunction):
@@ -112,6 +137,8 @@ class CepFunction(KeyedProcessFunction):
         Feed events as they arrive, stamped with the processing time.
     event_id:
         Names an event inside a match id (see `cep.flink.match_ids`).
+    early_results:
+        Emit each match when its last event arrives (monotone patterns only, see `cep.early`).
     """
 
     def __init__(
@@ -125,7 +152,13 @@ class CepFunction(KeyedProcessFunction):
         processing_time: bool = False,
         event_id: EventIdFn = default_event_id,
         matcher_type: Any = None,
+        early_results: bool = False,
     ) -> None:
+        if early_results:
+            if processing_time:
+                raise ValueError("early results are for event time; in processing time every match is early")
+            check_early_results(pattern)
+        self._early_results = early_results
         self._pattern = pattern
         self._match_fn = match_fn
         self._late_tag = late_tag
@@ -152,6 +185,11 @@ class CepFunction(KeyedProcessFunction):
         self._buffer = runtime_context.get_map_state(
             MapStateDescriptor(BUFFER_STATE, Types.LONG(), Types.PICKLED_BYTE_ARRAY())
         )
+        self._early_state = (
+            runtime_context.get_state(ValueStateDescriptor(EARLY_STATE, Types.PICKLED_BYTE_ARRAY()))
+            if self._early_results
+            else None
+        )
         self._keys: KeysInMemory[_KeyState] = KeysInMemory(KEYS_IN_MEMORY)
         if callable(getattr(self._match_fn, "open", None)):
             self._match_fn.open(runtime_context)
@@ -161,6 +199,8 @@ class CepFunction(KeyedProcessFunction):
         self._late_dropped = metrics.counter("numLateRecordsDropped")
         self._matches_out = metrics.counter("matches")
         self._timeouts_out = metrics.counter("timeouts")
+        self._early_out = metrics.counter("earlyMatches")
+        self._rebuilds = metrics.counter("earlyRebuilds")
         self._metrics_scope = StepMetricsScope()  # matches are counted in on_timer
         self._dropped = 0
 
@@ -197,6 +237,20 @@ class CepFunction(KeyedProcessFunction):
                 self._move_timer(state, timestamp, timers)
         pending.append(event)
         self._buffer.put(timestamp, pending)
+        if state.early is not None:
+            yield from self._early(ctx.get_current_key(), event, timestamp, state)
+
+    def _early(self, key: Any, event: Any, timestamp: int, state: _KeyState):
+        """Emit the matches `event` completes among the events arrived so far (early results)."""
+        early = state.early
+        rebuilds = early.rebuilds
+        matches = early.on_arrival(event, timestamp, state.matcher, state.buffered)
+        if early.rebuilds != rebuilds:
+            self._rebuilds.inc()
+        if matches:
+            self._early_state.update(early.emitted)
+            self._early_out.inc(len(matches))
+            yield from self._emit(key, timestamp, matches, (), found_early=True)
 
     def _matters(self, event: Any) -> bool:
         """False for events the matcher's pre-filter rejects: they would change nothing."""
@@ -216,14 +270,22 @@ class CepFunction(KeyedProcessFunction):
         state = self._state_of(key)
         matcher = state.matcher
         due = sorted(ts for ts in state.buffered if ts <= watermark)
+        early = state.early
+        final = early.on_final if early is not None else _all
         if due or state.advanced_to != watermark:  # else: a timer left from before a restore
+            had_early = bool(early is not None and early.emitted)
             for timestamp in due:
-                yield from self._emit(key, timestamp, *matcher.advance_time(timestamp))
+                matches, timeouts = matcher.advance_time(timestamp)
+                yield from self._emit(key, timestamp, final(matches), timeouts)
                 for event in state.buffered.pop(timestamp):
-                    yield from self._emit(key, timestamp, matcher.process(event, timestamp), ())
+                    yield from self._emit(key, timestamp, final(matcher.process(event, timestamp)), ())
                 self._buffer.remove(timestamp)
-            yield from self._emit(key, watermark, *matcher.advance_time(watermark))
+            matches, timeouts = matcher.advance_time(watermark)
+            yield from self._emit(key, watermark, final(matches), timeouts)
             self._save(state, watermark)
+            if had_early:
+                early.forget_through(watermark)
+                self._save_early(early)
         self._reschedule(state, watermark, ctx.timer_service())
 
     def _reschedule(self, state: _KeyState, watermark: int, timers: Any) -> None:
@@ -290,10 +352,10 @@ class CepFunction(KeyedProcessFunction):
         else:
             ctx.timer_service().register_event_time_timer(timestamp + self._window_ms)
 
-    def _emit(self, key: Any, timestamp: int, matches: list, timeouts: Iterable):
+    def _emit(self, key: Any, timestamp: int, matches: list, timeouts: Iterable, found_early: bool = False):
         for match in matches:
             self._matches_out.inc()
-            context = MatchContext(key, match, timestamp, self._event_id)
+            context = MatchContext(key, match, timestamp, self._event_id, found_early)
             yield from self._match_fn(match, context)
         for partial, timeout_ts in timeouts:
             self._timeouts_out.inc()
@@ -313,7 +375,16 @@ class CepFunction(KeyedProcessFunction):
             else self._matcher_type.restore(self._pattern, bytes(blob))
         )
         buffered = {timestamp: list(events) for timestamp, events in self._buffer.items()}
-        return _KeyState(blob, matcher, buffered)
+        early = None
+        if self._early_state is not None:
+            early = EarlyResults(self._event_id, self._early_state.value() or {})
+        return _KeyState(blob, matcher, buffered, early)
+
+    def _save_early(self, early: EarlyResults) -> None:
+        if early.emitted:
+            self._early_state.update(early.emitted)
+        else:
+            self._early_state.clear()
 
     def _save(self, state: _KeyState, advanced_to: int) -> None:
         """Write the matcher's state if it changed; clear it when there is nothing left to keep."""
@@ -327,6 +398,10 @@ class CepFunction(KeyedProcessFunction):
         if blob != state.blob:
             self._matcher_state.update(blob)
             state.blob = blob
+
+
+def _all(matches: list) -> list:
+    return matches
 
 
 def _is_power_of_ten(n: int) -> bool:

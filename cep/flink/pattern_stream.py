@@ -53,10 +53,23 @@ class PatternStream:
     processing_time: bool = False
     event_id: EventIdFn = default_event_id
     matcher_type: Any = None  # the matcher class; None means `cep.Matcher`
+    early: bool = False
 
     def side_output_late_data(self, late_tag: OutputTag) -> PatternStream:
         """Send late events (timestamp at or below the watermark) to `late_tag` instead of dropping them."""
         return replace(self, late_tag=late_tag)
+
+    def early_results(self) -> PatternStream:
+        """Emit each match as soon as its last event arrives, in any order above the watermark, instead
+        of when the watermark passes it; the pass at the watermark emits only what was not found early.
+
+        Only for monotone patterns (stages joined by `followed_by_any`, `no_skip`, no negation, no
+        quantifiers: see `cep.early`); others raise `MalformedPatternError` saying which part is unsound.
+        """
+        from cep.early import check_early_results
+
+        check_early_results(self.pattern)
+        return replace(self, early=True)
 
     def in_processing_time(self) -> PatternStream:
         """Feed events as they arrive, stamped with the processing time (no buffering, no late data)."""
@@ -103,6 +116,7 @@ class PatternStream:
             processing_time=self.processing_time,
             event_id=self.event_id,
             matcher_type=self.matcher_type,
+            early_results=self.early,
         )
         return self.keyed_stream.process(function, output_type)
 

@@ -1,4 +1,4 @@
-"""Turn an alert (CONTRACTS §5) into what people and machines read: subject, text, JSON, severity.
+"""Turn an alert (docs/job.md, "Outputs") into what people and machines read: subject, text, JSON, severity.
 
 Kept apart from the SNS publisher so the same wording can serve any sink (SNS, a log line, a test),
 and so it can be unit-tested without a network.
@@ -44,7 +44,7 @@ HIGH_PATH_NODES = 6
 class Severity(str, enum.Enum):
     """How urgent an alert is; sent as the `severity` message attribute so subscribers can filter.
 
-    The rule (documented in the README): ``critical`` when the hottest reading on the path is at
+    The rule (documented in docs/job.md): ``critical`` when the hottest reading on the path is at
     least 90 °C or the path has 8+ nodes; ``high`` from 70 °C or 6+ nodes; otherwise ``warning``
     (every alert already means 5 linked sensors at or above the 50 °C threshold).
     """

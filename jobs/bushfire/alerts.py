@@ -1,4 +1,4 @@
-"""Alerts (CONTRACTS section 5): built from a match, identified by region + path, one per path.
+"""Alerts (docs/job.md, "Outputs"): built from a match, identified by region + path, one per path.
 
 An alert's id depends only on the region and the node path, so the same path found again (a burning
 node keeps reporting, or the job replays input after a restart) has the same id and is recognised.

@@ -64,11 +64,22 @@ ENV_CRASH_AFTER_ALERTS = "BUSHFIRE_CRASH_AFTER_ALERTS"
 ENV_MAX_RUNTIME = "BUSHFIRE_MAX_RUNTIME"
 ENV_PARSER = "BUSHFIRE_PARSER"
 ENV_FLINK_OPTIONS = "BUSHFIRE_FLINK_OPTIONS"
+ENV_EARLY_ALERTS = "BUSHFIRE_EARLY_ALERTS"
+ENV_LOG_FILE = "BUSHFIRE_LOG_FILE"
+ENV_DEBUG = "BUSHFIRE_DEBUG"
+ENV_PROGRESS_INTERVAL = "BUSHFIRE_PROGRESS_INTERVAL"
 
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_CHAIN_LENGTH = 5
 DEFAULT_WINDOW_MS = 600_000
 DAY_MS = 86_400_000
+#: Longest time a Python operator holds records (python.fn-execution.bundle.time). A watched directory
+#: or stream: every alert crosses up to two Python operators, so short bundles keep alerts within
+#: seconds. A bounded file: long bundles, fewer state write-backs, nobody waits for a single alert.
+LIVE_BUNDLE_MS = 100
+BOUNDED_BUNDLE_MS = 1_000
+#: How often a watched directory is listed for new files: part of every alert's delay.
+DEFAULT_MONITOR_INTERVAL_MS = 200
 
 
 class SourceKind(Enum):
@@ -123,7 +134,7 @@ class SourceConfig:
     kind: SourceKind = SourceKind.FILES
     input_path: str = "out/readings"
     bounded: bool = False
-    monitor_interval_ms: int = 1_000
+    monitor_interval_ms: int = DEFAULT_MONITOR_INTERVAL_MS
     kinesis: KinesisConfig = KinesisConfig()
 
 
@@ -141,13 +152,14 @@ class WatermarkConfig:
 
 @dataclass(frozen=True)
 class DetectionConfig:
-    """The alert definition (CONTRACTS section 4) and the state that keeps it exact."""
+    """The alert definition (docs/job.md, "The alert definition") and the state that keeps it exact."""
 
     threshold_c: float = DEFAULT_THRESHOLD_C
     chain_length: int = DEFAULT_CHAIN_LENGTH
     window_ms: int = DEFAULT_WINDOW_MS
     event_dedupe_ttl_ms: int = 3_600_000  # how long an event_id is remembered to drop re-deliveries
     alert_dedupe_ttl_ms: int = 7 * DAY_MS  # how long a (region, path) is remembered once alerted
+    early_alerts: bool = True  # alert on the completing reading's arrival, not at the watermark
 
 
 @dataclass(frozen=True)
@@ -200,6 +212,10 @@ class RuntimeConfig:
     max_runtime_ms: Optional[int] = None  # cancel the job after this long (demos); None: run to the end
     parser: ParserChoice = ParserChoice.AUTO
     flink_options: tuple[tuple[str, str], ...] = ()  # extra Flink configuration, applied last
+    bundle_time_ms: int = BOUNDED_BUNDLE_MS  # python.fn-execution.bundle.time (see LIVE_BUNDLE_MS)
+    log_file: Optional[str] = "out/bushfire-job.log"  # library and job logs (the console stays quiet)
+    debug: bool = False  # tracebacks and library logs on the console too
+    progress_interval_ms: int = 30_000  # how often a running job logs a progress line (0: never)
 
 
 @dataclass(frozen=True)
@@ -295,6 +311,7 @@ class Option:
     help: str
     is_switch: bool = False
     is_repeated: bool = False  # the flag may be given several times; its values form a list
+    is_negatable: bool = False  # on/off flag pair: --name and --no-name
 
     @property
     def dest(self) -> str:
@@ -312,7 +329,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--bounded", ENV_BOUNDED, False, parse_bool,
            "read the input's current files to their end, then finish (implied by --source file)",
            is_switch=True),
-    Option("--monitor-interval", ENV_MONITOR_INTERVAL, 1_000, parse_duration_ms,
+    Option("--monitor-interval", ENV_MONITOR_INTERVAL, DEFAULT_MONITOR_INTERVAL_MS, parse_duration_ms,
            "how often the files source looks for new files"),
     Option("--kinesis-stream", ENV_KINESIS_STREAM, _K.stream, str, "Kinesis data stream name"),
     Option("--kinesis-region", ENV_KINESIS_REGION, _K.region, str, "AWS region of the Kinesis stream"),
@@ -341,6 +358,10 @@ OPTIONS: tuple[Option, ...] = (
            "a source split without records for this long stops holding back the watermark"),
     Option("--watermark-interval", ENV_WATERMARK_INTERVAL, 2_000, parse_duration_ms,
            "how often watermarks are emitted (processing time, and per this much event-time progress)"),
+    Option("--early-alerts", ENV_EARLY_ALERTS, True, parse_bool,
+           "alert a path when its last reading arrives, in whatever order its readings came; "
+           "--no-early-alerts waits for the watermark (out-of-orderness) as plain event-time CEP does",
+           is_negatable=True),
     Option("--event-dedupe-ttl", ENV_EVENT_DEDUPE_TTL, 3_600_000, parse_duration_ms,
            "how long (event time) an event_id is remembered to drop re-delivered duplicates"),
     Option("--alert-dedupe-ttl", ENV_ALERT_DEDUPE_TTL, 7 * DAY_MS, parse_duration_ms,
@@ -386,6 +407,13 @@ OPTIONS: tuple[Option, ...] = (
            "in the environment variable), e.g. a metrics reporter: "
            "metrics.reporter.prom.factory.class=org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
            is_repeated=True),
+    Option("--log-file", ENV_LOG_FILE, "out/bushfire-job.log", str,
+           "file the job's and the libraries' log lines go to (the console shows warnings, errors and the "
+           "run summary only; empty string: no file)"),
+    Option("--progress-interval", ENV_PROGRESS_INTERVAL, 30_000, parse_duration_ms,
+           "how often a running job logs a progress line (alerts and dead letters so far); 0: never"),
+    Option("--debug", ENV_DEBUG, False, parse_bool,
+           "show full tracebacks and every library log line on the console", is_switch=True),
     Option("--crash-after-alerts", ENV_CRASH_AFTER_ALERTS, None, _positive_int,
            "fault injection for recovery drills: fail the job once after this many alerts were written "
            "(needs --checkpoint-interval and --checkpoint-dir)"),
@@ -408,7 +436,10 @@ def build_arg_parser() -> argparse.ArgumentParser:
     for option in OPTIONS:
         shown = option.default.value if isinstance(option.default, Enum) else option.default
         text = f"{option.help} (env {option.env}; default {shown!r})"
-        if option.is_switch:
+        if option.is_negatable:
+            parser.add_argument(option.flag, dest=option.dest, action=argparse.BooleanOptionalAction,
+                                default=None, help=text)
+        elif option.is_switch:
             parser.add_argument(option.flag, dest=option.dest, action="store_const", const=True,
                                 default=None, help=text)
         elif option.is_repeated:
@@ -427,8 +458,10 @@ def _read_config_file(path: Optional[str]) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc}); check the path") from exc
+    except ValueError as exc:
+        raise ConfigError(f"--config {path}: not valid JSON ({exc}); it must hold one JSON object") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a JSON object of option names to values")
     known = {option.dest for option in OPTIONS}
@@ -465,9 +498,10 @@ def load_config(
     args = vars(build_arg_parser().parse_args(argv))
     file = _read_config_file(args.get("config") or env.get(ENV_CONFIG))
     v = {option.dest: resolve(option, args, env, file) for option in OPTIONS}
+    bounded = v["bounded"] or v["source"] is SourceKind.FILE
     cfg = BushfireConfig(
         source=SourceConfig(
-            kind=v["source"], input_path=v["input"], bounded=v["bounded"] or v["source"] is SourceKind.FILE,
+            kind=v["source"], input_path=v["input"], bounded=bounded,
             monitor_interval_ms=v["monitor_interval"],
             kinesis=KinesisConfig(
                 stream=v["kinesis_stream"], region=v["kinesis_region"], initpos=v["kinesis_initpos"],
@@ -482,6 +516,7 @@ def load_config(
         detection=DetectionConfig(
             threshold_c=v["threshold"], chain_length=v["chain_length"], window_ms=v["window"],
             event_dedupe_ttl_ms=v["event_dedupe_ttl"], alert_dedupe_ttl_ms=v["alert_dedupe_ttl"],
+            early_alerts=v["early_alerts"],
         ),
         alerts=AlertConfig(
             alerts_out=v["alerts_out"] or None, console=v["console"], sns_topic_arn=v["sns_topic_arn"],
@@ -498,7 +533,9 @@ def load_config(
             checkpoint_dir=v["checkpoint_dir"], restore_from=v["restore_from"],
             connector_jars=v["connector_jars"], python_executable=v["python_executable"],
             crash_after_alerts=v["crash_after_alerts"], max_runtime_ms=v["max_runtime"],
-            parser=v["parser"], flink_options=v["flink_option"],
+            parser=v["parser"], flink_options=v["flink_option"], log_file=v["log_file"] or None,
+            debug=v["debug"], progress_interval_ms=v["progress_interval"],
+            bundle_time_ms=BOUNDED_BUNDLE_MS if bounded else LIVE_BUNDLE_MS,
         ),
     )
     validate(cfg)

@@ -34,12 +34,12 @@ def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
         # Chained JVM operators hand records on without copying them: the SQL operators are written for
         # it, and the Python operators serialize what they receive.
         "pipeline.object-reuse": "true",
-        # Python bundles of up to 1M elements instead of Flink's 100k; still at most 1 s (Flink's default),
-        # so results leave the Python operators within a second. Every bundle ends with their state
-        # written back to the JVM and waited for: on the benchmark this took the job from ~17 s to ~15 s
-        # (bundle.time 3 s gains ~1 s more, and made the demo's last alerts miss its stop).
+        # Python bundles of up to 1M elements instead of Flink's 100k. Every bundle ends with their state
+        # written back to the JVM and waited for, so a bounded run wants long ones (1 s: the benchmark
+        # went from ~17 s to ~15 s) and a live one short ones (100 ms: alerts within a second or two);
+        # `RuntimeConfig.bundle_time_ms` says which (config.LIVE_BUNDLE_MS, BOUNDED_BUNDLE_MS).
         "python.fn-execution.bundle.size": "1000000",
-        "python.fn-execution.bundle.time": "1000",
+        "python.fn-execution.bundle.time": str(runtime.bundle_time_ms),
     }
     if runtime.connector_jars:
         conf["pipeline.jars"] = ";".join(_as_url(jar) for jar in runtime.connector_jars)

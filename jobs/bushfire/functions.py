@@ -1,6 +1,6 @@
 """The job's Python operators: each moves data between Flink and one pure-Python piece, nothing more.
 
-Every operator counts what it sees in the Flink metric group ``bushfire`` (see the README for the
+Every operator counts what it sees in the Flink metric group ``bushfire`` (docs/job.md lists the
 names). Bad input becomes a dead letter on a side output; nothing here lets one record stop the job.
 """
 
@@ -17,9 +17,10 @@ from pyflink.datastream import KeyedProcessFunction, OutputTag, ProcessFunction,
 from pyflink.datastream.state import ValueStateDescriptor
 
 from cep.flink import MatchContext, MirroredValueState, StepMetricsScope
+from cep.flink.operator import CepFunction
 from jobs.bushfire.alerts import alert_line, build_alert, console_line
 from jobs.bushfire.config import AlertConfig
-from jobs.bushfire.parsing import DeadLetter, Reason, now_ms, parse_line
+from jobs.bushfire.parsing import READING_FIELDS, DeadLetter, Reason, now_ms, parse_line
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,76 @@ class CheckReadings(KeyedProcessFunction):
         return True
 
 
+#: Field of a reading (set by `CheckAndDetect`, never in alerts) with the processing time (ms) at which
+#: it reached the CEP step; an alert's delay is measured from its last-arriving reading's.
+ARRIVED = "_arrived"
+
+
+class CheckAndDetect(CepFunction):
+    """The job's one Python step on the alert path, keyed by region (keyed in the JVM).
+
+    Rows of the JVM parse (`pipeline.HANDOFF_COLUMNS`): an unflagged row is a valid reading and
+    becomes a dict from its typed columns, with no second parse; a flagged row carries its line, which
+    gets the exact schema check here (a dead letter with the raw line, or a reading). Re-delivered
+    readings (same event_id, so the same region) seen within `ttl_ms` of event time are dropped. What
+    is left goes straight into the fire-chain matcher (`CepFunction`), and matches into `match_fn`.
+    Check, dedupe and CEP in one operator: a reading crosses into Python once.
+    """
+
+    def __init__(self, stage: str, ttl_ms: int, pattern: Any, match_fn: Any, **cep_options: Any) -> None:
+        super().__init__(pattern, match_fn, **cep_options)
+        self.stage = stage
+        self.ttl_ms = ttl_ms
+
+    def open(self, runtime_context: RuntimeContext) -> None:
+        super().open(runtime_context)
+        seen = runtime_context.get_state(ValueStateDescriptor("seen-ids", Types.PICKLED_BYTE_ARRAY()))
+        self.seen = MirroredValueState(seen)
+        metrics = _metrics(runtime_context)
+        self.rows_in = metrics.counter("rowsIntoPython")
+        self.malformed = metrics.counter("malformed")
+        self.invalid = metrics.counter("invalid")
+        self.readings = metrics.counter("readings")
+        self.duplicates = metrics.counter("duplicates")
+        self.mis_keyed = metrics.counter("misKeyed")
+
+    def process_element(self, row: Any, ctx: KeyedProcessFunction.Context):
+        self.rows_in.inc()
+        region = ctx.get_current_key()
+        if row[1] is None:  # no reason: the JVM read a valid reading
+            reading = {name: row[i] for i, name in enumerate(READING_FIELDS, start=2)}
+        else:
+            result = parse_line(row[0], self.stage)
+            if isinstance(result, DeadLetter):
+                (self.malformed if result.reason is Reason.MALFORMED else self.invalid).inc()
+                yield DEAD_LETTERS, result.to_json()
+                return
+            reading = result
+            if reading["region"] != region:  # only a line the JVM misread can get here
+                self.mis_keyed.inc()
+                letter = DeadLetter(
+                    stage=self.stage, reason=Reason.INVALID, raw=row[0] or "", seen_at=now_ms(),
+                    error=f"region {reading['region']!r} but keyed as {region!r}: the JVM parse misread it",
+                )
+                yield DEAD_LETTERS, letter.to_json()
+                return
+        if not self._first_time(reading, region):
+            self.duplicates.inc()
+            return
+        self.readings.inc()
+        reading[ARRIVED] = now_ms()
+        yield from super().process_element(reading, ctx)
+
+    def _first_time(self, reading: dict, region: str) -> bool:
+        seen = self.seen.get(region) or {}
+        if reading["event_id"] in seen:
+            return False
+        seen[reading["event_id"]] = reading["ts"]
+        _forget_older_than(seen, reading["ts"] - self.ttl_ms)
+        self.seen.put(region, seen)
+        return True
+
+
 class AlertOncePerPath:
     """`PatternStream.process` function of the CEP step (keyed by region): one alert per path.
 
@@ -97,6 +168,10 @@ class AlertOncePerPath:
         metrics = _metrics(runtime_context)
         self.alerts = metrics.counter("alerts")
         self.repeats = metrics.counter("repeatedMatches")
+        self.early_alerts = metrics.counter("earlyAlerts")
+        self.watermark_alerts = metrics.counter("watermarkAlerts")
+        self.last_delay_ms = 0
+        metrics.gauge("lastAlertDelayMs", lambda: self.last_delay_ms)
 
     def __call__(self, match: dict[str, list[dict]], ctx: MatchContext) -> list[dict[str, Any]]:
         readings = [match[name][-1] for name in self.stage_names]
@@ -105,7 +180,13 @@ class AlertOncePerPath:
         if path in alerted:
             self.repeats.inc()
             return []
-        alert = build_alert(readings, now_ms())
+        detected_at = now_ms()
+        alert = build_alert(readings, detected_at)
+        alert["found"] = "early" if ctx.found_early else "watermark"
+        arrivals = [r[ARRIVED] for r in readings if ARRIVED in r]
+        if arrivals:  # readings restored from an older checkpoint may lack it
+            alert["delay_ms"] = self.last_delay_ms = detected_at - max(arrivals)
+        (self.early_alerts if ctx.found_early else self.watermark_alerts).inc()
         alerted[path] = alert["last_ts"]
         _forget_older_than(alerted, alert["last_ts"] - self.ttl_ms)
         self.alerted.put(ctx.key, alerted)
@@ -133,7 +214,7 @@ class LateToDeadLetter(ProcessFunction):
         letter = DeadLetter(
             stage="bushfire-cep",
             reason=Reason.LATE,
-            raw=alert_line(reading),
+            raw=alert_line({k: v for k, v in reading.items() if k != ARRIVED}),
             error=f"event time {reading.get('ts')} at or below the watermark",
             seen_at=now_ms(),
         )

@@ -152,8 +152,8 @@ def render_heatmap(
 
     Parameters
     ----------
-    events : readings (CONTRACTS §3 dicts), any order; streamed once (a generator is fine).
-    alerts : alerts (CONTRACTS §5 dicts); each is drawn as arrows N1 → … → Nk in its region's panel
+    events : readings (docs/simulator.md, "Event schema"), any order; streamed once (a generator is fine).
+    alerts : alerts (docs/job.md, "Outputs"); each is drawn as arrows N1 → … → Nk in its region's panel
         (an alert without region, path or times is skipped and counted).
     path : the HTML file to write.
     title : page heading.

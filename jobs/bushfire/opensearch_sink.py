@@ -152,7 +152,7 @@ def _sigv4_auth(region: str | None, service: str, boto3_session: Any) -> AWSV4Si
 
 
 class RawEventIndexer:
-    """Bulk-indexes raw readings (CONTRACTS §3 dicts) with id = ``event_id``.
+    """Bulk-indexes raw readings (dicts as in docs/simulator.md, "Event schema") with id = ``event_id``.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The bushfire pattern (CONTRACTS section 4) as a plain function returning a `cep.Pattern`.
+"""The bushfire pattern (docs/job.md, "The alert definition") as a plain function returning a `cep.Pattern`.
 
 A path N1 -> ... -> Nk is a chain of hot readings where each reading names the previous one's node in
 `infectedBy`, nodes are pairwise distinct, event time strictly increases and the last reading is less

@@ -1,15 +1,17 @@
 """The bushfire job's pipeline: `build(env, cfg)` reads top to bottom as the data flow.
 
-    source ─▶ parse + validate + pre-filter ─▶ key by region  (all JVM)
-        ─▶ exact check, drop re-delivered event ids (Python, keyed by region)
-        ─┬─▶ raw events ─▶ OpenSearch (bulk, keyed buffer)                       [when configured]
-         └─▶ hot readings ─▶ key by region ─▶ CEP fire chain + one alert per path ─▶ SNS, file, console
+    source ─▶ parse + validate + pre-filter ─▶ typed columns, key by region  (all JVM)
+        ─▶ exact check of flagged rows, drop re-delivered event ids, CEP fire chain (early results),
+           one alert per path  (one Python operator, keyed by region)
+        ─▶ SNS, file, console
+    source ─▶ parse, valid rows ─▶ check ─▶ raw events ─▶ OpenSearch (bulk, keyed buffer) [when configured]
     dead letters ◀─ malformed/invalid rows, late readings, undeliverable alerts, unindexable documents
 
-Only rows that can matter reach Python: invalid rows (for the dead letters) and, unless OpenSearch
-needs every reading, the readings passing the pattern's pre-filter (``temperature >= threshold``).
-Each Python operator costs a crossing, a wait at every watermark and start-up time, so there are as
-few as the data flow allows.
+Only rows that can matter reach Python: rows the JVM flags (for the exact verdict and the dead
+letters) and the readings passing the pattern's pre-filter (``temperature >= threshold``). The JVM's
+parse reaches Python as typed columns, so a valid reading is not parsed again, and the raw line
+crosses only with a flagged row. Each Python operator costs a crossing, a bundle's wait and start-up
+time, so an alert crosses two: the CEP step and the delivery (parallelism 1, for the file).
 """
 
 from __future__ import annotations
@@ -20,10 +22,9 @@ from typing import Optional
 
 from pyflink.common import Types
 from pyflink.datastream import DataStream, KeyedStream, OutputTag, StreamExecutionEnvironment
-from pyflink.table import StreamTableEnvironment
+from pyflink.table import StreamTableEnvironment, Table
 
 from cep.analysis import prefilter
-from cep.flink import CEP
 from cep.flink.tables import rows_keyed_in_jvm
 from jobs.bushfire import functions, patterns
 from jobs.bushfire.config import (
@@ -35,10 +36,15 @@ from jobs.bushfire.config import (
     RuntimeConfig,
 )
 from jobs.bushfire.parse_udf import register_functions
-from jobs.bushfire.parsing import PARSED_COLUMNS, JvmParser, parse_query
+from jobs.bushfire.parsing import PARSED_COLUMNS, READING_FIELDS, JvmParser, parse_query
 from jobs.bushfire.sources import read_lines
 
 LATE = OutputTag("late-readings", Types.PICKLED_BYTE_ARRAY())
+#: What a row hands Python (`functions.CheckAndDetect` reads it by position): the raw line (only when
+#: the JVM flagged the row), the reason, then the typed reading fields.
+HANDOFF_COLUMNS = ("line", "reason", *READING_FIELDS)
+_NUMBERS = {"ts": Types.LONG(), "temperature": Types.DOUBLE(), "lat": Types.DOUBLE(), "lon": Types.DOUBLE()}
+HANDOFF_TYPES = [Types.STRING(), Types.STRING()] + [_NUMBERS.get(f, Types.STRING()) for f in READING_FIELDS]
 #: Buckets the raw-event buffer is keyed by (a few per subtask keeps bulk requests full).
 INDEX_BUCKETS_PER_SUBTASK = 2
 
@@ -53,6 +59,7 @@ class ParseOut:
 class DetectOut:
     alerts: DataStream  # alert dicts, one per path
     late: DataStream  # JSON dead-letter lines
+    dead_letters: DataStream  # malformed and invalid rows, JSON lines
 
 
 @dataclass(frozen=True)
@@ -69,33 +76,46 @@ def build(env: StreamExecutionEnvironment, cfg: BushfireConfig, parser: JvmParse
     t_env = StreamTableEnvironment.create(env)
     register_functions(t_env, parser)
     pattern = patterns.fire_chain(cfg.detection)
-    hot = prefilter(pattern)
     lines = read_lines("sensor_lines", env, t_env, cfg.source, cfg.watermarks, parser)
-    hot_sql = None if cfg.raw_events.enabled else hot.to_sql()  # OpenSearch needs every reading
-    rows = select_rows("parse-validate", t_env, lines, hot_sql, parser)
-    parsed = check_readings("check-readings", rows, cfg.detection)
-    readings = parsed.readings
-    index_failures = write_raw_events("opensearch-raw", readings, cfg.raw_events, cfg.runtime)
-    hot_readings = readings.filter(hot).name("hot-readings") if cfg.raw_events.enabled else readings
-    detected = detect("bushfire-cep", hot_readings, pattern, cfg.detection)
+    rows = select_rows("parse-validate", t_env, lines, prefilter(pattern).to_sql(), parser)
+    detected = detect("bushfire-cep", rows, pattern, cfg.detection)
+    index_failures = None
+    if cfg.raw_events.enabled:  # OpenSearch needs every valid reading, whole: its own JVM query
+        valid = select_valid_lines("parse-valid", t_env, lines, parser)
+        readings = check_readings("check-readings", valid, cfg.detection).readings
+        index_failures = write_raw_events("opensearch-raw", readings, cfg.raw_events, cfg.runtime)
     delivered = deliver_alerts("alerts", detected.alerts, cfg.alerts, cfg.runtime)
     show_on_console("console", delivered.lines, cfg.alerts)
-    dead_letters = [parsed.dead_letters, detected.late, delivered.dead_letters, index_failures]
+    dead_letters = [detected.dead_letters, detected.late, delivered.dead_letters, index_failures]
     write_dead_letters("dead-letters", dead_letters, cfg.dead_letters)
 
 
 def select_rows(
-    step_id: str, t_env: StreamTableEnvironment, lines: str, hot_sql: Optional[str], parser: JvmParser
+    step_id: str, t_env: StreamTableEnvironment, lines: str, hot_sql: str, parser: JvmParser
 ) -> KeyedStream:
-    """Parse and validate every line in the JVM; keep invalid rows and (pre-filtered) valid ones, keyed
-    by region in the JVM. Rows are (line, reason)."""
-    table = t_env.sql_query(parse_query(f"`{lines}`", hot_sql, parser))
+    """Parse and validate every line in the JVM; keep flagged rows and pre-filtered valid ones, keyed
+    by region in the JVM, as `HANDOFF_COLUMNS` (the line only with flagged rows)."""
+    parsed = t_env.sql_query(parse_query(f"`{lines}`", hot_sql, parser))
+    typed = ", ".join(f"`{name}`" for name in READING_FIELDS)
+    table: Table = t_env.sql_query(
+        "SELECT CASE WHEN reason IS NULL THEN CAST(NULL AS STRING) ELSE line END AS line, reason, "
+        f"{typed}, rt FROM {parsed}"
+    )
+    return rows_keyed_in_jvm(t_env, table, "region", HANDOFF_COLUMNS, "rt", HANDOFF_TYPES)
+
+
+def select_valid_lines(
+    step_id: str, t_env: StreamTableEnvironment, lines: str, parser: JvmParser
+) -> KeyedStream:
+    """The lines the JVM read as valid readings, keyed by region in the JVM, as (line, reason)."""
+    parsed = t_env.sql_query(parse_query(f"`{lines}`", None, parser))
+    table = t_env.sql_query(f"SELECT line, reason, rt, region FROM {parsed} WHERE reason IS NULL")
     types = [Types.STRING(), Types.STRING()]
     return rows_keyed_in_jvm(t_env, table, "region", PARSED_COLUMNS, "rt", types)
 
 
 def check_readings(step_id: str, rows: KeyedStream, detection: DetectionConfig) -> ParseOut:
-    """Rows -> reading dicts (exact schema check, re-deliveries dropped); the rest -> dead letters."""
+    """Valid lines -> reading dicts (exact schema check, re-deliveries dropped) for OpenSearch."""
     check = functions.CheckReadings(step_id, detection.event_dedupe_ttl_ms)
     readings = rows.process(check).name(step_id).uid(step_id)
     return ParseOut(readings, readings.get_side_output(functions.DEAD_LETTERS))
@@ -117,25 +137,23 @@ def write_raw_events(
     return indexed.get_side_output(functions.DEAD_LETTERS)
 
 
-def detect(step_id: str, readings: DataStream, pattern: object, detection: DetectionConfig) -> DetectOut:
-    """Run the fire-chain pattern per region (event time) and alert each path once (the alerted paths
-    are keyed state of the CEP step); late readings go to the dead letters."""
-    keyed = readings.key_by(region_of, key_type=Types.STRING())
+def detect(step_id: str, rows: KeyedStream, pattern: object, detection: DetectionConfig) -> DetectOut:
+    """Check rows, drop re-deliveries, run the fire-chain pattern per region (event time, early results
+    unless turned off) and alert each path once (the alerted paths are keyed state of this step), all
+    in one Python operator; invalid rows and late readings go to the dead letters."""
     stages = patterns.stage_names(detection.chain_length)
     alert_once = functions.AlertOncePerPath(stages, detection.alert_dedupe_ttl_ms)
-    matches = (
-        CEP.pattern(keyed, pattern)
-        .side_output_late_data(LATE)
-        .process(alert_once)
-        .name(step_id)
-        .uid(step_id)
+    detect_fires = functions.CheckAndDetect(
+        step_id, detection.event_dedupe_ttl_ms, pattern, alert_once,
+        late_tag=LATE, early_results=detection.early_alerts,
     )
+    alerts = rows.process(detect_fires).name(step_id).uid(step_id)
     late = (
-        matches.get_side_output(LATE)
+        alerts.get_side_output(LATE)
         .process(functions.LateToDeadLetter(), output_type=Types.STRING())
         .name("late-readings")
     )
-    return DetectOut(matches, late)
+    return DetectOut(alerts, late, alerts.get_side_output(functions.DEAD_LETTERS))
 
 
 def deliver_alerts(
@@ -166,6 +184,3 @@ def write_dead_letters(step_id: str, streams: list[Optional[DataStream]], config
     merged = present[0].union(*present[1:]) if len(present) > 1 else present[0]
     merged.process(functions.WriteDeadLetters(config.path)).name(step_id).uid(step_id).set_parallelism(1)
 
-
-def region_of(reading: dict) -> str:
-    return reading["region"]

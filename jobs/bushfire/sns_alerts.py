@@ -9,7 +9,7 @@ Message format (``MessageStructure=json``, so each protocol gets the variant tha
 - ``default`` and ``email``: the readable text (region, severity, the path ``N1 → … → N5``, first and
   last reading in UTC ISO 8601, each reading's temperature and location), then a line
   ``-- alert JSON --`` and the alert as JSON, so a person can read it and a tool can still parse it.
-- ``sqs`` and ``lambda``: the alert JSON alone (CONTRACTS §5 fields) plus ``severity``, ``subject`` and
+- ``sqs`` and ``lambda``: the alert JSON alone (docs/job.md, Outputs) plus ``severity``, ``subject`` and
   ``text``, so machine subscribers never parse prose.
 - Subject: ``Bushfire alert [SEVERITY] region R: N1 -> ... -> N5`` (≤ 100 characters, SNS's limit).
 - Message attributes (for subscription filter policies): ``region``, ``severity``, ``alert_id``
@@ -311,7 +311,7 @@ def _alert_id(alert: Any) -> str:
 
 
 def _malformed(alert_id: str, exc: Exception) -> PublishResult:
-    reason = f"malformed alert ({type(exc).__name__}: {exc}); expected the CONTRACTS §5 fields"
+    reason = f"malformed alert ({type(exc).__name__}: {exc}); expected an alert record (docs/job.md)"
     return PublishResult.failed(alert_id, reason, "MalformedAlert", retryable=False)
 
 

@@ -12,6 +12,8 @@ from cep import AfterMatchSkipStrategy, Matcher, Pattern
 from cep import conditions as C
 
 CASES_PATH = Path(__file__).parent / "conformance" / "cases.json"
+# scenarios where several matches compete under a skip strategy: Flink's emission order decides
+EMISSION_ORDER_PATH = Path(__file__).parent / "conformance" / "emission_order.json"
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
@@ -43,8 +45,8 @@ class SubEvent(Event):
         self.volume = volume
 
 
-def load_cases() -> list[dict]:
-    return json.loads(CASES_PATH.read_text())
+def load_cases(path: Path = CASES_PATH) -> list[dict]:
+    return json.loads(path.read_text())
 
 
 def make_event(raw: dict) -> Event:

@@ -1,4 +1,4 @@
-"""CONTRACTS section 4 read literally: the alert definition as a check on one tuple of readings,
+"""The alert definition (docs/job.md) read literally: as a check on one tuple of readings,
 and the set of alerted paths as every k-tuple of readings per region that passes it.
 
 Deliberately naive (all ordered k-tuples, no indexing, no pruning) so that it is obviously right;

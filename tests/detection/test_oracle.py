@@ -1,4 +1,4 @@
-"""The oracle (`simulator.find_paths`) against a literal reading of CONTRACTS section 4.
+"""The oracle (`simulator.find_paths`) against a literal reading of the alert definition.
 
 `literal_paths` tries every ordered k-tuple of readings per region and checks each clause of the
 definition as written; `find_paths` must agree with it on hand-made traps and on generated streams.

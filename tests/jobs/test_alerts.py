@@ -1,4 +1,4 @@
-"""Alerts: ids depend only on region + path; the JSON line carries every CONTRACTS section 5 field."""
+"""Alerts: ids depend only on region + path; the JSON line carries every field of an alert record."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pickle
 
 from cep.flink import MatchContext
 from jobs.bushfire.alerts import alert_id, alert_line, build_alert, console_line
-from jobs.bushfire.functions import AlertOncePerPath
+from jobs.bushfire.functions import ARRIVED, AlertOncePerPath
 
 
 def _readings(region: str, nodes: list[str], start: int) -> list[dict]:
@@ -103,6 +103,9 @@ class _RuntimeContext:
     def counter(self, name):
         return self.counters.setdefault(name, _Counter())
 
+    def gauge(self, name, read):
+        self.gauges = {**getattr(self, "gauges", {}), name: read}
+
 
 def _open_alert_once(context: _RuntimeContext, ttl_ms: int = 3_600_000) -> AlertOncePerPath:
     alert_once = pickle.loads(pickle.dumps(AlertOncePerPath(["n1", "n2", "n3"], ttl_ms)))
@@ -142,3 +145,22 @@ def test_a_path_is_forgotten_after_the_ttl_of_event_time() -> None:
     assert _call(alert_once, context, "r1", ["a", "b", "c"], 0)
     assert _call(alert_once, context, "r1", ["x", "y", "z"], 3_600_000)  # an hour later
     assert _call(alert_once, context, "r1", ["a", "b", "c"], 3_600_000)  # alerted again: forgotten
+
+
+def test_an_alert_says_how_it_was_found_and_how_long_after_its_last_arrival() -> None:
+    context = _RuntimeContext()
+    alert_once = _open_alert_once(context)
+    context.state.current_key = "r1"
+    match = _match("r1", ["a", "b", "c"], 0)
+    arrived = [1_000, 5_000, 3_000]  # the second reading arrived last: the alert waited for it
+    for readings, at in zip(match.values(), arrived):
+        readings[0][ARRIVED] = at
+    (early,) = alert_once(match, MatchContext("r1", {}, 0, found_early=True))
+    assert early["found"] == "early"
+    assert early["delay_ms"] == early["detected_at"] - 5_000
+    assert ARRIVED not in early["readings"][0]
+    assert context.gauges["lastAlertDelayMs"]() == early["delay_ms"]
+    context.state.current_key = "r2"
+    (late,) = alert_once(_match("r2", ["a", "b", "c"], 0), MatchContext("r2", {}, 0))
+    assert late["found"] == "watermark" and "delay_ms" not in late  # no arrival times known
+    assert context.counters["earlyAlerts"].count == 1 and context.counters["watermarkAlerts"].count == 1

@@ -190,3 +190,19 @@ def test_the_entry_point_runs_as_a_file_or_a_module_and_explains_every_flag(tmp_
     assert all(option.flag in shown.stdout for option in OPTIONS)
     refused = run("--window", "ten")
     assert refused.returncode == 2 and "--window" in refused.stderr
+
+
+def test_early_alerts_are_on_unless_turned_off_by_flag_or_environment() -> None:
+    assert load_config([], env={}).detection.early_alerts is True
+    assert load_config(["--no-early-alerts"], env={}).detection.early_alerts is False
+    assert load_config([], env={"BUSHFIRE_EARLY_ALERTS": "false"}).detection.early_alerts is False
+    assert load_config(["--early-alerts"], env={"BUSHFIRE_EARLY_ALERTS": "false"}).detection.early_alerts
+
+
+def test_python_bundles_are_short_for_a_live_source_and_long_for_a_bounded_file() -> None:
+    from jobs.bushfire.environment import flink_configuration
+
+    live = flink_configuration(load_config(["--source", "files"], env={}).runtime)
+    bounded = flink_configuration(load_config(["--source", "file"], env={}).runtime)
+    assert int(live["python.fn-execution.bundle.time"]) <= 100
+    assert int(bounded["python.fn-execution.bundle.time"]) >= 1_000

@@ -1,4 +1,4 @@
-"""find_paths implements CONTRACTS section 4: hand-made cases, and agreement with a brute force."""
+"""find_paths implements the alert definition: hand-made cases, and agreement with a brute force."""
 
 from __future__ import annotations
 

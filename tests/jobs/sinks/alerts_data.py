@@ -1,4 +1,4 @@
-"""Alerts shaped like CONTRACTS §5, for the sink tests."""
+"""Alerts shaped like the job's alert records, for the sink tests."""
 
 from __future__ import annotations
 

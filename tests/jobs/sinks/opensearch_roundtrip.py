@@ -12,7 +12,7 @@ DAY_TS = 1_790_000_000_000  # 2026-09-21T14:13:20Z
 
 
 def reading(number: int, **overrides: Any) -> dict[str, Any]:
-    """A valid CONTRACTS §3 reading for node r001-n<number>."""
+    """A valid reading (docs/simulator.md, "Event schema") for node r001-n<number>."""
     event = {
         "event_id": f"r001-n{number:03d}-{DAY_TS + number}",
         "node": f"r001-n{number:03d}",
