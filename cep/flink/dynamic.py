@@ -99,6 +99,7 @@ class ActivePattern:
     revision: int
     document: dict
     pattern: Pattern
+    meta: Any = None  # what the update said about the pattern besides its document (e.g. a severity)
 
 
 class UpdateError(CepError):
@@ -166,17 +167,19 @@ class RuleSet:
             if op == "replace" and not exists:
                 raise UpdateError(f"replace: no active pattern {pattern_id!r}; use add")
             pattern = self.check(pattern_id, update["pattern"])
-            changes[pattern_id] = self._next(pattern_id, update["pattern"], pattern)
+            changes[pattern_id] = self._next(pattern_id, update["pattern"], pattern, update.get("meta"))
         else:  # set
             wanted = update["patterns"]
+            metas = update.get("meta") or {}
             built = {pid: self.check(pid, doc) for pid, doc in wanted.items()}
             for pid in self.active:
                 if pid not in wanted:
                     changes[pid] = None
             for pid, doc in wanted.items():
                 current = self.active.get(pid)
-                if current is None or current.document != doc:
-                    changes[pid] = self._next(pid, doc, built[pid])
+                meta = metas.get(pid)
+                if current is None or current.document != doc or current.meta != meta:
+                    changes[pid] = self._next(pid, doc, built[pid], meta)
         self._commit(changes)
         return changes
 
@@ -188,12 +191,15 @@ class RuleSet:
                 continue
             entry = json.loads(text)
             pattern = pattern_from_dict(entry["pattern"])
-            changes[pattern_id] = ActivePattern(pattern_id, entry["revision"], entry["pattern"], pattern)
+            changes[pattern_id] = ActivePattern(
+                pattern_id, entry["revision"], entry["pattern"], pattern, entry.get("meta")
+            )
         self._commit(changes)
 
-    def _next(self, pattern_id: str, document: dict, pattern: Pattern) -> ActivePattern:
+    def _next(self, pattern_id: str, document: dict, pattern: Pattern, meta: Any = None) -> ActivePattern:
         current = self.active.get(pattern_id)
-        return ActivePattern(pattern_id, 1 if current is None else current.revision + 1, document, pattern)
+        revision = 1 if current is None else current.revision + 1
+        return ActivePattern(pattern_id, revision, document, pattern, meta)
 
     def _commit(self, changes: Mapping[str, Optional[ActivePattern]]) -> None:
         for pattern_id, active in changes.items():
@@ -227,6 +233,8 @@ def parse_update(raw: Any) -> dict:
 
     ``{"op": "add" | "replace", "id": ID, "pattern": DOC}``, ``{"op": "remove", "id": ID}``,
     ``{"op": "set", "patterns": {ID: DOC, ...}}``, where DOC is a `cep.serde` pattern document.
+    An optional ``"meta"`` (for ``set``: ID -> meta) travels with the pattern to the match function
+    (`DynamicMatchContext.meta`), e.g. a rule's severity; a changed meta is a new revision.
     """
     if isinstance(raw, (str, bytes, bytearray)):
         try:
@@ -241,7 +249,7 @@ def parse_update(raw: Any) -> dict:
     if op not in OPS:
         raise UpdateError(f"$.op: one of {list(OPS)}, got {op!r}")
     needed = {"add": ("id", "pattern"), "replace": ("id", "pattern"), "remove": ("id",), "set": ("patterns",)}
-    unknown = sorted(set(update) - {"op", *needed[op]})
+    unknown = sorted(set(update) - {"op", "meta", *needed[op]})
     if unknown:
         raise UpdateError(f"$.{unknown[0]}: unknown field for op {op!r}")
     for name in needed[op]:
@@ -249,6 +257,8 @@ def parse_update(raw: Any) -> dict:
             raise UpdateError(f"$.{name}: required for op {op!r}")
     if op == "set" and not isinstance(update["patterns"], dict):
         raise UpdateError("$.patterns: an object of pattern id -> pattern document")
+    if op == "set" and not isinstance(update.get("meta", {}), dict):
+        raise UpdateError("$.meta: an object of pattern id -> anything JSON")
     return update
 
 
@@ -342,10 +352,11 @@ class _NoWindow:
 class DynamicMatchContext:
     """What a dynamic match function sees besides the match: pattern id, key, match id, timestamp."""
 
-    __slots__ = ("pattern_id", "_inner")
+    __slots__ = ("pattern_id", "meta", "_inner")
 
-    def __init__(self, pattern_id: str, inner: MatchContext) -> None:
+    def __init__(self, pattern_id: str, inner: MatchContext, meta: Any = None) -> None:
         self.pattern_id = pattern_id
+        self.meta = meta
         self._inner = inner
 
     @property
@@ -371,8 +382,9 @@ DynamicMatchFn = Callable[[PatternMatch, DynamicMatchContext], Iterable[Any]]
 class _TagMatches:
     """Hands `CepFunction`'s matches to the user's function with the pattern id in the context."""
 
-    def __init__(self, fn: DynamicMatchFn) -> None:
+    def __init__(self, fn: DynamicMatchFn, rules: RuleSet) -> None:
         self.fn = fn
+        self.rules = rules
 
     def open(self, runtime_context: RuntimeContext) -> None:
         if callable(getattr(self.fn, "open", None)):
@@ -383,7 +395,9 @@ class _TagMatches:
             self.fn.close()
 
     def __call__(self, match: PatternMatch, ctx: MatchContext) -> Iterable[Any]:
-        return self.fn(match, DynamicMatchContext(match.pattern_id, ctx))
+        active = self.rules.active.get(match.pattern_id)
+        meta = active.meta if active is not None else None
+        return self.fn(match, DynamicMatchContext(match.pattern_id, ctx, meta))
 
 
 class DynamicCepFunction(KeyedBroadcastProcessFunction):
@@ -395,13 +409,16 @@ class DynamicCepFunction(KeyedBroadcastProcessFunction):
         ``fn(match, ctx) -> iterable of outputs``; ``ctx.pattern_id`` names the pattern.
     initial:
         Pattern id -> document, active from the first start (ignored after a restore: the
-        checkpointed rule set wins).
+        checkpointed rule set wins); `initial_meta`: pattern id -> its meta.
     upstream_filter:
         The condition events were already filtered by upstream, if any (see the module notes).
     error_tag:
         Side output of refused updates (JSON text ``{"error", "update"}``).
     late_tag, timeout_tag, timeout_fn, event_id:
         As for `CepFunction`; timed-out partial matches are `PatternMatch` objects.
+    make_inner:
+        Builds the event-time function, ``make_inner(rules, match_fn, **options)``: `CepFunction`
+        or a subclass that does more per event before handing it on (the bushfire job checks rows).
     """
 
     def __init__(
@@ -409,22 +426,24 @@ class DynamicCepFunction(KeyedBroadcastProcessFunction):
         match_fn: DynamicMatchFn,
         *,
         initial: Optional[Mapping[str, dict]] = None,
+        initial_meta: Optional[Mapping[str, Any]] = None,
         upstream_filter: Optional[Condition] = None,
         error_tag: OutputTag = UPDATE_ERRORS,
         late_tag: Optional[OutputTag] = None,
         timeout_tag: Optional[OutputTag] = None,
         timeout_fn: Optional[Callable[[dict, int], Any]] = None,
         event_id: EventIdFn = default_event_id,
+        make_inner: Callable[..., CepFunction] = CepFunction,
     ) -> None:
         self._rules = RuleSet(upstream_filter)
-        self._initial = dict(initial or {})
-        if self._initial:  # refuse a bad initial rule set when the job is built, not at run time
-            RuleSet(upstream_filter).apply({"op": "set", "patterns": self._initial})
+        self._initial = {"op": "set", "patterns": dict(initial or {}), "meta": dict(initial_meta or {})}
+        if initial:  # refuse a bad initial rule set when the job is built, not at run time
+            RuleSet(upstream_filter).apply(self._initial)
         self._error_tag = error_tag
         self._loaded = False
-        self._inner = CepFunction(
+        self._inner = make_inner(
             self._rules,
-            _TagMatches(match_fn),
+            _TagMatches(match_fn, self._rules),
             late_tag=late_tag,
             timeout_tag=timeout_tag,
             timeout_fn=timeout_fn,
@@ -479,8 +498,8 @@ class DynamicCepFunction(KeyedBroadcastProcessFunction):
         entries = list(stored.items())
         if any(pid == EPOCH_KEY for pid, _ in entries):
             self._rules.load(entries)
-        elif self._initial:
-            self._rules.apply({"op": "set", "patterns": self._initial})
+        elif self._initial["patterns"]:
+            self._rules.apply(self._initial)
         self._loaded = True
 
     def _store(self, ctx: Any, changes: Mapping[str, Optional[ActivePattern]]) -> None:
@@ -498,7 +517,7 @@ class DynamicCepFunction(KeyedBroadcastProcessFunction):
 
 
 def _entry(active: ActivePattern) -> str:
-    return json.dumps({"revision": active.revision, "pattern": active.document})
+    return json.dumps({"revision": active.revision, "pattern": active.document, "meta": active.meta})
 
 
 class _MultiMatcherType:
