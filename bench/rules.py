@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 from bench.bushfire_job import write_events  # noqa: E402
 
 RULES = [
-    {"id": "watch", "regions": ["*"], "threshold": 50, "chain_length": 3, "window": "5m", "severity": "watch"},
+    {"id": "watch", "regions": ["*"], "threshold": 50, "chain_length": 3, "window": "5m",
+     "severity": "watch"},
     {"id": "warning", "regions": ["*"], "threshold": 50, "chain_length": 5, "window": "10m",
      "severity": "warning"},
     {"id": "emergency", "regions": ["*"], "threshold": 50, "chain_length": 8, "window": "20m",

@@ -12,7 +12,8 @@ from jobs.bushfire.rules import RulesError, parse_rules, rule_pattern, rules_upd
 from jobs.bushfire.sns_alerts import AlertPublisher
 
 RULES = [
-    {"id": "watch", "regions": ["*"], "threshold": 45, "chain_length": 3, "window": "5m", "severity": "watch"},
+    {"id": "watch", "regions": ["*"], "threshold": 45, "chain_length": 3, "window": "5m",
+     "severity": "watch"},
     {"id": "warning", "regions": ["r1", "r2"], "threshold": 50, "chain_length": 5, "window": 600000,
      "severity": "warning"},
 ]  # fmt: skip
@@ -31,7 +32,8 @@ def test_a_valid_file_gives_one_pattern_per_rule():
 def test_a_region_list_limits_the_first_node():
     pattern = rule_pattern(parse_rules(json.dumps(RULES))["warning"])
     chain = [
-        {"node": f"n{i}", "infectedBy": f"n{max(i - 1, 1)}", "temperature": 60.0, "ts": i * 1000, "region": region}
+        {"node": f"n{i}", "infectedBy": f"n{max(i - 1, 1)}", "temperature": 60.0, "ts": i * 1000,
+         "region": region}
         for region in ("r1", "r9")
         for i in range(1, 6)
     ]
