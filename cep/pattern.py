@@ -249,6 +249,20 @@ class Pattern:
         self.dedupe_key = key
         return self
 
+    # ---------------------------------------------------------------- as data
+    def to_dict(self) -> dict:
+        """This pattern as a JSON-ready document (see `cep.serde`); refuses lambdas with a CepError."""
+        from cep.serde import pattern_to_dict
+
+        return pattern_to_dict(self)
+
+    @staticmethod
+    def from_dict(doc: Any) -> Pattern:
+        """The pattern a `to_dict` document describes; MalformedPatternError names the bad field."""
+        from cep.serde import pattern_from_dict
+
+        return pattern_from_dict(doc)
+
     # ---------------------------------------------------------------- introspection
     @property
     def is_group(self) -> bool:
