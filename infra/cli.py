@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
 from infra import dashboard_import, stack, steps
 from infra.aws import make_client
@@ -364,6 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_argument("--endpoint-url", default=None, help="AWS endpoint override, for emulators")
     common.add_argument("--cluster-id", help="EMR cluster (default: the stack's ClusterId)")
     common.add_argument("-v", "--verbose", action="store_true")
+    common.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", parents=[common], help="package, upload, create/update the stack")
@@ -438,12 +439,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.func(args)
-    except DeployError as exc:
-        print(f"emberwatch-deploy {args.command}: {exc}", file=sys.stderr)
+    except (DeployError, ClientError, BotoCoreError) as exc:
+        if args.debug:
+            raise
+        print(f"emberwatch-deploy {args.command}: {_explain(exc)}", file=sys.stderr)
         return 2
-    except ClientError as exc:
-        print(f"emberwatch-deploy {args.command}: AWS refused a call: {exc}", file=sys.stderr)
-        return 2
+
+
+def _explain(exc: Exception) -> str:
+    """One line: what failed and what to do."""
+    if isinstance(exc, ClientError):
+        return f"AWS refused a call: {exc}"
+    if isinstance(exc, EndpointConnectionError):
+        return f"{exc}; check --endpoint-url and --region, or your network"
+    if isinstance(exc, BotoCoreError):
+        return f"{exc}; run with --debug for the traceback"
+    return str(exc)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
                "(e.g. EMBERWATCH_SIM_MINUTES), then to the preset or built-in default.",
     )
 
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     groups: list = [p]  # options go into the most recently opened group
 
     def group(title: str) -> None:
@@ -355,6 +356,7 @@ def run(argv: Sequence[str] | None = None) -> int:
     quiet = args.quiet
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("botocore").setLevel(logging.DEBUG if args.debug else logging.WARNING)  # no noise
     cfg = config_from_args(args)
     speedup = parse_rate(args.rate)
     chain_length = args.chain_length or DEFAULT_CHAIN_LENGTH
@@ -389,14 +391,33 @@ def run(argv: Sequence[str] | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console-script entry point: clear one-line errors (exit 2) instead of tracebacks."""
+    """Console-script entry point: clear one-line errors (exit 2) instead of tracebacks (--debug
+    shows them)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         return run(argv)
     except BrokenPipeError:  # e.g. `... | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
-    except (CliError, SinkError, ValueError, OSError) as exc:
-        sys.stderr.write(f"emberwatch-sim: error: {exc}\n")
+    except (CliError, SinkError, ValueError, OSError, BotoCoreError, ClientError) as exc:
+        if debug:
+            raise
+        sys.stderr.write(f"emberwatch-sim: error: {_explain(exc)}\n")
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _explain(exc: BaseException) -> str:
+    """The error with what to do, for the mistakes users make most."""
+    from botocore.exceptions import EndpointConnectionError, NoCredentialsError
+
+    if isinstance(exc, EndpointConnectionError):
+        return f"{exc}; start the service (e.g. the local emulator) or fix --endpoint-url/--aws-region"
+    if isinstance(exc, NoCredentialsError):
+        return f"{exc}; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE (any for an emulator)"
+    if isinstance(exc, OSError) and exc.filename:
+        return f"{exc.filename}: {exc.strerror or exc}; check the path (--out, --truth, --topology-file)"
+    return str(exc)

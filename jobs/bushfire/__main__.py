@@ -18,16 +18,40 @@ if not __package__:  # run as a file (`flink run -py .../jobs/bushfire/__main__.
 
 
 def main(argv: Optional[list[str]] = None) -> int:
-    """Load the configuration, build the pipeline, run it until it ends (bounded) or is cancelled."""
-    from jobs.bushfire.config import load_config
-    from jobs.bushfire.errors import ConfigError
+    """Load the configuration, check it, build the pipeline, run it until it ends or is stopped.
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    Exit codes: 0 done, 2 a mistake in the configuration or its paths/endpoints (one line says what to
+    do), 1 the job failed while running (its root cause on one line, the trace in the log file).
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in args
     try:
-        cfg = load_config(argv)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return _main(args)
+    except Exception as exc:
+        from jobs.bushfire.errors import ConfigError
+        from jobs.bushfire.run_report import root_cause
+
+        log.debug("the job failed", exc_info=True)  # the log file keeps the whole trace
+        if debug:
+            raise
+        if isinstance(exc, ConfigError):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"error: the job failed: {root_cause(exc)}", file=sys.stderr)
+        print("(the full trace is in the --log-file; run with --debug to see it here)", file=sys.stderr)
+        return 1
+
+
+def _main(args: list[str]) -> int:
+    from jobs.bushfire.config import load_config
+    from jobs.bushfire.preflight import check_all
+    from jobs.bushfire.run_report import RunReport, configure_logging
+
+    cfg = load_config(args)
+    configure_logging(cfg.runtime.log_file, cfg.runtime.debug)
+    check_all(cfg)
+    report = RunReport(cfg)
+    report.create_outputs()
     warm_up = _import_in_background(PYTHON_WORKER_MODULE)  # while the JVM starts
     from jobs.bushfire.environment import create_environment  # pyflink imports: after --help
     from jobs.bushfire.jvm_startup import use_class_data_sharing
@@ -35,15 +59,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     from jobs.bushfire.pipeline import build
 
     use_class_data_sharing()  # before PyFlink starts its JVM
-    try:
-        parser, jar = choose_parser(cfg.runtime.parser)
-        env = create_environment(cfg.runtime, jars=[jar] if jar else [])
-        build(env, cfg, parser)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    parser, jar = choose_parser(cfg.runtime.parser)
+    env = create_environment(cfg.runtime, jars=[jar] if jar else [])
+    build(env, cfg, parser)
     warm_up.join()
-    run(env, cfg.runtime.max_runtime_ms)
+    how = run(env, cfg.runtime.max_runtime_ms, report, cfg.runtime.progress_interval_ms)
+    log.info("%s", report.summary(how))
     return 0
 
 
@@ -59,22 +80,33 @@ def _import_in_background(module: str) -> threading.Thread:
     return thread
 
 
-def run(env, max_runtime_ms: Optional[int]) -> None:
-    """Run the job to its end; cancel it after `max_runtime_ms` or on SIGTERM (outputs stay as far as
-    they got: alerts already written remain, pending matches are not flushed)."""
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+def run(env, max_runtime_ms: Optional[int], report=None, progress_interval_ms: Optional[int] = None) -> str:
+    """Run the job to its end; cancel it after `max_runtime_ms` or on SIGTERM/SIGINT (outputs stay as
+    far as they got: alerts already written remain, pending matches are not flushed). Logs a progress
+    line every `progress_interval_ms`. Returns how the run ended ("finished", "stopped by SIGTERM"...)."""
+    stop: list[str] = []
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda number, _frame: stop.append(signal.Signals(number).name))
     client = env.execute_async("emberwatch-bushfire")
     result = client.get_job_execution_result()
     deadline = None if max_runtime_ms is None else time.monotonic() + max_runtime_ms / 1000
+    every = (progress_interval_ms or 0) / 1000
+    next_progress = time.monotonic() + every
     while not result.done():
-        if stop.is_set() or (deadline is not None and time.monotonic() >= deadline):
-            why = "SIGTERM" if stop.is_set() else "--max-runtime reached"
-            logging.getLogger(__name__).info("%s: cancelling the job", why)
+        if stop or (deadline is not None and time.monotonic() >= deadline):
+            why = f"stopped by {stop[0]}" if stop else "stopped at --max-runtime"
+            log.info("%s: cancelling the job", why)
             client.cancel().result()
-            return
+            return why
+        if report is not None and every and time.monotonic() >= next_progress:
+            log.info("%s", report.progress())
+            next_progress += every
         time.sleep(0.2)
     result.result()  # raises if the job failed
+    return "finished"
+
+
+log = logging.getLogger("jobs.bushfire.run")
 
 
 if __name__ == "__main__":

@@ -65,6 +65,9 @@ ENV_MAX_RUNTIME = "BUSHFIRE_MAX_RUNTIME"
 ENV_PARSER = "BUSHFIRE_PARSER"
 ENV_FLINK_OPTIONS = "BUSHFIRE_FLINK_OPTIONS"
 ENV_EARLY_ALERTS = "BUSHFIRE_EARLY_ALERTS"
+ENV_LOG_FILE = "BUSHFIRE_LOG_FILE"
+ENV_DEBUG = "BUSHFIRE_DEBUG"
+ENV_PROGRESS_INTERVAL = "BUSHFIRE_PROGRESS_INTERVAL"
 
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_CHAIN_LENGTH = 5
@@ -210,6 +213,9 @@ class RuntimeConfig:
     parser: ParserChoice = ParserChoice.AUTO
     flink_options: tuple[tuple[str, str], ...] = ()  # extra Flink configuration, applied last
     bundle_time_ms: int = BOUNDED_BUNDLE_MS  # python.fn-execution.bundle.time (see LIVE_BUNDLE_MS)
+    log_file: Optional[str] = "out/bushfire-job.log"  # library and job logs (the console stays quiet)
+    debug: bool = False  # tracebacks and library logs on the console too
+    progress_interval_ms: int = 30_000  # how often a running job logs a progress line (0: never)
 
 
 @dataclass(frozen=True)
@@ -401,6 +407,13 @@ OPTIONS: tuple[Option, ...] = (
            "in the environment variable), e.g. a metrics reporter: "
            "metrics.reporter.prom.factory.class=org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
            is_repeated=True),
+    Option("--log-file", ENV_LOG_FILE, "out/bushfire-job.log", str,
+           "file the job's and the libraries' log lines go to (the console shows warnings, errors and the "
+           "run summary only; empty string: no file)"),
+    Option("--progress-interval", ENV_PROGRESS_INTERVAL, 30_000, parse_duration_ms,
+           "how often a running job logs a progress line (alerts and dead letters so far); 0: never"),
+    Option("--debug", ENV_DEBUG, False, parse_bool,
+           "show full tracebacks and every library log line on the console", is_switch=True),
     Option("--crash-after-alerts", ENV_CRASH_AFTER_ALERTS, None, _positive_int,
            "fault injection for recovery drills: fail the job once after this many alerts were written "
            "(needs --checkpoint-interval and --checkpoint-dir)"),
@@ -445,8 +458,10 @@ def _read_config_file(path: Optional[str]) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    except OSError as exc:
+        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc}); check the path") from exc
+    except ValueError as exc:
+        raise ConfigError(f"--config {path}: not valid JSON ({exc}); it must hold one JSON object") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} must hold a JSON object of option names to values")
     known = {option.dest for option in OPTIONS}
@@ -518,7 +533,8 @@ def load_config(
             checkpoint_dir=v["checkpoint_dir"], restore_from=v["restore_from"],
             connector_jars=v["connector_jars"], python_executable=v["python_executable"],
             crash_after_alerts=v["crash_after_alerts"], max_runtime_ms=v["max_runtime"],
-            parser=v["parser"], flink_options=v["flink_option"],
+            parser=v["parser"], flink_options=v["flink_option"], log_file=v["log_file"] or None,
+            debug=v["debug"], progress_interval_ms=v["progress_interval"],
             bundle_time_ms=BOUNDED_BUNDLE_MS if bounded else LIVE_BUNDLE_MS,
         ),
     )

@@ -9,3 +9,7 @@ class JobError(Exception):
 
 class ConfigError(JobError):
     """A configuration value cannot be read or cannot work together; the message says what to change."""
+
+
+class PreflightError(ConfigError):
+    """Something the job needs before it starts (a path, an endpoint) is missing or unusable."""

@@ -14,6 +14,7 @@ The Python side gives the exact verdict and turns the remaining rows into plain 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import asdict, dataclass
@@ -36,11 +37,25 @@ READING_FIELDS = tuple(field.name for field in FIELDS if field.presence is not P
 class Reason(Enum):
     """Why a record went to the dead letters."""
 
-    MALFORMED = "malformed"  # not a JSON object at all
+    MALFORMED = "malformed"  # not a JSON object at all (or not UTF-8, or starting with a byte-order mark)
     INVALID = "invalid"  # JSON, but a required field is missing or has the wrong type
     LATE = "late"  # at or below the watermark when it reached the CEP operator
     ALERT_DELIVERY = "alert-delivery"  # an alert SNS still refused after retries
     INDEX_FAILURE = "index-failure"  # a raw reading OpenSearch still refused after retries
+    OVERSIZED = "oversized"  # a line longer than MAX_LINE_BYTES (Kinesis's record limit)
+
+
+#: The longest line taken as a reading, and the most of a raw payload a dead letter keeps: 1 MiB, the
+#: largest record Kinesis accepts. A longer line becomes a dead letter holding its first 1 MiB, its
+#: full length and its SHA-256 (so it can be matched with its source without storing it whole).
+MAX_LINE_BYTES = 1 << 20
+#: Lines of at most this many characters are certainly within MAX_LINE_BYTES (4 UTF-8 bytes a char).
+_SURELY_SMALL_CHARS = MAX_LINE_BYTES // 4
+#: What Java's and Python's UTF-8 decoders put where the input's bytes were not UTF-8.
+REPLACEMENT_CHAR = "\ufffd"
+BYTE_ORDER_MARK = "\ufeff"
+#: Fields whose repetition in one line makes a reading ambiguous (JSON parsers keep the last or the first).
+SCHEMA_FIELDS = (*REQUIRED_FIELDS, "infectedBy", "battery")
 
 
 @dataclass(frozen=True)
@@ -54,8 +69,17 @@ class DeadLetter:
     seen_at: int  # processing time, epoch ms
 
     def to_json(self) -> str:
+        """One JSON line; a raw payload over MAX_LINE_BYTES is cut there and gets ``raw_bytes`` (its
+        full UTF-8 length) and ``raw_sha256``, with ``raw_truncated: true``."""
         data = asdict(self)
         data["reason"] = self.reason.value
+        if len(self.raw) > _SURELY_SMALL_CHARS:
+            encoded = self.raw.encode("utf-8", "surrogatepass")
+            if len(encoded) > MAX_LINE_BYTES:
+                data["raw"] = encoded[:MAX_LINE_BYTES].decode("utf-8", "ignore")  # no char cut in half
+                data.update(
+                    raw_truncated=True, raw_bytes=len(encoded), raw_sha256=hashlib.sha256(encoded).hexdigest()
+                )
         return json.dumps(data, ensure_ascii=False, sort_keys=True)
 
 
@@ -121,10 +145,12 @@ def _written_as(column: str, name: str, value_text: str) -> str:
 
 
 def _sql_reason(column: str, fields: dict[str, str]) -> str:
-    """The SQL parser's checks. JSON_VALUE reads numbers and strings alike as text and ignores what
-    follows the object, so a field passes only when the line shows it written with its type
-    (``"node":"n1"``, ``"ts":1700000000000``), and a line with a second brace (a reading has no nested
-    objects) or not ending in one is suspect. Anything unusual is flagged, never passed."""
+    """The SQL parser's checks. Lines that are long, not UTF-8, start with a BOM, hold unicode escapes,
+    control characters or a schema field's name twice go to Python first. JSON_VALUE reads numbers and
+    strings alike as text and ignores what follows the object, so a field passes only when the line
+    shows it written with its type (``"node":"n1"``, ``"ts":1700000000000``), and a line with a
+    second brace (a reading has no nested objects) or not ending in one is suspect. Anything unusual is
+    flagged, never passed."""
     checks = " ".join(f"WHEN {sql} IS NULL THEN 'missing or invalid {name}'" for name, sql in fields.items())
     as_written = {name: f"CONCAT('\"', {_json_value(column, name)}, '\"')" for name in _STRING_FIELDS}
     as_written.update({name: _json_value(column, name) for name in _NUMBER_FIELDS})
@@ -136,8 +162,18 @@ def _sql_reason(column: str, fields: dict[str, str]) -> str:
         _written_as(column, "battery", text) for text in (_json_value(column, "battery"), "'null'")
     )
     infected_by_ok = " OR ".join(f"POSITION('{text}' IN {column}) > 0" for text in _INFECTED_BY_OK)
+    duplicated = " OR ".join(
+        f"POSITION('\"{name}\"' IN SUBSTRING({column} FROM POSITION('\"{name}\"' IN {column}) + 1)) > 0"
+        for name in SCHEMA_FIELDS
+    )
     return (
-        f"CASE WHEN {fields['event_id']} IS NULL AND NOT ({column} IS JSON OBJECT) "
+        f"CASE WHEN CHAR_LENGTH({column}) > {_SURELY_SMALL_CHARS} THEN 'maybe oversized' "
+        f"WHEN POSITION('{REPLACEMENT_CHAR}' IN {column}) > 0 THEN 'not UTF-8' "
+        f"WHEN POSITION('{BYTE_ORDER_MARK}' IN {column}) = 1 THEN 'byte-order mark' "
+        f"WHEN POSITION('\\u' IN {column}) > 0 THEN 'unicode escape' "
+        f"WHEN REGEXP({column}, '[\\x00-\\x08\\x0B\\x0C\\x0E-\\x1F]') THEN 'control character' "
+        f"WHEN {duplicated} THEN 'a field may be duplicated' "
+        f"WHEN {fields['event_id']} IS NULL AND NOT ({column} IS JSON OBJECT) "
         f"THEN '{Reason.MALFORMED.value}' "
         f"{checks} {typed} WHEN NOT ({infected_by_ok}) THEN 'missing or invalid infectedBy' "
         f"WHEN POSITION('\"battery\"' IN {column}) > 0 AND NOT ({battery_ok}) THEN 'invalid battery' "
@@ -162,6 +198,10 @@ def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = 
     """
     fields = parser.fields("line")
     columns = ", ".join(f"{expr} AS `{name}`" for name, expr in fields.items())
+    if parser is JvmParser.SQL:
+        # The raw format keeps a line's bytes as they came; string functions that count characters
+        # over bytes that are not UTF-8 (SUBSTRING) fail the whole job. Decoded once, bad bytes are U+FFFD.
+        source = f"(SELECT DECODE(ENCODE(line, 'UTF-8'), 'UTF-8') AS line, rt FROM {source})"
     infected_by = f"{parser.infected_by('line')} AS `infectedBy`"
     checked = f"SELECT line, rt, {parser.reason('line')} AS reason, {columns}, {infected_by} FROM {source}"
     typed = ", ".join(f"`{name}`" for name in READING_FIELDS)
@@ -172,15 +212,58 @@ def parse_query(source: str, hot_filter_sql: Optional[str], parser: JvmParser = 
 
 
 def parse_line(line: Optional[str], stage: str) -> Union[dict, DeadLetter]:
-    """A raw line as a reading ``dict``, or a :class:`DeadLetter` that keeps the line and the reason."""
+    """A raw line as a reading ``dict``, or a :class:`DeadLetter` that keeps the line and the reason.
+
+    Any text gives one of the two, never an exception: a line too long, not UTF-8 (its bad bytes read as
+    U+FFFD), starting with a byte-order mark, not JSON (NaN, Infinity, numbers beyond a double, NUL and
+    other control characters in strings), or JSON that is no valid reading (nested values, a schema
+    field given twice) is a dead letter. A trailing CR (CRLF line ends) is JSON whitespace: no problem.
+    """
+    text = line or ""
+    problem = _text_problem(text)
+    if problem is not None:
+        reason = Reason.OVERSIZED if problem.startswith("longer") else Reason.MALFORMED
+        return DeadLetter(stage=stage, reason=reason, raw=text, error=problem, seen_at=now_ms())
     try:
-        record = orjson.loads(line or "")
+        record = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
-        return DeadLetter(
-            stage=stage, reason=Reason.MALFORMED, raw=line or "", error=str(exc), seen_at=now_ms()
-        )
+        return DeadLetter(stage=stage, reason=Reason.MALFORMED, raw=text, error=str(exc), seen_at=now_ms())
     problem = check_reading(record)
+    if problem is None:
+        problem = _duplicate_field(text, record)
     if problem is not None:
         reason = Reason.MALFORMED if problem == NOT_AN_OBJECT else Reason.INVALID
-        return DeadLetter(stage=stage, reason=reason, raw=line or "", error=problem, seen_at=now_ms())
+        return DeadLetter(stage=stage, reason=reason, raw=text, error=problem, seen_at=now_ms())
     return record
+
+
+def _text_problem(text: str) -> Optional[str]:
+    """What makes `text` unusable before it is parsed, or None."""
+    if len(text) > _SURELY_SMALL_CHARS and len(text.encode("utf-8", "surrogatepass")) > MAX_LINE_BYTES:
+        return f"longer than {MAX_LINE_BYTES} bytes (the largest Kinesis record)"
+    if REPLACEMENT_CHAR in text:
+        return "not valid UTF-8 (bytes that are not UTF-8 read as U+FFFD)"
+    if text.startswith(BYTE_ORDER_MARK):
+        return "starts with a byte-order mark (U+FEFF); write the file as UTF-8 without BOM"
+    return None
+
+
+def _duplicate_field(text: str, reading: dict) -> Optional[str]:
+    """'duplicate field <name>' when a schema field appears twice in the line's object, else None.
+
+    Cheap for the usual line: a valid reading's keys and string values each show two quote marks in
+    the text, so a line with no more quote marks than that has no key twice. Only other lines (a
+    duplicate, escaped quotes, nested values in unknown fields) pay for the exact check.
+    """
+    strings = 3 + isinstance(reading["infectedBy"], str)  # event_id, node, region (+ infectedBy)
+    if text.count('"') == 2 * (len(reading) + strings):
+        return None
+    duplicates: list[str] = []
+
+    def check(pairs: list) -> dict:  # called per object, the whole line's last
+        names = [name for name, _ in pairs]
+        duplicates[:] = [name for name in SCHEMA_FIELDS if names.count(name) > 1]
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=check)  # orjson accepted it, so json does too
+    return f"duplicate field {duplicates[0]}" if duplicates else None

@@ -89,8 +89,24 @@ public final class ParseReading extends ScalarFunction {
         return last.reading.toRow();
     }
 
+    /**
+     * Lines longer than this many chars may exceed 1 MiB of UTF-8 (the largest Kinesis record): Python
+     * measures them exactly (jobs/bushfire/parsing.py, MAX_LINE_BYTES).
+     */
+    private static final int SURELY_SMALL_CHARS = (1 << 20) / 4;
+
     private static Reading parse(String line) {
         Reading reading = new Reading();
+        if (line.length() > SURELY_SMALL_CHARS) {
+            reading.flag("maybe oversized");
+            return reading; // not parsed: Python decides, and a huge line is not worth a parse here
+        }
+        if (line.indexOf('\uFFFD') >= 0) {
+            reading.flag("not UTF-8"); // the decoder put U+FFFD where the bytes were not UTF-8
+        }
+        if (!line.isEmpty() && line.charAt(0) == '\uFEFF') {
+            reading.flag("byte-order mark");
+        }
         if (line.contains("\\u")) {
             reading.flag("unicode escape"); // Python rejects lone surrogates, Jackson does not
         }

@@ -1,0 +1,172 @@
+"""What a run tells its user: a console that shows only what matters, and a summary line at the end.
+
+The summary is read from what the run wrote (the alerts and dead-letter files, from the size they had
+when the run started) and, for a bounded file run, from its input (every line was read when the job
+ended), so it needs no access to Flink's metrics. It counts each output line once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from jobs.bushfire.config import BushfireConfig, SourceKind
+
+
+class _NotLibraryWarnings(logging.Filter):
+    """Drops Python's warnings about libraries (e.g. setuptools' pkg_resources deprecation in Beam)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "py.warnings"
+
+
+def configure_logging(log_file: Optional[str], debug: bool) -> None:
+    """Our own lines (logger ``jobs``) on the console and in the log file; the libraries' lines in the
+    log file, and on the console only when they are errors (every line with `debug`).
+
+    The ``jobs`` logger keeps its own handlers: PyFlink's loopback Python worker replaces the root
+    logger's handlers when it starts (its lines then go to the JVM's log), which would silence ours.
+    """
+    formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    file_handler = None
+    if log_file:
+        try:
+            Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+            file_handler = logging.FileHandler(log_file, encoding="utf-8")
+            file_handler.setFormatter(formatter)
+        except OSError as exc:
+            sys.stderr.write(
+                f"warning: cannot write the log file {log_file} ({exc}); library logs are dropped\n"
+            )
+    console = logging.StreamHandler(sys.stderr)
+    console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+    own = logging.getLogger("jobs")
+    own.setLevel(logging.DEBUG if debug else logging.INFO)
+    own.propagate = False
+    own.handlers = [console] + ([file_handler] if file_handler else [])
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    library_console = logging.StreamHandler(sys.stderr)
+    library_console.setFormatter(formatter)
+    if not debug:
+        library_console.setLevel(logging.ERROR)
+        library_console.addFilter(_NotLibraryWarnings())
+    root.handlers = [library_console] + ([file_handler] if file_handler else [])
+    logging.captureWarnings(True)  # warnings become log lines: in the log file, off the console
+
+
+@dataclass
+class _Tail:
+    """New lines of an append-only JSONL file since `start` (its size when the run began)."""
+
+    path: Path
+    start: int = 0
+
+    @classmethod
+    def at_end_of(cls, path: Optional[str]) -> Optional[_Tail]:
+        if not path:
+            return None
+        file = Path(path)
+        return cls(file, file.stat().st_size if file.exists() else 0)
+
+    def lines(self) -> list[str]:
+        if not self.path.exists():
+            return []
+        with open(self.path, "rb") as data:
+            data.seek(self.start)
+            return [line.decode("utf-8", "replace") for line in data.read().splitlines() if line.strip()]
+
+
+@dataclass
+class RunReport:
+    """Counts what a run wrote: `progress()` while it runs, `summary()` at its end."""
+
+    cfg: BushfireConfig
+    started: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self.alerts = _Tail.at_end_of(self.cfg.alerts.alerts_out)
+        self.dead_letters = _Tail.at_end_of(self.cfg.dead_letters.path)
+
+    def create_outputs(self) -> None:
+        """Create the output files now, so a run with nothing to report leaves them empty, not absent."""
+        for tail in (self.alerts, self.dead_letters):
+            if tail is not None:
+                tail.path.parent.mkdir(parents=True, exist_ok=True)
+                tail.path.touch()
+
+    def counts(self) -> dict[str, object]:
+        reasons: Counter[str] = Counter()
+        for line in self.dead_letters.lines() if self.dead_letters else []:
+            try:
+                reasons[json.loads(line).get("reason", "?")] += 1
+            except ValueError:
+                reasons["unreadable"] += 1
+        alerts = len(self.alerts.lines()) if self.alerts else None
+        return {"alerts": alerts, "dead_letters": dict(sorted(reasons.items()))}
+
+    def progress(self) -> str:
+        counts = self.counts()
+        return f"progress: {self._alerts(counts)}, {self._dead(counts)}, {self._seconds()}"
+
+    def summary(self, how: str) -> str:
+        """One line: lines read (bounded file runs), readings, dead letters by reason, alerts, seconds."""
+        counts = self.counts()
+        parts = [f"run {how}"]
+        lines = self._input_lines() if self.cfg.source.bounded and how == "finished" else None
+        if lines is not None:
+            rejected = sum(
+                n for reason, n in counts["dead_letters"].items() if reason in ("malformed", "invalid")
+            )
+            parts.append(f"{lines} lines read, {lines - rejected} readings (duplicates included)")
+        parts += [self._dead(counts), self._alerts(counts), self._seconds()]
+        return "summary: " + ", ".join(parts)
+
+    def _input_lines(self) -> Optional[int]:
+        """Lines of the bounded input (every one was read once the job finished)."""
+        if self.cfg.source.kind is SourceKind.KINESIS:
+            return None
+        root = Path(self.cfg.source.input_path)
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        total = 0
+        for file in files:
+            if file.name.startswith((".", "_")):  # Flink's file source skips hidden files
+                continue
+            with open(file, "rb") as data:
+                content = data.read()
+            total += content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
+        return total
+
+    @staticmethod
+    def _dead(counts: dict) -> str:
+        reasons = counts["dead_letters"]
+        detail = " (" + ", ".join(f"{k} {v}" for k, v in reasons.items()) + ")" if reasons else ""
+        return f"{sum(reasons.values())} dead letters{detail}"
+
+    @staticmethod
+    def _alerts(counts: dict) -> str:
+        return "alerts not written to a file" if counts["alerts"] is None else f"{counts['alerts']} alerts"
+
+    def _seconds(self) -> str:
+        return f"{time.monotonic() - self.started:.1f} s"
+
+
+def root_cause(exc: BaseException) -> str:
+    """The innermost 'Caused by:' of a Java exception's text (Py4J puts the Java trace in the message),
+    or the exception's own first line."""
+    text = str(exc)
+    causes = [
+        line.strip()[len("Caused by: ") :]
+        for line in text.splitlines()
+        if line.strip().startswith("Caused by: ")
+    ]
+    if causes:
+        return causes[-1]
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first
