@@ -85,8 +85,10 @@ FIELDS: tuple[Field, ...] = (
     Field("battery", Kind.NUMBER, Presence.OPTIONAL),
 )
 FIELDS_BY_NAME: dict[str, Field] = {field.name: field for field in FIELDS}
-#: Fields that must hold a value of their kind; the check looks at these first, in table order.
+#: Fields that must hold a value of their kind.
 REQUIRED: tuple[Field, ...] = tuple(f for f in FIELDS if f.presence is Presence.REQUIRED)
+#: The order problems are looked for (and the first one named): required fields, then the others.
+CHECK_ORDER: tuple[Field, ...] = REQUIRED + tuple(f for f in FIELDS if f.presence is not Presence.REQUIRED)
 
 NOT_AN_OBJECT = "not a JSON object"
 
@@ -101,14 +103,14 @@ def reading_problem(record: Any) -> Optional[str]:
     """
     if not isinstance(record, dict):
         return NOT_AN_OBJECT
-    for field in REQUIRED:
-        if not field.has_valid_type(record.get(field.name)):
-            return f"missing or invalid {field.name}"
-    for field in FIELDS:
-        if field.presence is Presence.NULLABLE and field.name not in record:
-            return f"missing {field.name}"
+    for field in CHECK_ORDER:
         value = record.get(field.name)
-        if field.presence is not Presence.REQUIRED and value is not None and not field.has_valid_type(value):
+        if field.presence is Presence.REQUIRED:
+            if not field.has_valid_type(value):
+                return f"missing or invalid {field.name}"
+        elif field.presence is Presence.NULLABLE and field.name not in record:
+            return f"missing {field.name}"
+        elif value is not None and not field.has_valid_type(value):
             return f"invalid {field.name}"
     return None
 

@@ -25,7 +25,7 @@ import orjson
 
 # The reading schema has one definition (common.readings), shared with the simulator that writes
 # readings, so the job dead-letters exactly the records the ground truth ignores.
-from common.readings import FIELDS, NOT_AN_OBJECT, REQUIRED, Kind, Presence
+from common.readings import CHECK_ORDER, FIELDS, NOT_AN_OBJECT, REQUIRED, Kind, Presence
 from common.readings import reading_problem as check_reading
 
 # Output columns of the parse query, in order; the Python side reads rows by these positions.
@@ -55,7 +55,7 @@ _SURELY_SMALL_CHARS = MAX_LINE_BYTES // 4
 REPLACEMENT_CHAR = "\ufffd"
 BYTE_ORDER_MARK = "\ufeff"
 #: Fields whose repetition in one line makes a reading ambiguous (JSON parsers keep the last or the first).
-SCHEMA_FIELDS = (*REQUIRED_FIELDS, "infectedBy", "battery")
+SCHEMA_FIELDS = tuple(field.name for field in CHECK_ORDER)
 
 
 @dataclass(frozen=True)
