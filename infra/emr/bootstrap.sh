@@ -42,7 +42,7 @@ log "installing requirements: $(tr '\n' ' ' < "$PREFIX/app/requirements.txt")"
 site_packages=$("$PREFIX/venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 echo "$PREFIX/app" > "$site_packages/emberwatch.pth"
 install -m 0755 "$PREFIX"/app/emr/*.sh "$PREFIX/bin/"
-"$PREFIX/venv/bin/python" -c 'import cep, jobs, simulator, pyflink' \
+"$PREFIX/venv/bin/python" -c 'import cep, common, jobs, pyflink' \
     || { log "the package does not import in $PREFIX/venv"; exit 1; }
 
 # 3. The Kinesis connector (EMR's Flink does not bundle it): pinned version, checked digest.

@@ -34,6 +34,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
+from common.aws import build_client
 from jobs.bushfire.alert_format import (
     JSON_MARKER,
     Severity,
@@ -44,7 +45,6 @@ from jobs.bushfire.alert_format import (
     safe_sns_id,
     severity_of,
 )
-from simulator.sinks.aws import build_client
 
 if TYPE_CHECKING:  # stubs are a dev-only dependency
     from mypy_boto3_sns import SNSClient
@@ -127,7 +127,10 @@ def build_sns_client(
     without losing the timeouts.
     """
     merged = default_client_config().merge(config) if config is not None else default_client_config()
-    return build_client("sns", boto3_client, boto3_session, merged, endpoint_url)
+    return build_client(
+        "sns", boto3_client=boto3_client, boto3_session=boto3_session, config=merged,
+        endpoint_url=endpoint_url,
+    )
 
 
 class AlertPublisher:

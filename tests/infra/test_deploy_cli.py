@@ -147,7 +147,7 @@ def test_up_from_a_directory_without_the_packages_names_them(
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "emberwatch"\nversion = "0"\n')
     assert _up(stack_name, moto_template, tmp_path, cli_common, "--allowed-cidr", CIDR) == 2
     err = capsys.readouterr().err
-    assert "cep, jobs, simulator not found" in err and "repository root" in err
+    assert "cep, common, jobs not found" in err and "repository root" in err
 
 
 @pytest.fixture()
