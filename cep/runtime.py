@@ -47,7 +47,7 @@ from cep.conditions import Const, Negate, get_field
 from cep.java_heap import JavaPriorityQueue
 from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
-__all__ = ["NfaRun", "materialize", "node_positions"]
+__all__ = ["NfaRun", "lineage_key", "materialize", "node_positions"]
 
 Node = tuple  # (stage_name, event, ts, seq, previous_node)
 PartialMatch = tuple  # (node, start_ts, start_seq, rank)
