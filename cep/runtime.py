@@ -47,7 +47,7 @@ from cep.conditions import Const, Negate, get_field
 from cep.java_heap import JavaPriorityQueue
 from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
-__all__ = ["NfaRun", "materialize", "node_positions"]
+__all__ = ["NfaRun", "lineage_key", "materialize", "node_positions"]
 
 Node = tuple  # (stage_name, event, ts, seq, previous_node)
 PartialMatch = tuple  # (node, start_ts, start_seq, rank)
@@ -227,7 +227,7 @@ class NfaRun:
         self, nfa: Nfa, use_shortcuts: bool = True, clock: Callable[[], int] = _wall_clock_ms
     ) -> None:
         self.nfa = nfa
-        self.clock = clock
+        self.ctx = _Context(None, 0, clock)
         self.window = nfa.window_ms
         # WithinType.PREVIOUS_AND_CURRENT windows per state id; with any, expiries are kept per
         # partial match in `timed_expiries`, a heap of (expiry, order, state id, key, pm)
@@ -347,7 +347,8 @@ class NfaRun:
         seq = self.seq
         new: list = []
         finals: list[Final] = []
-        ctx = _Context(None, ts, self.clock)  # one context for every partial match this event meets
+        ctx = self.ctx  # one context for every partial match an event meets
+        ctx.ts = ts
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
             self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
@@ -402,7 +403,7 @@ class NfaRun:
             add = self.add
             for (state, pm), key_sequence in zip(new, dedupe_keys):
                 add(state, pm, key_sequence)
-        if finals or self.completed:
+        if finals or self.completed.keys:  # (the list itself: no __bool__ call per event)
             return self._emit(finals)
         return []
 
@@ -675,17 +676,26 @@ class NfaRun:
         groups = self.expiry_groups
         dedupe = self.dedupe_key is not None
         window = self.window
+        buckets = self.buckets
+        infos = self.infos
         while queue and queue[0][0] <= ts:
             _expiry, start_seq, records = queue.popleft()
             del groups[start_seq]
             for sid, key, pm in records:
                 if dedupe:
                     self._forget(sid, pm)
-                if self._take_out(sid, key, pm):
-                    if self.infos[sid].is_pending:
-                        pending.append(pm)
-                    else:
-                        expired.append((pm, pm[1] + window))
+                bucket = buckets[sid]  # `_take_out`, inlined: this loop is hot
+                indexed = infos[sid].index is not None
+                group = bucket.get(key) if indexed else bucket
+                if group is None or group.get(id(pm)) is not pm:
+                    continue  # it moved on (or was pruned) before expiring
+                del group[id(pm)]
+                if indexed and not group:
+                    del bucket[key]
+                if infos[sid].is_pending:
+                    pending.append(pm)
+                else:
+                    expired.append((pm, pm[1] + window))
         self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
 
     def _expire_timed(self, ts: int, expired: list, pending: list) -> None:

@@ -10,6 +10,7 @@ from cep import BufferStateError, Matcher, Pattern
 from cep import conditions as C
 from tests.cep.conformance_cases import (
     EMISSION_ORDER_PATH,
+    WITHIN_PREVIOUS_PATH,
     build_pattern,
     build_skip,
     ids_of,
@@ -19,7 +20,7 @@ from tests.cep.conformance_cases import (
 from tests.cep.streams import chain_pattern, drive, fire_stream, ids
 
 CASES = load_cases()
-ALL_CASES = CASES + load_cases(EMISSION_ORDER_PATH)
+ALL_CASES = CASES + load_cases(EMISSION_ORDER_PATH) + load_cases(WITHIN_PREVIOUS_PATH)
 
 
 def _replay(case: dict, cut: int | None) -> tuple[list, list]:
