@@ -185,6 +185,13 @@ public final class FlinkNfaDriver {
         error.put("stage", stage);
         error.put("class", t.getClass().getName());
         error.put("message", String.valueOf(t.getMessage()));
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        if (root != t) {
+            error.put("cause", root.getClass().getName() + ": " + root.getMessage());
+        }
         return error;
     }
 
