@@ -21,14 +21,15 @@ from cep.analysis import prefilter as compute_prefilter
 from cep.errors import BufferStateError, CepError, ConditionError
 from cep.nfa import Nfa, compile_pattern
 from cep.pattern import Pattern
-from cep.runtime import NfaRun
+from cep.runtime import NfaRun, lineage_key
 
 __all__ = ["Matcher"]
 
 Match = dict  # stage name -> list of events
 Timeout = tuple  # (partial match dict, timeout timestamp)
 
-_SNAPSHOT_VERSION = 2  # 1: timeouts held as materialized dicts (still restorable)
+# 1: timeouts held as materialized dicts; 2: partial matches without ranks (both still restorable)
+_SNAPSHOT_VERSION = 3
 
 
 class _Plan:
@@ -62,6 +63,7 @@ def _signature(pattern: Pattern) -> tuple:
                 frozenset(q.properties),
                 s.repeat,
                 s.window_ms,
+                s.previous_window_ms,
                 s.skip_strategy,
                 id(s.dedupe_key),
                 _signature(s.group) if s.group is not None else None,
@@ -95,6 +97,10 @@ class Matcher:
     use_shortcuts
         Let the runtime skip states an event cannot wake and look up indexed partial matches
         (default True). Both switches only exist to test that they change nothing.
+    clock
+        What a condition's `ctx.current_processing_time()` returns (ms): by default the wall
+        clock, as Flink's processing-time service; give a function to control it (tests,
+        replays).
 
     Notes
     -----
@@ -107,12 +113,23 @@ class Matcher:
     small tuple per timed-out partial match.
     """
 
-    def __init__(self, pattern: Pattern, *, use_prefilter: bool = True, use_shortcuts: bool = True) -> None:
+    def __init__(
+        self,
+        pattern: Pattern,
+        *,
+        use_prefilter: bool = True,
+        use_shortcuts: bool = True,
+        clock: Optional[Callable[[], int]] = None,
+    ) -> None:
         self._pattern = pattern
         self._plan = _plan_for(pattern, use_prefilter)
-        self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
+        if clock is None:
+            self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
+        else:
+            self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts, clock=clock)
         self._prefilter = self._plan.prefilter_fn
-        self._expired: list = []  # timed out in `process`, not yet reported (raw partial matches)
+        # timed out in `process`, not yet reported: (raw partial match, timeout timestamp)
+        self._expired: list = []
         self._restored_timeouts: list[Timeout] = []  # from a version-1 snapshot
         self._options = (use_prefilter, use_shortcuts)
 
@@ -226,13 +243,13 @@ class Matcher:
 
         pms: list = []
         for state, pm in run.partial_matches():
-            pms.extend((state.sid, node_index(pm[0]), pm[1], pm[2]))
+            pms.extend((state.sid, node_index(pm[0]), pm[1], pm[2], pm[3]))
         completed: list = []
-        for pm in run.completed:
-            completed.extend((node_index(pm[0]), pm[1], pm[2]))
+        for pm in run.completed:  # in heap-array order, which re-offering rebuilds exactly
+            completed.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
         expired: list = []
-        for pm in self._expired:
-            expired.extend((node_index(pm[0]), pm[1], pm[2]))
+        for pm, timeout in self._expired:
+            expired.extend((node_index(pm[0]), pm[1], pm[2], pm[3], timeout))
         payload = (
             _SNAPSHOT_VERSION,
             self._plan.fingerprint,
@@ -260,7 +277,7 @@ class Matcher:
                 _v, fingerprint, seq, names, events, nodes, pms, completed, expired, timeouts = payload
         except Exception as exc:
             raise BufferStateError(f"not a cep matcher snapshot: {exc}") from exc
-        if version not in (1, _SNAPSHOT_VERSION):
+        if version not in (1, 2, _SNAPSHOT_VERSION):
             raise BufferStateError(
                 f"snapshot version {version} is not supported (expected {_SNAPSHOT_VERSION})"
             )
@@ -276,18 +293,50 @@ class Matcher:
             built.append((names[ni], events[ei], ts, sq, None if prev < 0 else built[prev]))
         run = matcher._run
         states = matcher._plan.nfa.states
-        for i in range(0, len(pms), 4):
+        width = 5 if version >= 3 else 4
+        restored = []
+        for i in range(0, len(pms), width):
             sid, nodei, start_ts, start_seq = pms[i : i + 4]
-            run.add(states[sid], (None if nodei < 0 else built[nodei], start_ts, start_seq))
-        run.completed = _unflatten(completed, built)
+            rank = pms[i + 4] if version >= 3 else None
+            restored.append((states[sid], (None if nodei < 0 else built[nodei], start_ts, start_seq, rank)))
+        if version < 3:
+            restored = _ranked(restored)
+        for state, pm in restored:
+            run.add(state, pm)
+        for pm in _unflatten(completed, built, version):
+            run.completed.offer((pm[1], pm[2]), pm)
         run.seq = seq
-        matcher._expired = _unflatten(expired, built)
+        if version >= 3:
+            matcher._expired = [
+                ((None if expired[i] < 0 else built[expired[i]], *expired[i + 1 : i + 4]), expired[i + 4])
+                for i in range(0, len(expired), 5)
+            ]
+        else:  # before version 3 every timeout was at start + window
+            window = matcher.window_ms
+            matcher._expired = [(pm, pm[1] + window) for pm in _unflatten(expired, built, version)]
         matcher._restored_timeouts = list(timeouts)
         return matcher
 
 
-def _unflatten(flat: list, built: list) -> list:
-    """Partial matches from a snapshot's flat `(node index, start_ts, start_seq)` triples."""
+def _unflatten(flat: list, built: list, version: int) -> list:
+    """Partial matches from a snapshot's flat `(node index, start_ts, start_seq[, rank])` tuples."""
+    width = 4 if version >= 3 else 3
     return [
-        (None if flat[i] < 0 else built[flat[i]], flat[i + 1], flat[i + 2]) for i in range(0, len(flat), 3)
+        (
+            None if flat[i] < 0 else built[flat[i]],
+            flat[i + 1],
+            flat[i + 2],
+            flat[i + 3] if version >= 3 else (i // width, 0),
+        )
+        for i in range(0, len(flat), width)
     ]
+
+
+def _ranked(restored: list) -> list:
+    """Ranks for partial matches of a snapshot taken before ranks existed (version < 3).
+
+    Their order among partial matches with the same first event is not known any more; the
+    order of their events is used instead (exact whenever they differ by the events taken).
+    """
+    restored = sorted(restored, key=lambda sp: lineage_key(sp[1]))
+    return [(state, pm[:3] + ((i, 0),)) for i, (state, pm) in enumerate(restored)]

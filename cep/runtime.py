@@ -1,7 +1,7 @@
 """Per-key NFA run: the partial matches of one key and the two verbs that move them.
 
-A partial match is a tuple `(node, start_ts, start_seq)` held in the bucket of the NFA state it
-waits in (a dict `id(pm) -> pm`, in insertion order, so any partial match is removed in O(1)).
+A partial match is a tuple `(node, start_ts, start_seq, rank)` held in the bucket of the NFA state
+it waits in (a dict `id(pm) -> pm`, in insertion order, so any partial match is removed in O(1)).
 `node` is the newest entry of its event buffer, a linked list of tuples
 `(stage_name, event, ts, seq, previous_node)`; branches that share a prefix share those tuples,
 so an event taken once is stored once however many branches hold it (the shared buffer of
@@ -9,9 +9,17 @@ SASE/Flink, with the branch structure given by the links instead of Dewey number
 
 `process(event, ts)` follows Flink's NFA: for every partial match it builds the decision graph
 (PROCEED edges followed while their conditions hold), applies each enabled TAKE and IGNORE,
-and keeps the results; complete matches are emitted in the order of their first event, through
-the after-match skip strategy. `advance_time(ts)` drops partial matches older than the window,
-reporting them as timeouts (or as matches, for a pattern ending in `not_followed_by`).
+and keeps the results; complete matches go through the after-match skip strategy.
+`advance_time(ts)` drops partial matches older than the window, reporting them as timeouts (or
+as matches, for a pattern ending in `not_followed_by`).
+
+Order (docs/engine-order.md): Flink visits its partial matches in the order of their first
+event and, among those with the same first event, in the order their ancestors were visited,
+each one's successors taking its place in the order they were computed. Every partial match
+carries a `rank` (a tuple) that encodes that place, so buckets may be visited in any order:
+sorting by `(start_ts, start_seq, rank)` gives Flink's order. Complete matches wait in a
+`JavaPriorityQueue`, which gives up matches with the same first event exactly as Flink's
+`java.util.PriorityQueue` does.
 
 Shortcuts keep `process` cheap without changing any result (`use_shortcuts=False` turns them
 off, which the tests use to check exactly that):
@@ -29,19 +37,47 @@ order), so time passing touches only what expires.
 from __future__ import annotations
 
 import bisect
+import heapq
+import time
 from collections import deque
 from typing import Any, Callable, Optional
 
 from cep.analysis import index_spec, wake_condition
 from cep.conditions import Const, Negate, get_field
+from cep.java_heap import JavaPriorityQueue
 from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
 __all__ = ["NfaRun", "materialize", "node_positions"]
 
 Node = tuple  # (stage_name, event, ts, seq, previous_node)
-PartialMatch = tuple  # (node, start_ts, start_seq)
+PartialMatch = tuple  # (node, start_ts, start_seq, rank)
+Final = tuple  # (complete partial match, rank of the partial match it came from, successor index)
 
 _NO_EXPIRY = float("inf")
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
+
+# Ranks. A rank is a tuple of ints ending in 0, compared lexicographically, unique among the
+# partial matches of one first event. When a partial match of rank `r` has several successors at
+# the event numbered `seq`, the one that stays where it is (an IGNORE back to its own state)
+# keeps `r`, so it is never re-inserted; the successors computed before it get
+# `r[:-1] + (_before(seq, j), 0)` (just below `r`, above any older such successor), those after
+# it (or all of them, when none stays) `r + (_after(seq, j), 0)` (just above `r`, below any
+# older such successor). A single successor keeps `r`. So the order of ranks is always Flink's
+# visiting order, whatever order the buckets are walked in.
+_START_RANK = (0,)
+_BIG = 1 << 62  # above any event sequence number
+_SPAN = 1 << 20  # above any number of successors of one partial match
+
+
+def _before(rank: tuple, seq: int, j: int) -> tuple:
+    return rank[:-1] + ((seq - _BIG) * _SPAN + j, 0)
+
+
+def _after(rank: tuple, seq: int, j: int) -> tuple:
+    return rank + ((_BIG - seq) * _SPAN + j, 0)
 
 
 def materialize(node: Optional[Node]) -> dict[str, list]:
@@ -80,15 +116,23 @@ class _Context:
     costs nothing and one that asks pays for that stage only.
     """
 
-    __slots__ = ("node", "ts")
+    __slots__ = ("clock", "node", "ts")
 
-    def __init__(self, node: Optional[Node], ts: int) -> None:
+    def __init__(self, node: Optional[Node], ts: int, clock: Callable[[], int] = _wall_clock_ms) -> None:
         self.node = node
         self.ts = ts
+        self.clock = clock
 
     def timestamp(self) -> int:
         """The timestamp of the event being examined."""
         return self.ts
+
+    def current_processing_time(self) -> int:
+        """The current processing time in ms (Flink's `Context.currentProcessingTime()`).
+
+        The matcher's clock: by default the wall clock, as Flink's processing-time service.
+        """
+        return self.clock()
 
     def get_events_for_pattern(self, name: str) -> tuple:
         """The events accepted so far for stage `name`, oldest first (empty if none).
@@ -179,16 +223,25 @@ def _infos_for(nfa: Nfa, use_shortcuts: bool) -> list[_StateInfo]:
 class NfaRun:
     """The mutable per-key state of one compiled `Nfa`, with `process` and `advance_time`."""
 
-    def __init__(self, nfa: Nfa, use_shortcuts: bool = True) -> None:
+    def __init__(
+        self, nfa: Nfa, use_shortcuts: bool = True, clock: Callable[[], int] = _wall_clock_ms
+    ) -> None:
         self.nfa = nfa
+        self.ctx = _Context(None, 0, clock)
         self.window = nfa.window_ms
+        # WithinType.PREVIOUS_AND_CURRENT windows per state id; with any, expiries are kept per
+        # partial match in `timed_expiries`, a heap of (expiry, order, state id, key, pm)
+        self.state_windows = nfa.state_windows
+        self.timed_expiries: list = []
+        self.timed_order = 0
         self.skip = nfa.skip
         self.infos = _infos_for(nfa, use_shortcuts)
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
         # per state: {id(pm): pm}, or {awaited value: {id(pm): pm}} for an indexed state
         self.buckets: list[dict] = [{} for _ in self.infos]
-        self.completed: list[PartialMatch] = []  # complete matches held back by a skip strategy
+        # complete matches not yet emitted (held back by a skip strategy), Flink's heap exactly
+        self.completed = JavaPriorityQueue()
         self.seq = 0
         # (expiry_ts, start_seq, records), in expiry order: one group per start, whose records
         # `(state id, bucket key, partial match)` are its insertions; records of partial matches
@@ -232,7 +285,9 @@ class NfaRun:
             key = None
         else:
             key = self._add_indexed(info, bucket, pm)
-        if self.window:
+        if self.state_windows:
+            self._track_timed_expiry(state.sid, key, pm)
+        elif self.window:
             self._track_expiry(state.sid, key, pm)
         if key_sequence is not None:
             entry = (pm[1], pm[0][2], pm, key)
@@ -272,14 +327,28 @@ class NfaRun:
                 self.next_expiry = group[0]
         records.append((sid, key, pm))
 
+    def _track_timed_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
+        """When `pm` times out: its first-to-last window or its state's window after its last event."""
+        expiry = pm[1] + self.window if self.window else _NO_EXPIRY
+        gap = self.state_windows[sid]
+        if gap and pm[0] is not None and pm[0][2] + gap < expiry:
+            expiry = pm[0][2] + gap
+        if expiry == _NO_EXPIRY:
+            return
+        self.timed_order += 1
+        heapq.heappush(self.timed_expiries, (expiry, self.timed_order, sid, key, pm))
+        if expiry < self.next_expiry:
+            self.next_expiry = expiry
+
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
         """Flink's NFA.process for one event. All conditions run before any state changes, so
         an exception from a condition leaves the partial matches as they were."""
         seq = self.seq
         new: list = []
-        finals: list = []
-        ctx = _Context(None, ts)  # one context for every partial match this event meets
+        finals: list[Final] = []
+        ctx = self.ctx  # one context for every partial match an event meets
+        ctx.ts = ts
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
             self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
@@ -334,7 +403,7 @@ class NfaRun:
             add = self.add
             for (state, pm), key_sequence in zip(new, dedupe_keys):
                 add(state, pm, key_sequence)
-        if finals or self.completed:
+        if finals or self.completed.keys:  # (the list itself: no __bool__ call per event)
             return self._emit(finals)
         return []
 
@@ -383,16 +452,21 @@ class NfaRun:
         finals: list,
         ctx: _Context,
     ) -> None:
-        """The TAKE of a simple state for one partial match (`ctx.node` is its node)."""
-        _cond, target, _keeps = info.simple
-        node = pm[0]
-        npm = ((info.state.name, event, ts, seq, node), pm[1], pm[2])
+        """The TAKE of a simple state for one partial match (`ctx.node` is its node).
+
+        Successors in Flink's order: the taken one, the complete one if the target can proceed
+        to the end, and (for `followed_by_any`) the partial match itself, which stays.
+        """
+        _cond, target, keeps_on_take = info.simple
+        rank = pm[3]
+        taken = (info.state.name, event, ts, seq, pm[0])
         if target.kind == FINAL:
-            finals.append(npm)
-        else:
-            new.append((target, npm))
-            if target.reaches_final and _final_after_proceed(target, event, ctx):
-                finals.append(npm)
+            finals.append(((taken, pm[1], pm[2], rank), rank, 0))
+            return
+        npm = (taken, pm[1], pm[2], _before(rank, seq, 0) if keeps_on_take else rank)
+        new.append((target, npm))
+        if target.reaches_final and _final_after_proceed(target, event, ctx):
+            finals.append((npm, rank, 1))
 
     def _step(
         self,
@@ -427,35 +501,48 @@ class NfaRun:
         if not enabled:
             return
         is_start = pm is None
-        retained = []
-        discard = False
+        if is_start:
+            rank, start_ts, start_seq = _START_RANK, ts, seq
+        else:
+            rank, start_ts, start_seq = pm[3], pm[1], pm[2]
+        successors = []  # (target state, or None for a complete match; node), in Flink's order
         for e in enabled:
             if e.action == IGNORE:
-                if is_start:
-                    continue
-                results = ((e.target, pm),)
+                if not is_start:
+                    successors.append((e.target, node))
+                continue
+            taken = (e.source.name, event, ts, seq, node)
+            target = e.target
+            successors.append((target, taken))
+            if target.reaches_final and _final_after_proceed(target, event, ctx):
+                successors.append((None, taken))
+        retained = []
+        stay = -1  # index in `retained` of the partial match itself, staying in `state`
+        discard = False
+        for i, (target, n) in enumerate(successors):
+            kind = target.kind if target is not None else FINAL
+            if kind == FINAL:
+                finals.append(((n, start_ts, start_seq, rank), rank, i))
+            elif kind == STOP:
+                discard = True
             else:
-                taken = (e.source.name, event, ts, seq, node)
-                npm = (taken, ts, seq) if is_start else (taken, pm[1], pm[2])
-                target = e.target
-                if target.reaches_final and _final_after_proceed(target, event, ctx):
-                    results = ((target, npm), (None, npm))
-                else:
-                    results = ((target, npm),)
-            for target, rpm in results:
-                kind = target.kind if target is not None else FINAL
-                if kind == FINAL:
-                    finals.append(rpm)
-                elif kind == STOP:
-                    discard = True
-                else:
-                    retained.append((target, rpm))
-        if not discard:
-            for target, rpm in retained:
-                if rpm is pm and target is state and kept is not None:
-                    kept.append(pm)
-                else:
-                    new.append((target, rpm))
+                if stay < 0 and n is node and target is state and kept is not None:
+                    stay = len(retained)
+                retained.append((target, n))
+        if discard:
+            return  # a STOP state discards the path; its complete matches are kept, as in Flink
+        count = len(retained)
+        for j, (target, n) in enumerate(retained):
+            if j == stay:
+                kept.append(pm)  # type: ignore[union-attr]
+                continue
+            if count == 1:
+                r = rank
+            elif stay < 0 or j > stay:
+                r = _after(rank, seq, j)
+            else:
+                r = _before(rank, seq, j)
+            new.append((target, (n, start_ts, start_seq, r)))
 
     def _dominated(self, state: State, pm: PartialMatch, key_sequence: tuple) -> bool:
         """Emberwatch `dedupe_runs`: is `pm` dominated by an interchangeable live partial match?
@@ -494,26 +581,33 @@ class NfaRun:
             del self.frontier[(sid, _key_sequence(pm[0], self.dedupe_key))]
 
     # ------------------------------------------------------------------ matches
-    def _emit(self, finals: list) -> list[dict[str, list]]:
-        """Flink's processMatchesAccordingToSkipStrategy: emit in order of the first event."""
+    def _emit(self, finals: list[Final]) -> list[dict[str, list]]:
+        """Flink's processMatchesAccordingToSkipStrategy.
+
+        The new complete matches join the queue in the order Flink visits the partial matches
+        they came from; then the queue gives up matches while none is held back by an earlier
+        partial match (only under a skip strategy), each one pruning what its strategy discards.
+        """
+        if len(finals) > 1:
+            finals.sort(key=_visit_key)
+        completed = self.completed
+        for f in finals:
+            pm = f[0]
+            completed.offer((pm[1], pm[2]), pm)
+        out = []
         skip = self.skip
         if not skip.is_skip:
-            finals.sort(key=_start_key)
-            return [materialize(m[0]) for m in finals]
-        completed = self.completed
-        completed.extend(finals)
-        completed.sort(key=_start_key)
-        out = []
+            while completed:
+                out.append(materialize(completed.poll()[0]))
+            return out
         while completed:
-            match = completed[0]
             earliest = self._earliest_partial_start()
-            if earliest is not None and earliest < (match[1], match[2]):
+            if earliest is not None and earliest < completed.peek_key():
                 break
-            completed.pop(0)
+            match = completed.poll()
             pruning = skip.pruning_pos(node_positions(match[0]))
             if pruning is not None:
                 self._prune(pruning)
-                completed = self.completed
             out.append(materialize(match[0]))
         return out
 
@@ -540,7 +634,7 @@ class NfaRun:
                     bucket[key] = group
                 else:
                     del bucket[key]
-        self.completed = [m for m in self.completed if not skip.should_prune((m[1], m[2]), pruning)]
+        self.completed.remove_if(lambda m: skip.should_prune((m[1], m[2]), pruning))
 
     # ------------------------------------------------------------------ time
     def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
@@ -548,38 +642,49 @@ class NfaRun:
         matches, expired = self.expire(ts)
         return matches, self.timeouts_of(expired)
 
-    def timeouts_of(self, expired: list[PartialMatch]) -> list[tuple[dict[str, list], int]]:
-        """The `(partial match dict, timeout_ts)` pairs of partial matches `expire` returned,
-        in a deterministic order that is the same after a restore."""
-        window = self.window
-        expired = sorted(expired, key=_lineage_key)
-        return [(materialize(pm[0]), pm[1] + window) for pm in expired]
+    def timeouts_of(self, expired: list[tuple[PartialMatch, int]]) -> list[tuple[dict[str, list], int]]:
+        """The `(partial match dict, timeout_ts)` pairs of what `expire` returned
+        (in Flink's order: `expire` sorts them as Flink visits them)."""
+        return [(materialize(pm[0]), timeout) for pm, timeout in expired]
 
-    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[PartialMatch]]:
+    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[PartialMatch, int]]]:
         """Drop partial matches that can no longer complete within the window at time `ts`.
 
         A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
         a heap, so this costs nothing until the earliest one is due, and then only the expired
         partial matches are touched (each removed from its bucket in O(1)). Returns the matches
-        this completes and the timed-out partial matches themselves (not materialized, nor
-        sorted: `timeouts_of` does both when they are reported).
+        this completes and the timed-out partial matches themselves with their timeout
+        timestamps, in the order Flink visits them (not materialized: `timeouts_of` does that
+        when they are reported).
         """
         if ts < self.next_expiry:
             return [], []
+        expired: list = []  # (partial match, timeout timestamp)
+        pending: list = []
+        if self.state_windows:
+            self._expire_timed(ts, expired, pending)
+        else:
+            self._expire_groups(ts, expired, pending)
+        if len(expired) > 1:
+            expired.sort(key=lambda e: _pm_visit_key(e[0]))
+        matches = self._emit([(pm, pm[3], 0) for pm in pending]) if (pending or self.completed) else []
+        return matches, expired
+
+    def _expire_groups(self, ts: int, expired: list, pending: list) -> None:
+        """`expire` with first-to-last windows only: whole per-start groups expire at once."""
         queue = self.expiries
         groups = self.expiry_groups
+        dedupe = self.dedupe_key is not None
+        window = self.window
         buckets = self.buckets
         infos = self.infos
-        expired: list = []
-        pending: list = []
-        dedupe = self.dedupe_key is not None
         while queue and queue[0][0] <= ts:
             _expiry, start_seq, records = queue.popleft()
             del groups[start_seq]
             for sid, key, pm in records:
                 if dedupe:
                     self._forget(sid, pm)
-                bucket = buckets[sid]
+                bucket = buckets[sid]  # `_take_out`, inlined: this loop is hot
                 indexed = infos[sid].index is not None
                 group = bucket.get(key) if indexed else bucket
                 if group is None or group.get(id(pm)) is not pm:
@@ -590,18 +695,62 @@ class NfaRun:
                 if infos[sid].is_pending:
                     pending.append(pm)
                 else:
-                    expired.append(pm)
+                    expired.append((pm, pm[1] + window))
         self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
-        matches = self._emit(pending) if (pending or self.completed) else []
-        return matches, expired
+
+    def _expire_timed(self, ts: int, expired: list, pending: list) -> None:
+        """`expire` with PREVIOUS_AND_CURRENT windows: Flink's two timeout checks per partial match.
+
+        A partial match times out when `ts - previous >= its state's window` (previous: the
+        timestamp of its last event) or `ts - start >= window`; its timeout timestamp is then
+        `previous + state window` if the first check holds, else `start + window`.
+        """
+        heap = self.timed_expiries
+        window = self.window
+        while heap and heap[0][0] <= ts:
+            _expiry, _order, sid, key, pm = heapq.heappop(heap)
+            if not self._take_out(sid, key, pm):
+                continue  # it moved on (or was pruned) before expiring
+            if self.infos[sid].is_pending:
+                pending.append(pm)
+                continue
+            gap = self.state_windows[sid]
+            if gap and pm[0] is not None and ts - pm[0][2] >= gap:
+                expired.append((pm, pm[0][2] + gap))
+            else:
+                expired.append((pm, pm[1] + window))
+        self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
+
+    def _take_out(self, sid: int, key: Any, pm: PartialMatch) -> bool:
+        """Remove `pm` from its bucket; False when it is not there any more."""
+        bucket = self.buckets[sid]
+        indexed = self.infos[sid].index is not None
+        group = bucket.get(key) if indexed else bucket
+        if group is None or group.get(id(pm)) is not pm:
+            return False
+        del group[id(pm)]
+        if indexed and not group:
+            del bucket[key]
+        return True
 
 
 class _Unhashable:
     """A bucket key for partial matches waiting for an unhashable value (never looked up)."""
 
 
-def _lineage_key(pm: PartialMatch) -> tuple:
-    """Start position, then the positions of all its events: orders partial matches totally."""
+def _visit_key(final: Final) -> tuple:
+    """Where Flink meets a complete match: its first event, then its parent's rank and index."""
+    pm = final[0]
+    return (pm[1], pm[2], final[1], final[2])
+
+
+def _pm_visit_key(pm: PartialMatch) -> tuple:
+    return (pm[1], pm[2], pm[3])
+
+
+def lineage_key(pm: PartialMatch) -> tuple:
+    """Start position, then the positions of all its events: orders partial matches totally
+    (used to give ranks to partial matches restored from a snapshot that had none)."""
     seqs = []
     node = pm[0]
     while node is not None:
@@ -613,10 +762,6 @@ def _lineage_key(pm: PartialMatch) -> tuple:
 
 def _unpruned(group: dict, skip: Any, pruning: tuple) -> dict:
     return {k: pm for k, pm in group.items() if not skip.should_prune((pm[1], pm[2]), pruning)}
-
-
-def _start_key(pm: PartialMatch) -> tuple:
-    return (pm[1], pm[2])
 
 
 def _key_sequence(node: Optional[Node], key: Callable[[Any], Any]) -> tuple:

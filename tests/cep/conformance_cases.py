@@ -8,10 +8,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from cep import AfterMatchSkipStrategy, Matcher, Pattern
+from cep import AfterMatchSkipStrategy, Matcher, Pattern, WithinType
 from cep import conditions as C
 
 CASES_PATH = Path(__file__).parent / "conformance" / "cases.json"
+# scenarios where several matches compete under a skip strategy: Flink's emission order decides
+EMISSION_ORDER_PATH = Path(__file__).parent / "conformance" / "emission_order.json"
+# within(..., WithinType.PREVIOUS_AND_CURRENT) scenarios (a `within` op with "type": "previous")
+WITHIN_PREVIOUS_PATH = Path(__file__).parent / "conformance" / "within_previous.json"
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
@@ -43,8 +47,8 @@ class SubEvent(Event):
         self.volume = volume
 
 
-def load_cases() -> list[dict]:
-    return json.loads(CASES_PATH.read_text())
+def load_cases(path: Path = CASES_PATH) -> list[dict]:
+    return json.loads(path.read_text())
 
 
 def make_event(raw: dict) -> Event:
@@ -146,7 +150,8 @@ def build_pattern(ops: list[dict], skip: AfterMatchSkipStrategy | None = None) -
         elif name == "times_or_more":
             p = p.times_or_more(op["n"])
         elif name == "within":
-            p = p.within(op["ms"])
+            previous = op.get("type") == "previous"
+            p = p.within(op["ms"], WithinType.PREVIOUS_AND_CURRENT) if previous else p.within(op["ms"])
         else:
             p = getattr(p, name)()
     return p

@@ -8,10 +8,18 @@ import pytest
 
 from cep import BufferStateError, Matcher, Pattern
 from cep import conditions as C
-from tests.cep.conformance_cases import build_pattern, build_skip, ids_of, load_cases, make_event
+from tests.cep.conformance_cases import (
+    EMISSION_ORDER_PATH,
+    build_pattern,
+    build_skip,
+    ids_of,
+    load_cases,
+    make_event,
+)
 from tests.cep.streams import chain_pattern, drive, fire_stream, ids
 
 CASES = load_cases()
+ALL_CASES = CASES + load_cases(EMISSION_ORDER_PATH)
 
 
 def _replay(case: dict, cut: int | None) -> tuple[list, list]:
@@ -34,7 +42,7 @@ def _replay(case: dict, cut: int | None) -> tuple[list, list]:
     return [ids_of(m) for m in matches], [(ids_of(t), ts) for t, ts in timeouts]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+@pytest.mark.parametrize("case", ALL_CASES, ids=[c["id"] for c in ALL_CASES])
 def test_restore_anywhere_in_a_flink_scenario_changes_nothing(case: dict) -> None:
     uninterrupted = _replay(case, None)
     for cut in range(1, len(case["events"])):
@@ -117,15 +125,41 @@ def test_timeouts_held_by_process_survive_a_snapshot() -> None:
     assert m.advance_time(9) == ([], [])  # reported once
 
 
+def _without_ranks(payload: tuple) -> tuple:
+    """A version-3 payload as version 2 wrote it: partial matches without their rank, timeouts
+    without their timestamp."""
+    pms, completed, expired = payload[6:9]
+    drop = lambda flat, width, n: [x for i, x in enumerate(flat) if i % width < width - n]  # noqa: E731
+    return (2, *payload[1:6], drop(pms, 5, 1), drop(completed, 4, 1), drop(expired, 5, 2), payload[9])
+
+
 def test_version_1_snapshot_with_materialized_timeouts_still_restores() -> None:
     p, m = _held_timeouts_matcher()
-    v2 = pickle.loads(m.snapshot())
+    v2 = _without_ranks(pickle.loads(m.snapshot()))
     held = Matcher.restore(p, m.snapshot()).advance_time(9)[1]
     v1 = (1, *v2[1:8], held)  # version 1 stored the timeouts as (dict, timeout_ts) pairs
     restored = Matcher.restore(p, pickle.dumps(v1, protocol=4))
     assert not restored.is_empty()
     assert restored.advance_time(9) == ([], held)
     assert restored.advance_time(100) == ([], [({"a": [{"k": "a", "ts": 10}]}, 15)])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_version_2_snapshot_without_ranks_still_restores(case: dict) -> None:
+    """Partial matches restored without ranks get them from the order of their events."""
+    pattern = build_pattern(case["pattern"], build_skip(case["skip"]))
+    m = Matcher(pattern)
+    for raw in case["events"][: len(case["events"]) // 2]:
+        m.advance_time(raw["ts"])
+        m.process(make_event(raw), raw["ts"])
+    v2 = pickle.dumps(_without_ranks(pickle.loads(m.snapshot())), protocol=4)
+    restored = Matcher.restore(pattern, v2)
+    assert restored.partial_match_count() == m.partial_match_count()
+    for raw in case["events"][len(case["events"]) // 2 :]:
+        for matcher in (m, restored):
+            matcher.advance_time(raw["ts"])
+        got = restored.process(make_event(raw), raw["ts"])
+        assert sorted(map(ids_of, got)) == sorted(map(ids_of, m.process(make_event(raw), raw["ts"])))
 
 
 def test_restored_partial_matches_expire_in_start_order_whatever_their_state() -> None:
