@@ -2,7 +2,8 @@
 
 A divergence the differential test finds must match one of these, else the test fails. Each entry
 recognises its divergences from the category and the case (not from a case id), so that random
-cases of the same kind are covered and nothing else is.
+cases of the same kind are covered and nothing else is. Deviations the engine no longer has are
+removed here; their minimal cases stay in cases/fixed.json as regression tests.
 """
 
 from __future__ import annotations
@@ -20,23 +21,6 @@ class KnownDeviation:
     applies: Callable[[Divergence], bool]
 
 
-def _ops(pattern: list[dict]) -> list[dict]:
-    """Every builder call, nested groups included."""
-    out = []
-    for op in pattern:
-        out.append(op)
-        out += _ops(op.get("pattern", []))
-    return out
-
-
-def _has_repeated_group(case: dict) -> bool:
-    ops = case["pattern"]
-    for i, op in enumerate(ops[:-1]):
-        if op["op"].endswith("_group") and ops[i + 1]["op"] in ("times", "one_or_more", "times_or_more"):
-            return True
-    return False
-
-
 def _window_before_end(d: Divergence) -> bool:
     ops = d.case["pattern"]
     kind = d.category.split("/")[0]
@@ -52,21 +36,6 @@ def _flink_npe_on_missing_target(d: Divergence) -> bool:
 
 
 KNOWN: list[KnownDeviation] = [
-    KnownDeviation(
-        "skip-emission-order",
-        "Under an after-match skip strategy, competing matches are found and released in another "
-        "order than Flink's NFA, so another match survives the skip; the same case without the skip "
-        "agrees. Issue 12 item 1 (branch `engine`) makes the order Flink's.",
-        lambda d: d.category.startswith("skip-order/"),
-    ),
-    KnownDeviation(
-        "repeated-group-paths",
-        "A repeated group (begin_group/..._group then times/one_or_more/times_or_more) leaves "
-        "redundant paths through the group's loop in Flink's NFA: it emits some matches (and "
-        "timeouts) more than once, and with a trailing not_followed_by + within it releases the "
-        "longer run; this engine keeps one path per distinct partial match.",
-        lambda d: _has_repeated_group(d.case) and d.category.split("/")[0] in ("matches", "timeouts"),
-    ),
     KnownDeviation(
         "window-not-last",
         "Flink takes a pattern's window from any stage's within() (the smallest); this engine "

@@ -18,6 +18,7 @@ from tests.cep.differential import compare, flink_nfa, generator, known_deviatio
 
 EMISSION_ORDER = Path(__file__).parents[1] / "conformance" / "emission_order.json"
 DIVERGENCES = Path(__file__).parent / "cases" / "divergences.json"
+FIXED = Path(__file__).parent / "cases" / "fixed.json"
 SEED = 12
 CASES = 400
 
@@ -116,3 +117,16 @@ def test_minimised_divergences_record_flink_and_stay_known() -> None:
     now_agree = sorted(c["id"] for c in stored if c["id"] not in filed)
     assert now_agree == [], "these cases now agree with Flink: remove them from divergences.json"
     assert {i: k.name if k else None for i, k in filed.items()} == {c["id"]: c["deviation"] for c in stored}
+
+
+def test_fixed_divergences_stay_fixed() -> None:
+    """Minimal cases that once diverged (cases/fixed.json, with the deviation they were) and agree
+    since the engine was fixed: Flink still gives the recorded result, and so does the engine."""
+    fixed = json.loads(FIXED.read_text())
+    assert fixed
+    for case, flink in zip(fixed, flink_nfa.run_cases(fixed)):
+        assert Counter(map(tuple, flink["matches"])) == _expected(case, "expected"), case["id"]
+        assert Counter(map(tuple, flink["timeouts"])) == _expected(case, "expected_timeouts"), case["id"]
+        ember = compare.run_emberwatch(case)
+        assert compare.multiset(ember["matches"]) == _expected(case, "expected"), case["id"]
+        assert compare.multiset(ember["timeouts"]) == _expected(case, "expected_timeouts"), case["id"]
