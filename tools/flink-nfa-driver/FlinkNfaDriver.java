@@ -23,6 +23,7 @@ import org.apache.flink.cep.nfa.compiler.NFACompiler;
 import org.apache.flink.cep.nfa.sharedbuffer.SharedBuffer;
 import org.apache.flink.cep.nfa.sharedbuffer.SharedBufferAccessor;
 import org.apache.flink.cep.pattern.Pattern;
+import org.apache.flink.cep.pattern.WithinType;
 import org.apache.flink.cep.pattern.conditions.IterativeCondition;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
@@ -184,6 +185,13 @@ public final class FlinkNfaDriver {
         error.put("stage", stage);
         error.put("class", t.getClass().getName());
         error.put("message", String.valueOf(t.getMessage()));
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        if (root != t) {
+            error.put("cause", root.getClass().getName() + ": " + root.getMessage());
+        }
         return error;
     }
 
@@ -270,7 +278,10 @@ public final class FlinkNfaDriver {
                     p = p.timesOrMore(op.get("n").asInt());
                     break;
                 case "within":
-                    p = p.within(Duration.ofMillis(op.get("ms").asLong()));
+                    Duration window = Duration.ofMillis(op.get("ms").asLong());
+                    p = "previous".equals(op.path("type").asText())
+                            ? p.within(window, WithinType.PREVIOUS_AND_CURRENT)
+                            : p.within(window);
                     break;
                 case "one_or_more":
                     p = p.oneOrMore();

@@ -12,11 +12,15 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import cep
+
 NAMES = ("a", "b", "c")
 SKIPS = ("no_skip", "skip_to_next", "skip_past_last_event", "skip_to_first", "skip_to_last")
 POSITIVE = ("next", "followed_by", "followed_by_any")
 NEGATIVE = ("not_next", "not_followed_by")
 CMP = ("eq", "ne", "lt", "le", "gt", "ge")
+#: Whether the engine has within(..., WithinType.PREVIOUS_AND_CURRENT) (issue 12 item 3) to compare.
+WITHIN_PREVIOUS = hasattr(cep, "WithinType")
 #: Share of cases that get one deliberately suspicious builder call (often one Flink rejects).
 MALFORMED_RATE = 0.08
 
@@ -160,8 +164,12 @@ class _Builder:
             ops += self.stage_body(name, negated)
             self.names.append(name)
             top.append(name)
+            if i < stages - 1 and r.random() < 0.03:  # Flink takes the window from any stage
+                ops.append({"op": "within", "ms": r.randint(2, 10)})
         if r.random() < 0.35 or (_ends_negated(ops) and r.random() < 0.9):
             ops.append({"op": "within", "ms": r.randint(2, 10)})
+            if WITHIN_PREVIOUS and r.random() < 0.25:
+                ops[-1]["type"] = "previous"  # WithinType.PREVIOUS_AND_CURRENT
         return ops, top
 
     def skip(self, top: list[str]) -> dict:

@@ -25,6 +25,7 @@ class Report:
     cases: int = 0
     agreed: int = 0
     flink_rejected: int = 0
+    both_rejected: int = 0
     divergences: list[Divergence] = field(default_factory=list)
 
     def by_category(self) -> Counter:
@@ -34,6 +35,7 @@ class Report:
         self.cases += other.cases
         self.agreed += other.agreed
         self.flink_rejected += other.flink_rejected
+        self.both_rejected += other.both_rejected
         self.divergences += other.divergences
 
 
@@ -50,6 +52,7 @@ def run_batch(cases: list[dict]) -> Report:
         kind = compare.verdict(e, f)
         if kind is None:
             report.agreed += 1
+            report.both_rejected += "error" in f and f["error"]["stage"] in ("build", "compile")
         else:
             diverged.append((kind, case, f, e))
     recheck = [compare.with_skip(case, "no_skip") for kind, case, _f, _e in diverged
