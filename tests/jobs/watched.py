@@ -4,6 +4,8 @@ watch it through the local mini-cluster's REST API (on a free port, given with `
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
@@ -34,6 +36,11 @@ class WatchedJob:
 
     def metrics(self, *names: str) -> dict[str, float]:
         return self.rest.metrics(self.job_id, *names)
+
+    def kill_hard(self) -> None:
+        """SIGKILL the job's whole process group (Python and its JVM), as a crashed machine would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=60)
 
     def tail(self) -> str:
         """The end of the job's output, for assertion messages."""
@@ -67,7 +74,8 @@ def watched_job(tmp_path: Path, *flags: str, source: Sequence[str] = ()) -> Iter
         argv += ["--flink-option", f"{key}={value}"]
     rest = FlinkRest(port)
     with open(out_dir / "job.log", "wb") as log:
-        process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=ENV_BEFORE_JOBS, stdout=log, stderr=log)
+        process = subprocess.Popen(argv, cwd=PROJECT_ROOT, env=ENV_BEFORE_JOBS, stdout=log, stderr=log,
+                                   start_new_session=True)  # its own group, for kill_hard
     try:
         ended = process.poll
         started = wait_until(rest.running_job, lambda found: found is not None or ended() is not None, 120)
