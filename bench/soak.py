@@ -119,7 +119,7 @@ class SourceCounter:
                 if not running:
                     return None
                 self.job = running[0]
-            if self.metric is None:
+            if not self.metric:  # none until the job's operators have registered them
                 vertices = requests.get(f"{self.base}/jobs/{self.job}", timeout=5).json()["vertices"]
                 self.vertex = next(v["id"] for v in vertices if v["name"].startswith("Source"))
                 ids = [m["id"] for m in requests.get(self._metrics_url(), timeout=5).json()]
@@ -127,7 +127,6 @@ class SourceCounter:
                 self.metric = [i for i in ids if ".Source" in i and i.endswith(".numRecordsIn")]
                 if not self.metric:
                     return None
-                print(f"source metric: {self.metric}", flush=True)
             got = requests.get(self._metrics_url(), params={"get": ",".join(self.metric)}, timeout=5).json()
             return int(sum(float(m["value"]) for m in got))
         except (requests.RequestException, ValueError, KeyError, StopIteration):
@@ -276,7 +275,8 @@ def main() -> int:
         second = backlogs[half:]
         print(
             f"backlog while feeding: max {max(backlogs):,}, mean of 1st half "
-            f"{sum(backlogs[:half]) / max(1, half):,.0f}, of 2nd half {sum(second) / max(1, len(second)):,.0f}"
+            f"{sum(backlogs[:half]) / max(1, half):,.0f}, "
+            f"of 2nd half {sum(second) / max(1, len(second)):,.0f}"
         )
     print(f"dead letters by reason: {dict(dead)}")
     print(
