@@ -46,31 +46,18 @@ def bushfire_streams(draw, max_ticks: int = 10) -> list:
 
 
 def fire_chain(length: int, within_ms: int, dedupe: bool, declarative: bool):
-    """The bushfire chain over `followed_by_any`: hot, infected by the previous node, nodes distinct.
+    """The job's chain (`jobs.bushfire.patterns.fire_chain`: `followed_by_any`, hot, infected by the
+    previous node, nodes distinct) without its strictly-later rule, as the brute force defines paths.
 
     `declarative` writes the links with `C.last` (which the engine indexes), else with lambdas.
     """
-    from cep import Pattern
-    from cep import conditions as C
+    from jobs.bushfire.config import DetectionConfig
+    from jobs.bushfire.patterns import ALERT, stage_names
+    from jobs.bushfire.patterns import fire_chain as build
 
-    names = [f"n{i + 1}" for i in range(length)]
-    pattern = Pattern.begin(names[0]).where(C.field("temperature") >= HOT)
-    for i, name in enumerate(names[1:], start=1):
-        if declarative:
-            linked = C.field("infectedBy") == C.last(names[i - 1], "node")
-            for earlier in names[:i]:
-                linked = linked & (C.field("node") != C.last(earlier, "node"))
-        else:
-
-            def linked(event, ctx, earlier=tuple(names[:i])):
-                previous = [ctx.get_events_for_pattern(n)[-1]["node"] for n in earlier]
-                return event["infectedBy"] == previous[-1] and event["node"] not in previous
-
-        pattern = pattern.followed_by_any(name).where(C.field("temperature") >= HOT).where(linked)
-    pattern = pattern.within(within_ms)
-    if dedupe:
-        pattern = pattern.dedupe_runs(lambda event: event["node"])
-    return pattern, names
+    detection = DetectionConfig(chain_length=length, window_ms=within_ms, threshold_c=HOT)
+    variant = ALERT.replace(strictly_later=False, dedupe_runs=dedupe, lambdas=not declarative)
+    return build(detection, variant), stage_names(length)
 
 
 def engine_paths(events, length, within_ms, dedupe, declarative=False):
