@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections.abc import Iterator
 
-from cep import Matcher, Pattern
+from cep import Pattern
 from jobs.bushfire.config import DetectionConfig
 from jobs.bushfire.patterns import ORIGINAL_2018, Chaining, fire_chain
 
@@ -62,22 +62,6 @@ def chain_pattern(
         DetectionConfig(chain_length=length, window_ms=window_ms),
         ORIGINAL_2018.replace(chaining=chaining, lambdas=lambdas),
     )
-
-
-def drive(matcher: Matcher, events: list[dict], end: int | None = None) -> tuple[list, list]:
-    """Feed events as Flink's operator does; returns (matches, timeouts)."""
-    matches: list = []
-    timeouts: list = []
-    for e in events:
-        got, timed_out = matcher.advance_time(e["ts"])
-        matches += got
-        timeouts += timed_out
-        matches += matcher.process(e, e["ts"])
-    if end is not None:
-        got, timed_out = matcher.advance_time(end)
-        matches += got
-        timeouts += timed_out
-    return matches, timeouts
 
 
 def ids(match: dict) -> tuple:

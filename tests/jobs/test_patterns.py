@@ -11,7 +11,8 @@ from cep.analysis import prefilter
 from jobs.bushfire.config import DetectionConfig
 from jobs.bushfire.patterns import ALERT, ORIGINAL_2018, ChainVariant, fire_chain, stage_names
 from simulator import FireConfig, SimulationConfig, TopologyConfig, find_paths, simulate
-from tests.cep.streams import MINUTE, drive, fire_stream, ids, node_path
+from tests.cep.harness import NfaHarness
+from tests.cep.streams import MINUTE, fire_stream, ids, node_path
 
 
 def detect_paths(events: list[dict], detection: DetectionConfig) -> list[tuple[str, tuple[str, ...]]]:
@@ -84,12 +85,12 @@ def test_each_variant_matches_the_same_with_lambdas_as_declared(variant: ChainVa
     """The lambda form of every variant is the same pattern, only opaque to the engine."""
     events = fire_stream(side=4, minutes=30, seed=3)
     detection = DetectionConfig(chain_length=4, window_ms=6 * MINUTE)
-    declared = Matcher(fire_chain(detection, variant))
-    opaque = Matcher(fire_chain(detection, variant.replace(lambdas=True)))
-    assert declared.prefilter is not None and opaque.prefilter is None
-    found, _ = drive(declared, events, end=10**12)
+    declared = NfaHarness(fire_chain(detection, variant))
+    opaque = NfaHarness(fire_chain(detection, variant.replace(lambdas=True)))
+    assert declared.matcher.prefilter is not None and opaque.matcher.prefilter is None
+    found, _ = declared.run(events, end=10**12)
     assert len(found) > 3
-    assert [ids(m) for m in drive(opaque, events, end=10**12)[0]] == [ids(m) for m in found]
+    assert [ids(m) for m in opaque.run(events, end=10**12)[0]] == [ids(m) for m in found]
 
 
 def test_the_variants_differ_as_declared() -> None:
@@ -99,7 +100,7 @@ def test_the_variants_differ_as_declared() -> None:
     detection = DetectionConfig(chain_length=3, window_ms=6 * MINUTE)
 
     def run(variant: ChainVariant) -> tuple[int, set]:
-        found, _ = drive(Matcher(fire_chain(detection, variant)), events, end=10**12)
+        found, _ = NfaHarness(fire_chain(detection, variant)).run(events, end=10**12)
         return len(found), {node_path(m) for m in found}
 
     alert_matches, alert_paths = run(ALERT)

@@ -14,6 +14,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.cep.harness import NfaHarness
 from tests.cep.property.profiles import profile
 
 NODES = ("n0", "n1", "n2", "n3")
@@ -61,14 +62,9 @@ def fire_chain(length: int, within_ms: int, dedupe: bool, declarative: bool):
 
 
 def engine_paths(events, length, within_ms, dedupe, declarative=False):
-    from cep import Matcher
-
     pattern, names = fire_chain(length, within_ms, dedupe, declarative)
-    matcher = Matcher(pattern)
-    matches = []
-    for event in events:
-        matches.extend(matcher.process(event, event["ts"]))
-    matches.extend(matcher.advance_time((events[-1]["ts"] if events else 0) + within_ms + 1)[0])
+    end = (events[-1]["ts"] if events else 0) + within_ms + 1
+    matches, _ = NfaHarness(pattern, watermark_follows_events=False).run(events, end=end)
     for match in matches:
         assert [len(match[n]) for n in names] == [1] * length, match
     return [tuple(match[n][0]["node"] for n in names) for match in matches]
