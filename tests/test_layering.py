@@ -22,6 +22,9 @@ ALLOWED = {
     "jobs": frozenset({"cep", "common"}),
     "infra": frozenset({"common"}),
 }
+#: Files allowed more, and why. `python -m cep.examples` is a demo program that runs the project's
+#: one fire-chain factory (jobs.bushfire.patterns) inside a function; nothing else in `cep` uses it.
+EXCEPTIONS = {"cep/examples.py": frozenset({"jobs"})}
 
 
 def imported_packages(path: Path) -> set[str]:
@@ -43,7 +46,9 @@ def test_package_imports_only_the_layers_below_it(package: str) -> None:
         f"{path.relative_to(REPO_ROOT)} imports {name}"
         for path in files
         for name in imported_packages(path) & OURS
-        if name != package and name not in ALLOWED[package]
+        if name != package
+        and name not in ALLOWED[package]
+        and name not in EXCEPTIONS.get(path.relative_to(REPO_ROOT).as_posix(), ())
     }
     assert not wrong, sorted(wrong)
 
