@@ -30,12 +30,14 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from anywhere without installing
 
 from cep import Matcher, Pattern
 from cep import conditions as C
+from jobs.bushfire.config import DetectionConfig
+from jobs.bushfire.patterns import ORIGINAL_2018, fire_chain
 from simulator import SimulationConfig, simulate
 
 THRESHOLD_C = 50.0
@@ -46,32 +48,15 @@ SAMPLE_EVERY = 2_000  # events between two counts of live partial matches (count
 
 
 def bushfire_chain(declarative: bool) -> Pattern:
-    """The original system's pattern (followed_by, not deduplicated), keyed by region by the caller.
+    """The original system's pattern (`ORIGINAL_2018`: followed_by, not deduplicated), keyed by region
+    by the caller.
 
     `declarative` builds every condition from `cep.conditions` (`C.last` for the link to the
     previous stage), which the engine can index and pre-filter; otherwise plain lambdas, opaque
     to the engine.
     """
-    pattern = Pattern.begin(CHAIN_NAMES[0])
-    if declarative:
-        pattern = pattern.where(C.field("temperature") >= THRESHOLD_C)
-        for previous, name in zip(CHAIN_NAMES, CHAIN_NAMES[1:]):
-            infected_by_previous = C.field("infectedBy") == C.last(previous, "node")
-            pattern = pattern.followed_by(name).where(
-                (C.field("temperature") >= THRESHOLD_C) & infected_by_previous
-            )
-        return pattern.within(WINDOW_MS)
-    pattern = pattern.where(lambda e: e["temperature"] >= THRESHOLD_C)
-    for previous, name in zip(CHAIN_NAMES, CHAIN_NAMES[1:]):
-
-        def hot_and_infected(e: dict, ctx: Any, previous: str = previous) -> bool:
-            return (
-                e["temperature"] >= THRESHOLD_C
-                and e["infectedBy"] == ctx.get_events_for_pattern(previous)[-1]["node"]
-            )
-
-        pattern = pattern.followed_by(name).where(hot_and_infected)
-    return pattern.within(WINDOW_MS)
+    detection = DetectionConfig(chain_length=len(CHAIN_NAMES), window_ms=WINDOW_MS, threshold_c=THRESHOLD_C)
+    return fire_chain(detection, ORIGINAL_2018.replace(lambdas=not declarative))
 
 
 def stress_pattern(window_ms: int = STRESS_WINDOW_MS) -> Pattern:

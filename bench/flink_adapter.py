@@ -24,10 +24,9 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from pyflink.common import Types  # noqa: E402
 from pyflink.datastream.functions import SinkFunction  # noqa: E402
 
-from cep import Pattern  # noqa: E402
-from cep import conditions as C  # noqa: E402
 from cep.flink import CEP  # noqa: E402
 from cep.flink.tables import keyed_events  # noqa: E402
+from jobs.bushfire.patterns import fire_chain  # noqa: E402
 from tests.support.flink import local_env, local_table_env  # noqa: E402 - the same set-up as the tests
 
 MODES = ("thread", "process")
@@ -40,29 +39,6 @@ CREATE TEMPORARY TABLE readings (
     WATERMARK FOR rt AS rt - INTERVAL '5' SECOND
 ) WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'json')
 """
-
-
-def bushfire_chain(length: int = 5, window_ms: int = 600_000, threshold: float = 50.0) -> Pattern:
-    """Every path of `length` distinct hot nodes, each infected by the previous one, within the window."""
-    hot = C.field("temperature") >= threshold
-    pattern = Pattern.begin("n1").where(hot)
-    for i in range(2, length + 1):
-        previous = [f"n{j}" for j in range(1, i)]
-        pattern = (
-            pattern.followed_by_any(f"n{i}")
-            .where(hot & (C.field("infectedBy") == C.last(f"n{i - 1}", "node")))
-            .where(lambda event, ctx, previous=previous: _new_node_later(event, ctx, previous))
-        )
-    return pattern.within(window_ms).dedupe_runs(lambda event: event["node"])
-
-
-def _new_node_later(event: dict, ctx, previous: list[str]) -> bool:
-    """The reading's node is not on the path yet and it comes strictly after the previous reading."""
-    last = ctx.get_events_for_pattern(previous[-1])[-1]
-    if event["ts"] <= last["ts"]:
-        return False
-    on_path = (seen["node"] for name in previous for seen in ctx.get_events_for_pattern(name))
-    return all(event["node"] != node for node in on_path)
 
 
 def write_benchmark_stream(path: Path, events: int) -> Path:
@@ -85,7 +61,7 @@ def run_job(path: Path, mode: str, prefilter: bool) -> float:
     env = local_env(1, **{"python.execution-mode": mode})
     t_env = local_table_env(env)
     t_env.execute_sql(READINGS_DDL.format(path=path))
-    pattern = bushfire_chain()
+    pattern = fire_chain()  # the job's alert pattern
     keyed = keyed_events(
         t_env,
         t_env.from_path("readings"),
@@ -111,7 +87,7 @@ def check_paths(path: Path, mode: str) -> str:
     env = local_env(1, **{"python.execution-mode": mode})
     t_env = local_table_env(env)
     t_env.execute_sql(READINGS_DDL.format(path=path))
-    pattern = bushfire_chain()
+    pattern = fire_chain()  # the job's alert pattern
     keyed = keyed_events(t_env, t_env.from_path("readings"), "region", "rt", pattern)
     found = CEP.pattern(keyed, pattern).select(_region_and_path)
     with found.execute_and_collect("bench-cep-flink-check") as rows:

@@ -3,7 +3,10 @@
 Eleven sensors (`"1"`..`"11"`) report once a minute; a fire starts at sensor 1 and spreads along
 1 -> 2 -> 3 -> ... Each burning sensor reports >= 50 degC and the id of the sensor that lit it
 (`infectedBy`). The pattern is the bushfire alert: five distinct sensors, each lit by the
-previous one, within ten minutes.
+previous one, within ten minutes, joined by `followed_by` as in the 2018 system.
+
+The chain comes from the project's one factory, `jobs.bushfire.patterns.fire_chain`, imported when
+the example runs: the engine itself (everything else in `cep`) imports nothing of the job.
 """
 
 from __future__ import annotations
@@ -13,20 +16,20 @@ from collections.abc import Iterator
 from typing import Any
 
 from cep import Matcher, Pattern
-from cep import conditions as C
 
 MINUTE = 60_000
 
 
-def fire_chain(length: int = 5, window_ms: int = 10 * MINUTE, threshold: float = 50.0) -> Pattern:
-    """Readings of `length` sensors, each lit by the previous one, all within `window_ms`."""
-    hot = C.field("temperature") >= threshold
-    pattern = Pattern.begin("n1").where(hot)
-    for i in range(2, length + 1):
-        previous = C.last(f"n{i - 1}", "node")
-        lit_by_previous = (C.field("infectedBy") == previous) & (C.field("node") != previous)
-        pattern = pattern.followed_by(f"n{i}").where(hot & lit_by_previous)
-    return pattern.within(window_ms)
+def fire_chain(length: int = 5) -> Pattern:
+    """Readings of `length` distinct sensors, each lit by the previous one, all within ten minutes."""
+    from jobs.bushfire.config import DetectionConfig
+    from jobs.bushfire.patterns import ORIGINAL_2018
+    from jobs.bushfire.patterns import fire_chain as build
+
+    return build(
+        DetectionConfig(chain_length=length, window_ms=10 * MINUTE, threshold_c=50.0),
+        ORIGINAL_2018.replace(distinct_nodes=True),
+    )
 
 
 def tiny_fire(sensors: int = 11, minutes: int = 10) -> Iterator[dict[str, Any]]:

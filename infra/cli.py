@@ -368,7 +368,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", parents=[common], help="package, upload, create/update the stack")
-    up.add_argument("--project-root", default=".", help="repository root holding cep/, jobs/, simulator/")
+    up.add_argument("--project-root", default=".", help="repository root holding cep/, common/, jobs/")
     up.add_argument("--template", default=None, help="template file (default: the packaged one)")
     up.add_argument("--allowed-cidr", help="DashboardAllowedCidr: who may open Dashboards (x.x.x.x/32)")
     up.add_argument("--alert-email", help="AlertEmail: subscribe this address to the alerts")

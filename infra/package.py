@@ -1,4 +1,6 @@
-"""Build the job package: `cep`, `jobs`, `simulator` and the requirements the EMR nodes install.
+"""Build the job package: `cep`, `common`, `jobs` and the requirements the EMR nodes install.
+
+The simulator stays out: the job depends only on the engine and the shared schema (`common`).
 
 The zip is deterministic (sorted entries, fixed timestamps), so its SHA-256 names it: the same source
 gives the same S3 key and an upload is skipped when the key already exists. The same zip is the
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from infra.errors import DeployError
 
-PACKAGES = ("cep", "jobs", "simulator")
+PACKAGES = ("cep", "common", "jobs")
 # Files of the packages that belong in the zip (code plus the package data pyproject declares).
 INCLUDED_SUFFIXES = frozenset({".py", ".yaml", ".json", ".html", ".sh", ".java"})
 # Extras of pyproject.toml the job needs on the cluster besides the core dependencies.

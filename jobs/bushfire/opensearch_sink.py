@@ -31,6 +31,8 @@ from opensearchpy import AWSV4SignerAuth, OpenSearch, RequestsHttpConnection
 from opensearchpy.exceptions import SerializationError
 from opensearchpy.helpers import streaming_bulk
 
+from common.readings import opensearch_properties
+
 __all__ = [
     "BULK_MAX_BYTES",
     "BULK_MAX_DOCS",
@@ -200,18 +202,8 @@ class RawEventIndexer:
             "template": {
                 "settings": {"index": {"refresh_interval": "5s"}},
                 "mappings": {
-                    "properties": {
-                        "event_id": {"type": "keyword"},
-                        "node": {"type": "keyword"},
-                        "region": {"type": "keyword"},
-                        "infectedBy": {"type": "keyword"},
-                        "ts": {"type": "date", "format": "epoch_millis"},
-                        "temperature": {"type": "float"},
-                        "battery": {"type": "float"},
-                        "lat": {"type": "float"},
-                        "lon": {"type": "float"},
-                        "location": {"type": "geo_point"},
-                    }
+                    # The reading's fields as the shared schema maps them, plus the point built from them.
+                    "properties": {**opensearch_properties(), "location": {"type": "geo_point"}}
                 },
             },
             "_meta": {"description": "Emberwatch raw sensor readings (jobs/bushfire/opensearch_sink.py)"},

@@ -9,7 +9,7 @@ part in a match (the pattern's pre-filter, e.g. ``temperature >= 50``) are dropp
 nothing else needs them.
 
 The Python side gives the exact verdict and turns the remaining rows into plain ``dict`` readings
-(docs/simulator.md, "Event schema") or :class:`DeadLetter` records.
+(`common.readings`; docs/simulator.md, "Event schema") or :class:`DeadLetter` records.
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ from typing import Optional, Union
 
 import orjson
 
-# The event schema (docs/simulator.md) has one definition, next to the simulator that writes it,
-# so the job dead-letters exactly the records the ground truth ignores.
-from simulator.events import NOT_AN_OBJECT, REQUIRED_FIELDS
-from simulator.events import reading_problem as check_reading
+# The reading schema has one definition (common.readings), shared with the simulator that writes
+# readings, so the job dead-letters exactly the records the ground truth ignores.
+from common.readings import CHECK_ORDER, FIELDS, NOT_AN_OBJECT, REQUIRED, Kind, Presence
+from common.readings import reading_problem as check_reading
 
 # Output columns of the parse query, in order; the Python side reads rows by these positions.
 PARSED_COLUMNS = ("line", "reason")
-READING_FIELDS = ("event_id", "node", "region", "ts", "temperature", "infectedBy", "lat", "lon")
+#: The fields the JVM reads and hands on (an optional field, `battery`, is checked but not carried).
+READING_FIELDS = tuple(field.name for field in FIELDS if field.presence is not Presence.OPTIONAL)
 
 
 class Reason(Enum):
@@ -42,6 +43,7 @@ class Reason(Enum):
     ALERT_DELIVERY = "alert-delivery"  # an alert SNS still refused after retries
     INDEX_FAILURE = "index-failure"  # a raw reading OpenSearch still refused after retries
     OVERSIZED = "oversized"  # a line longer than MAX_LINE_BYTES (Kinesis's record limit)
+    RULES = "rules"  # a --rules file (or rule update) refused as a whole; the running rules stay
 
 
 #: The longest line taken as a reading, and the most of a raw payload a dead letter keeps: 1 MiB, the
@@ -54,7 +56,7 @@ _SURELY_SMALL_CHARS = MAX_LINE_BYTES // 4
 REPLACEMENT_CHAR = "\ufffd"
 BYTE_ORDER_MARK = "\ufeff"
 #: Fields whose repetition in one line makes a reading ambiguous (JSON parsers keep the last or the first).
-SCHEMA_FIELDS = (*REQUIRED_FIELDS, "infectedBy", "battery")
+SCHEMA_FIELDS = tuple(field.name for field in CHECK_ORDER)
 
 
 @dataclass(frozen=True)
@@ -96,13 +98,12 @@ class JvmParser(Enum):
     def fields(self, column: str = "line") -> dict[str, str]:
         """SQL expressions reading each required field of `column` (NULL when absent or invalid)."""
         if self is JvmParser.JAVA:
-            return {name: f"{UDF_NAME}({column}).`{name}`" for name in REQUIRED_FIELDS}
-        numbers = {"ts": "BIGINT", "temperature": "DOUBLE", "lat": "DOUBLE", "lon": "DOUBLE"}
+            return {field.name: f"{UDF_NAME}({column}).`{field.name}`" for field in REQUIRED}
         return {
-            name: f"TRY_CAST({_json_value(column, name)} AS {numbers[name]})"
-            if name in numbers
-            else _json_value(column, name)
-            for name in REQUIRED_FIELDS
+            field.name: _json_value(column, field.name)
+            if field.kind is Kind.TEXT
+            else f"TRY_CAST({_json_value(column, field.name)} AS {field.kind.sql_type})"
+            for field in REQUIRED
         }
 
     def infected_by(self, column: str = "line") -> str:
@@ -133,8 +134,8 @@ def _json_value(column: str, field: str) -> str:
 #: Spellings of a well-typed `infectedBy` (null or a string) in compact and spaced JSON. A line with
 #: none of them is only suspect: Python decides exactly (other spacing costs speed, not correctness).
 _INFECTED_BY_OK = ('"infectedBy":null', '"infectedBy":"', '"infectedBy": null', '"infectedBy": "')
-_STRING_FIELDS = ("event_id", "node", "region")
-_NUMBER_FIELDS = ("ts", "temperature", "lat", "lon")
+_STRING_FIELDS = tuple(field.name for field in REQUIRED if field.kind is Kind.TEXT)
+_NUMBER_FIELDS = tuple(field.name for field in REQUIRED if field.kind is not Kind.TEXT)
 
 
 def _written_as(column: str, name: str, value_text: str) -> str:

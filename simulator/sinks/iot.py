@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.aws import build_client
 from simulator.events import Record, encode
-from simulator.sinks.aws import build_client
 from simulator.sinks.base import Sink, SinkError
 
 if TYPE_CHECKING:
@@ -45,10 +45,13 @@ class IotSink(Sink):
         self.topic = topic
         self.qos = qos
         if boto3_client is None and endpoint_url is None:
-            iot = build_client("iot", None, boto3_session, config)
+            iot = build_client("iot", boto3_session=boto3_session, config=config)
             address = iot.describe_endpoint(endpointType="iot:Data-ATS")["endpointAddress"]
             endpoint_url = f"https://{address}"
-        self.client = build_client("iot-data", boto3_client, boto3_session, config, endpoint_url)
+        self.client = build_client(
+            "iot-data", boto3_client=boto3_client, boto3_session=boto3_session, config=config,
+            endpoint_url=endpoint_url,
+        )
 
     def topic_for(self, record: Record) -> str:
         """The topic a record goes to (placeholders filled; malformed records use 'malformed')."""

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from common.aws import build_client
 from simulator.events import Record, encode
-from simulator.sinks.aws import build_client
 from simulator.sinks.base import Sink, SinkError
 
 if TYPE_CHECKING:
@@ -63,7 +63,10 @@ class KinesisSink(Sink):
     ) -> None:
         super().__init__()
         self.stream_name = stream_name
-        self.client = build_client("kinesis", boto3_client, boto3_session, config, endpoint_url)
+        self.client = build_client(
+            "kinesis", boto3_client=boto3_client, boto3_session=boto3_session, config=config,
+            endpoint_url=endpoint_url,
+        )
         self.max_attempts = max_attempts
         self.base_backoff_s = base_backoff_s
         self.max_backoff_s = max_backoff_s

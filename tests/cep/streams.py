@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
-from typing import Any
 
-from cep import Matcher, Pattern
-from cep import conditions as C
+from cep import Pattern
+from jobs.bushfire.config import DetectionConfig
+from jobs.bushfire.patterns import ORIGINAL_2018, Chaining, fire_chain
 
 MINUTE = 60_000
 
@@ -51,42 +51,17 @@ def fire_stream(side: int = 4, minutes: int = 40, seed: int = 7, spread: float =
     return events
 
 
-def chain_pattern(length: int = 3, any_: bool = False, window_ms: int = 6 * MINUTE) -> Pattern:
-    """The bushfire chain with declarative conditions (what the prefilter and index use)."""
-    p = Pattern.begin("n1").where(C.field("temperature") >= 50)
-    for i in range(2, length + 1):
-        cond = (C.field("temperature") >= 50) & (C.field("infectedBy") == C.last(f"n{i - 1}", "node"))
-        p = (p.followed_by_any if any_ else p.followed_by)(f"n{i}").where(cond)
-    return p.within(window_ms)
-
-
-def chain_pattern_lambdas(length: int = 3, any_: bool = False, window_ms: int = 6 * MINUTE) -> Pattern:
-    """The same chain written with lambdas (opaque to the engine)."""
-    p = Pattern.begin("n1").where(lambda e: e["temperature"] >= 50)
-    for i in range(2, length + 1):
-        prev = f"n{i - 1}"
-
-        def cond(e: dict, ctx: Any, prev: str = prev) -> bool:
-            return e["temperature"] >= 50 and e["infectedBy"] == ctx.get_events_for_pattern(prev)[-1]["node"]
-
-        p = (p.followed_by_any if any_ else p.followed_by)(f"n{i}").where(cond)
-    return p.within(window_ms)
-
-
-def drive(matcher: Matcher, events: list[dict], end: int | None = None) -> tuple[list, list]:
-    """Feed events as Flink's operator does; returns (matches, timeouts)."""
-    matches: list = []
-    timeouts: list = []
-    for e in events:
-        got, timed_out = matcher.advance_time(e["ts"])
-        matches += got
-        timeouts += timed_out
-        matches += matcher.process(e, e["ts"])
-    if end is not None:
-        got, timed_out = matcher.advance_time(end)
-        matches += got
-        timeouts += timed_out
-    return matches, timeouts
+def chain_pattern(
+    length: int = 3, any_: bool = False, window_ms: int = 6 * MINUTE, lambdas: bool = False
+) -> Pattern:
+    """The project's fire chain (`jobs.bushfire.patterns.fire_chain`) as the 2018 system wrote it:
+    hot, linked to the previous node by `infectedBy` only, no dedupe; `any_` joins the stages with
+    `followed_by_any`, `lambdas` writes the conditions as plain functions (opaque to the engine)."""
+    chaining = Chaining.FOLLOWED_BY_ANY if any_ else Chaining.FOLLOWED_BY
+    return fire_chain(
+        DetectionConfig(chain_length=length, window_ms=window_ms),
+        ORIGINAL_2018.replace(chaining=chaining, lambdas=lambdas),
+    )
 
 
 def ids(match: dict) -> tuple:

@@ -9,7 +9,8 @@ import pytest
 from cep import Matcher, Pattern
 from cep import conditions as C
 from cep.analysis import prefilter
-from tests.cep.streams import chain_pattern, chain_pattern_lambdas, drive, fire_stream, ids
+from tests.cep.harness import NfaHarness
+from tests.cep.streams import chain_pattern, fire_stream, ids
 
 
 def is_(letter: str) -> C.Condition:
@@ -19,7 +20,7 @@ def is_(letter: str) -> C.Condition:
 def test_chain_prefilter_is_the_shared_temperature_test() -> None:
     cond = prefilter(chain_pattern(5))
     assert cond is not None
-    assert cond.to_sql() == "`temperature` >= 50"
+    assert cond.to_sql() == "`temperature` >= 50.0"  # the job's threshold, a float
 
 
 def test_prefilter_ors_distinct_stage_parts() -> None:
@@ -95,8 +96,8 @@ def test_prefilter_never_changes_matches_or_timeouts(name: str) -> None:
     assert prefilter(pattern) is not None
     for seed in range(25):
         events = _letter_stream(seed)
-        with_filter = drive(Matcher(pattern), events, end=1000)
-        without = drive(Matcher(pattern, use_prefilter=False, use_shortcuts=False), events, end=1000)
+        with_filter = NfaHarness(pattern).run(events, end=1000)
+        without = NfaHarness(pattern, use_prefilter=False, use_shortcuts=False).run(events, end=1000)
         assert [ids(m) for m in with_filter[0]] == [ids(m) for m in without[0]]
         assert sorted((ids(t), ts) for t, ts in with_filter[1]) == sorted(
             (ids(t), ts) for t, ts in without[1]
@@ -106,8 +107,8 @@ def test_prefilter_never_changes_matches_or_timeouts(name: str) -> None:
 @pytest.mark.parametrize("any_", [False, True])
 def test_indexed_and_lambda_chains_agree_on_a_fire_stream(any_: bool) -> None:
     events = fire_stream(side=4, minutes=30)
-    fast = drive(Matcher(chain_pattern(3, any_=any_)), events, end=10**9)
-    slow = drive(Matcher(chain_pattern_lambdas(3, any_=any_)), events, end=10**9)
+    fast = NfaHarness(chain_pattern(3, any_=any_)).run(events, end=10**9)
+    slow = NfaHarness(chain_pattern(3, any_=any_, lambdas=True)).run(events, end=10**9)
     assert fast[0], "the stream should produce chains"
     assert sorted(ids(m) for m in fast[0]) == sorted(ids(m) for m in slow[0])
     assert sorted((ids(t), ts) for t, ts in fast[1]) == sorted((ids(t), ts) for t, ts in slow[1])
@@ -116,4 +117,4 @@ def test_indexed_and_lambda_chains_agree_on_a_fire_stream(any_: bool) -> None:
 def test_matcher_applies_the_prefilter() -> None:
     m = Matcher(chain_pattern(3))
     assert m.prefilter is not None
-    assert Matcher(chain_pattern_lambdas(3)).prefilter is None
+    assert Matcher(chain_pattern(3, lambdas=True)).prefilter is None

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from cep import Matcher
-from tests.cep.streams import MINUTE, chain_pattern, drive, fire_stream, node_path
+from tests.cep.harness import NfaHarness
+from tests.cep.streams import MINUTE, chain_pattern, fire_stream, node_path
 
 
-def _peaks(matcher: Matcher, events: list[dict], edges: list[int]) -> list[int]:
+def _peaks(harness: NfaHarness, events: list[dict], edges: list[int]) -> list[int]:
     """Peak partial-match count between consecutive timestamps in `edges`."""
     peaks = [0] * (len(edges) - 1)
     for e in events:
-        matcher.advance_time(e["ts"])
-        matcher.process(e, e["ts"])
+        harness.feed(e)
         for i in range(len(peaks)):
             if edges[i] <= e["ts"] < edges[i + 1]:
-                peaks[i] = max(peaks[i], matcher.partial_match_count())
+                peaks[i] = max(peaks[i], harness.matcher.partial_match_count())
     return peaks
 
 
@@ -23,8 +22,8 @@ def test_dedupe_keeps_the_distinct_node_paths() -> None:
     for length in (3, 4):
         plain = chain_pattern(length, any_=True)
         deduped = chain_pattern(length, any_=True).dedupe_runs(lambda e: e["node"])
-        all_matches, _ = drive(Matcher(plain), events, end=10**9)
-        few_matches, _ = drive(Matcher(deduped), events, end=10**9)
+        all_matches, _ = NfaHarness(plain).run(events, end=10**9)
+        few_matches, _ = NfaHarness(deduped).run(events, end=10**9)
         assert {node_path(m) for m in all_matches} == {node_path(m) for m in few_matches}
         assert len(few_matches) < len(all_matches)
 
@@ -33,8 +32,8 @@ def test_dedupe_keeps_state_bounded_as_the_fire_burns_on() -> None:
     events = fire_stream(side=4, minutes=90, seed=5, spread=0.5)
     assert all(e["temperature"] >= 50 for e in events if e["ts"] >= 30 * MINUTE), "all lit by minute 30"
     edges = [30 * MINUTE, 60 * MINUTE, 90 * MINUTE]
-    deduped = _peaks(Matcher(chain_pattern(4, any_=True).dedupe_runs(lambda e: e["node"])), events, edges)
-    plain = _peaks(Matcher(chain_pattern(4, any_=True)), events, edges)
+    deduped = _peaks(NfaHarness(chain_pattern(4, any_=True).dedupe_runs(lambda e: e["node"])), events, edges)
+    plain = _peaks(NfaHarness(chain_pattern(4, any_=True)), events, edges)
     # once every node burns, each minute looks alike: the state must not keep growing
     assert deduped[1] == deduped[0]
     assert deduped[0] * 3 < plain[0]
@@ -58,7 +57,7 @@ def _all_chains(events: list[dict], length: int, window_ms: int) -> list[tuple]:
 def test_followed_by_any_chain_finds_exactly_every_chain() -> None:
     events = fire_stream(side=4, minutes=25, seed=11)
     pattern = chain_pattern(3, any_=True, window_ms=4 * MINUTE)
-    matches, _ = drive(Matcher(pattern), events, end=10**9)
+    matches, _ = NfaHarness(pattern).run(events, end=10**9)
     found = sorted(tuple(e["event_id"] for es in m.values() for e in es) for m in matches)
     expected = _all_chains(events, 3, 4 * MINUTE)
     assert expected, "the stream should contain chains"

@@ -8,7 +8,8 @@ import pytest
 
 from cep import AfterMatchSkipStrategy, Matcher, Pattern
 from cep import conditions as C
-from tests.cep.streams import drive, letters
+from tests.cep.harness import NfaHarness
+from tests.cep.streams import letters
 
 
 def is_(letter: str) -> C.Condition:
@@ -24,7 +25,7 @@ def words(matches: list) -> Counter:
 
 
 def run(pattern: Pattern, text: str, end: int | None = None) -> tuple[Counter, list]:
-    matches, timeouts = drive(Matcher(pattern), list(letters(text)), end)
+    matches, timeouts = NfaHarness(pattern).run(list(letters(text)), end)
     return words(matches), timeouts
 
 

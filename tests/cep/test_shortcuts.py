@@ -10,9 +10,10 @@ import random
 
 import pytest
 
-from cep import AfterMatchSkipStrategy, MalformedPatternError, Matcher, Pattern
+from cep import AfterMatchSkipStrategy, MalformedPatternError, Pattern
 from cep import conditions as C
-from tests.cep.streams import drive, ids
+from tests.cep.harness import NfaHarness
+from tests.cep.streams import ids
 
 LETTERS = "abcd"
 
@@ -94,8 +95,8 @@ def test_shortcuts_change_nothing(seed: int) -> None:
     pattern = random_pattern(rnd)
     for _ in range(3):
         events = random_stream(rnd)
-        a = drive(Matcher(pattern), events, end=1000)
-        b = drive(Matcher(pattern, use_prefilter=False, use_shortcuts=False), events, end=1000)
+        a = NfaHarness(pattern).run(events, end=1000)
+        b = NfaHarness(pattern, use_prefilter=False, use_shortcuts=False).run(events, end=1000)
         assert [ids(m) for m in a[0]] == [ids(m) for m in b[0]]
         assert sorted((ids(t), ts) for t, ts in a[1]) == sorted((ids(t), ts) for t, ts in b[1])
         MATCH_COUNTS.append(len(b[0]))

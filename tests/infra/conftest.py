@@ -44,7 +44,7 @@ def make_project(root: Path) -> Path:
     """Write a project tree shaped like ours: the real pyproject.toml and three small packages."""
     root.mkdir()
     shutil.copy(REPO_ROOT / "pyproject.toml", root / "pyproject.toml")
-    for package in ("cep", "jobs", "simulator"):
+    for package in ("cep", "common", "jobs"):
         (root / package).mkdir()
         (root / package / "__init__.py").write_text(f'"""{package}"""\n')
     (root / "jobs" / "bushfire").mkdir()
@@ -54,7 +54,7 @@ def make_project(root: Path) -> Path:
     (root / "jobs" / "bushfire" / "jvm" / "ParseReading.java").write_text("class ParseReading {}\n")
     (root / "cep" / "__pycache__").mkdir()
     (root / "cep" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
-    (root / "simulator" / "notes.txt").write_text("not package data\n")
+    (root / "common" / "notes.txt").write_text("not package data\n")
     return root
 
 

@@ -23,6 +23,7 @@ from infra import steps
 from infra.cli import main
 from infra.errors import DeployError
 from infra.package import build_package
+from jobs.bushfire.connector import KINESIS_CONNECTOR_JAR
 from tests.infra.conftest import make_project
 
 CIDR = "203.0.113.7/32"
@@ -146,7 +147,7 @@ def test_up_from_a_directory_without_the_packages_names_them(
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "emberwatch"\nversion = "0"\n')
     assert _up(stack_name, moto_template, tmp_path, cli_common, "--allowed-cidr", CIDR) == 2
     err = capsys.readouterr().err
-    assert "cep, jobs, simulator not found" in err and "repository root" in err
+    assert "cep, common, jobs not found" in err and "repository root" in err
 
 
 @pytest.fixture()
@@ -198,7 +199,7 @@ def test_submit_queues_fetch_and_flink_run_steps_against_the_stack(
 
     assert value("-pym") == "jobs.bushfire"
     assert value("-pyfs") == f"file://{steps.LOCAL_PACKAGE}"
-    assert value("--jarfile").endswith("flink-sql-connector-kinesis-5.0.0-1.20.jar")
+    assert value("--jarfile").endswith(KINESIS_CONNECTOR_JAR)
     assert value("--source") == "kinesis"
     assert value("--kinesis-stream") == shared_stack["stream"]
     assert value("--kinesis-region") == value("--opensearch-region") == "us-east-1"

@@ -25,10 +25,11 @@ def test_package_holds_code_requirements_and_scripts_only(project_root: Path) ->
     names = set(_zip(package.data).namelist())
     assert {
         "cep/__init__.py",
+        "common/__init__.py",
         "jobs/__init__.py",
         "jobs/bushfire/__main__.py",
-        "simulator/__init__.py",
     } <= names
+    assert not [n for n in names if n.startswith("simulator/")]  # the job does not need the simulator
     assert "jobs/bushfire/patterns.yaml" in names  # package data travels with the code
     assert "jobs/bushfire/jvm/ParseReading.java" in names  # the bootstrap builds the UDF jar from it
     assert not [
@@ -49,7 +50,7 @@ def test_requirements_are_the_core_dependencies_plus_pyflink(project_root: Path)
 def test_same_source_gives_the_same_bytes_and_a_change_a_new_key(project_root: Path) -> None:
     first, second = build_package(project_root), build_package(project_root)
     assert first.data == second.data
-    (project_root / "simulator" / "grid.py").write_text("SIZE = 10\n")
+    (project_root / "jobs" / "grid.py").write_text("SIZE = 10\n")
     assert build_package(project_root).s3_key != first.s3_key
 
 
@@ -68,11 +69,24 @@ def test_emr_scripts_are_valid_bash(script: Path) -> None:
 
 
 def test_the_repository_packages_import_from_the_zip_alone(tmp_path: Path) -> None:
-    """What `-pyfs` gives the Python workers: the packages importable from the zip itself."""
+    """What `-pyfs` gives the Python workers: every job module importable from the zip itself,
+    without the simulator (which is not in it)."""
     package = build_package(REPO_ROOT)
     archive = tmp_path / "emberwatch-job.zip"
     archive.write_bytes(package.data)
-    code = "import cep, jobs, simulator; print(cep.__file__); print(simulator.__file__)"
+    modules = sorted(
+        name[: -len(".py")].replace("/", ".").removesuffix(".__init__")
+        for name in package.files
+        if name.startswith("jobs/") and name.endswith(".py") and not name.endswith("__main__.py")
+    )
+    assert "jobs.bushfire.pipeline" in modules
+    code = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "loaded = {m.split('.')[0] for m in sys.modules}\n"
+        "assert 'simulator' not in loaded, 'a job module imports the simulator'\n"
+        "import cep, common, jobs; print(cep.__file__); print(common.__file__); print(jobs.__file__)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=tmp_path,

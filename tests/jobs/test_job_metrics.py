@@ -36,20 +36,28 @@ def test_every_counter_shows_its_share_of_known_bad_input(tmp_path: Path, moto_e
     sns = boto3.client("sns", endpoint_url=moto_endpoint)
     missing_topic = sns.create_topic(Name="metrics")["TopicArn"] + "-gone"
     lines_read = len(first_file) + 1
+    hot = sum(r["temperature"] >= 50 for r in readings)
+    cep, raw = "bushfire-cep.bushfire.", "check-readings.bushfire."  # the two steps that read rows
     expected = {  # metric id suffix -> value
-        "bushfire.malformed": 1,
-        "bushfire.invalid": 1,
-        "bushfire.duplicates": 1,
-        "bushfire.readings": len(readings) + 1,  # the late reading is valid and new
+        # the CEP step: rows the JVM flagged, and hot readings (the duplicate and the late one are hot)
+        cep + "rowsIntoPython": 2 + hot + 2,
+        cep + "malformed": 1,
+        cep + "invalid": 1,
+        cep + "duplicates": 1,
+        cep + "readings": hot + 1,  # the late reading is valid and new
+        # the raw-event path to OpenSearch: every line the JVM read as valid
+        raw + "rowsIntoPython": len(readings) + 2,
+        raw + "duplicates": 1,
+        raw + "readings": len(readings) + 1,
         "bushfire.late": 1,
         "bushfire.alerts": len(sim.truth()),
+        "bushfire.earlyAlerts": len(sim.truth()),  # each found when its last reading arrived
         "bushfire.alertFailures": len(sim.truth()),
         "bushfire.alertsDelivered": 0,
         "bushfire.documentsIndexed": len(readings),  # all valid ones, the late one too, minus the refused
         "bushfire.indexFailures": 1,
         "bushfire.deadLetters": 5,  # malformed, invalid, late, the refused alert, the refused document
         "Source__sensor_lines[1].numRecordsOut": lines_read,  # events in
-        "bushfire.rowsIntoPython": lines_read,  # OpenSearch on: every row crosses
         "cep.lateEvents": 1,
     }
 

@@ -9,8 +9,10 @@ import pytest
 from cep import Matcher
 from cep.analysis import prefilter
 from jobs.bushfire.config import DetectionConfig
-from jobs.bushfire.patterns import fire_chain, stage_names
+from jobs.bushfire.patterns import ALERT, ORIGINAL_2018, ChainVariant, fire_chain, stage_names
 from simulator import FireConfig, SimulationConfig, TopologyConfig, find_paths, simulate
+from tests.cep.harness import NfaHarness
+from tests.cep.streams import MINUTE, fire_stream, ids, node_path
 
 
 def detect_paths(events: list[dict], detection: DetectionConfig) -> list[tuple[str, tuple[str, ...]]]:
@@ -68,3 +70,43 @@ def test_the_prefilter_is_the_threshold_and_renders_as_sql() -> None:
     assert hot is not None
     assert hot({"temperature": 55.0}) and not hot({"temperature": 54.9})
     assert "temperature" in hot.to_sql() and "55" in hot.to_sql()
+
+
+VARIANTS = {
+    "alert": ALERT,
+    "original-2018": ORIGINAL_2018,
+    "any-distinct": ALERT.replace(strictly_later=False, dedupe_runs=False),
+    "followed-by-later": ORIGINAL_2018.replace(strictly_later=True, distinct_nodes=True),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS.values(), ids=VARIANTS.keys())
+def test_each_variant_matches_the_same_with_lambdas_as_declared(variant: ChainVariant) -> None:
+    """The lambda form of every variant is the same pattern, only opaque to the engine."""
+    events = fire_stream(side=4, minutes=30, seed=3)
+    detection = DetectionConfig(chain_length=4, window_ms=6 * MINUTE)
+    declared = NfaHarness(fire_chain(detection, variant))
+    opaque = NfaHarness(fire_chain(detection, variant.replace(lambdas=True)))
+    assert declared.matcher.prefilter is not None and opaque.matcher.prefilter is None
+    found, _ = declared.run(events, end=10**12)
+    assert len(found) > 3
+    assert [ids(m) for m in opaque.run(events, end=10**12)[0]] == [ids(m) for m in found]
+
+
+def test_the_variants_differ_as_declared() -> None:
+    """ALERT's paths have distinct nodes, and `dedupe_runs` prunes runs, never paths; ORIGINAL_2018
+    (`infectedBy` only) also reports paths through a node twice."""
+    events = fire_stream(side=4, minutes=30, seed=3)
+    detection = DetectionConfig(chain_length=3, window_ms=6 * MINUTE)
+
+    def run(variant: ChainVariant) -> tuple[int, set]:
+        found, _ = NfaHarness(fire_chain(detection, variant)).run(events, end=10**12)
+        return len(found), {node_path(m) for m in found}
+
+    alert_matches, alert_paths = run(ALERT)
+    all_runs, same_paths = run(ALERT.replace(dedupe_runs=False))
+    assert same_paths == alert_paths and len(alert_paths) >= 5
+    assert alert_matches < all_runs / 2
+    assert all(len(set(path)) == 3 for path in alert_paths)
+    _, original_paths = run(ORIGINAL_2018)
+    assert any(len(set(path)) < 3 for path in original_paths)

@@ -16,7 +16,7 @@ import org.apache.flink.types.Row;
  *
  * <p>It replaces eight JSON_VALUE calls, each of which parses the whole line again. The verdict is
  * one-sided on purpose: a NULL reason means the line is a valid reading by the event schema
- * (simulator/events.py, reading_problem); anything unusual (duplicate fields, unicode escapes,
+ * (common/readings.py, reading_problem); anything unusual (duplicate fields, unicode escapes,
  * integers beyond 64 bits) gets a reason and goes to Python, which decides exactly.
  *
  * <p>The planner calls it several times per line: for the rowtime column, before the watermark

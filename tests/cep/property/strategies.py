@@ -175,15 +175,10 @@ def run_engine_with_timeouts(
     spec: PatternSpec, events: Sequence[dict], declarative: bool = True, options: dict | None = None
 ) -> tuple:
     """As `run_engine`, also returning the timeouts as ``(canonical partial match, ts)``."""
-    from cep import Matcher
+    from tests.cep.harness import NfaHarness
 
-    matcher = Matcher(build_pattern(spec, declarative), **(options or {}))
-    found: Counter = Counter()
-    for event in events:
-        for match in matcher.process(event, event["ts"]):
-            found[canonical_from_engine(match, spec.names, event_id)] += 1
-    matches, timeouts = matcher.advance_time(end_of_stream_ms(spec, events))
-    for match in matches:
-        found[canonical_from_engine(match, spec.names, event_id)] += 1
+    harness = NfaHarness(build_pattern(spec, declarative), watermark_follows_events=False, **(options or {}))
+    matches, timeouts = harness.run(events, end=end_of_stream_ms(spec, events))
+    found = Counter(canonical_from_engine(match, spec.names, event_id) for match in matches)
     timed_out = Counter((canonical_from_engine(m, spec.names, event_id), ts) for m, ts in timeouts)
     return found, timed_out

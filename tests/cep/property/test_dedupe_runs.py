@@ -14,6 +14,7 @@ import itertools
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.cep.harness import NfaHarness
 from tests.cep.property.profiles import profile
 
 NODES = ("n0", "n1", "n2", "n3")
@@ -46,42 +47,24 @@ def bushfire_streams(draw, max_ticks: int = 10) -> list:
 
 
 def fire_chain(length: int, within_ms: int, dedupe: bool, declarative: bool):
-    """The bushfire chain over `followed_by_any`: hot, infected by the previous node, nodes distinct.
+    """The job's chain (`jobs.bushfire.patterns.fire_chain`: `followed_by_any`, hot, infected by the
+    previous node, nodes distinct) without its strictly-later rule, as the brute force defines paths.
 
     `declarative` writes the links with `C.last` (which the engine indexes), else with lambdas.
     """
-    from cep import Pattern
-    from cep import conditions as C
+    from jobs.bushfire.config import DetectionConfig
+    from jobs.bushfire.patterns import ALERT, stage_names
+    from jobs.bushfire.patterns import fire_chain as build
 
-    names = [f"n{i + 1}" for i in range(length)]
-    pattern = Pattern.begin(names[0]).where(C.field("temperature") >= HOT)
-    for i, name in enumerate(names[1:], start=1):
-        if declarative:
-            linked = C.field("infectedBy") == C.last(names[i - 1], "node")
-            for earlier in names[:i]:
-                linked = linked & (C.field("node") != C.last(earlier, "node"))
-        else:
-
-            def linked(event, ctx, earlier=tuple(names[:i])):
-                previous = [ctx.get_events_for_pattern(n)[-1]["node"] for n in earlier]
-                return event["infectedBy"] == previous[-1] and event["node"] not in previous
-
-        pattern = pattern.followed_by_any(name).where(C.field("temperature") >= HOT).where(linked)
-    pattern = pattern.within(within_ms)
-    if dedupe:
-        pattern = pattern.dedupe_runs(lambda event: event["node"])
-    return pattern, names
+    detection = DetectionConfig(chain_length=length, window_ms=within_ms, threshold_c=HOT)
+    variant = ALERT.replace(strictly_later=False, dedupe_runs=dedupe, lambdas=not declarative)
+    return build(detection, variant), stage_names(length)
 
 
 def engine_paths(events, length, within_ms, dedupe, declarative=False):
-    from cep import Matcher
-
     pattern, names = fire_chain(length, within_ms, dedupe, declarative)
-    matcher = Matcher(pattern)
-    matches = []
-    for event in events:
-        matches.extend(matcher.process(event, event["ts"]))
-    matches.extend(matcher.advance_time((events[-1]["ts"] if events else 0) + within_ms + 1)[0])
+    end = (events[-1]["ts"] if events else 0) + within_ms + 1
+    matches, _ = NfaHarness(pattern, watermark_follows_events=False).run(events, end=end)
     for match in matches:
         assert [len(match[n]) for n in names] == [1] * length, match
     return [tuple(match[n][0]["node"] for n in names) for match in matches]

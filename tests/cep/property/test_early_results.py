@@ -14,6 +14,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tests.cep.harness import NfaHarness
 from tests.cep.property.profiles import profile
 from tests.cep.property.reference import ANY, NO_SKIP, RELAXED, PatternSpec, Stage, canonical_from_engine
 from tests.cep.property.strategies import build_pattern, conditions, event_id, streams
@@ -53,34 +54,29 @@ def arrivals(draw: Any, events: list) -> list:
 
 def event_time_truth(pattern: Any, plan: list, end: int) -> list:
     """All matches of a plain matcher fed in (timestamp, arrival) order."""
-    from cep import Matcher
-
     arrived = [step[1] for step in plan if step[0] == "event"]
     ordered = sorted(enumerate(arrived), key=lambda pair: (pair[1]["ts"], pair[0]))
-    matcher = Matcher(pattern)
-    found = []
-    for _, event in ordered:
-        found.extend(matcher.process(event, event["ts"]))
-    found.extend(matcher.advance_time(end)[0])
-    return found
+    return NfaHarness(pattern, watermark_follows_events=False).run((e for _, e in ordered), end=end)[0]
 
 
 def run_early(pattern: Any, plan: list, end: int) -> tuple[list, list]:
     """(early matches with the arrival index they were reported at, final matches)."""
     from cep.early import EarlyMatcher
 
-    matcher = EarlyMatcher(pattern, event_id=event_id)
+    harness = NfaHarness(
+        pattern, watermark_follows_events=False, matcher_class=EarlyMatcher, event_id=event_id
+    )
     early, final = [], []
     arrival = -1
     for kind, value in plan:
         if kind == "event":
             arrival += 1
-            early.extend((m, arrival) for m in matcher.process(value, value["ts"]))
+            early.extend((m, arrival) for m in harness.feed(value))
         elif kind == "watermark":
-            final.extend(matcher.advance_time(value)[0])
+            final.extend(harness.advance_to(value))
         else:
-            matcher = EarlyMatcher.restore(pattern, matcher.snapshot(), event_id=event_id)
-    final.extend(matcher.advance_time(end)[0])
+            harness.restore()
+    final.extend(harness.advance_to(end))
     return early, final
 
 
