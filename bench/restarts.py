@@ -2,7 +2,8 @@
 
 Simulates a small network with the simulator's faults on and drops its records into a watched directory
 over `--feed-s` seconds (one file every `--batch-ms`, written hidden and renamed). The job runs with
-checkpoints every `--checkpoint-interval`; `--kills` times, at a random moment, the job's whole process
+checkpoints every `--checkpoint-interval`; `--kills` times, at a random moment (up to
+`--max-kill-delay-s` after the running job completed a checkpoint of its own), its whole process
 tree is killed with SIGKILL (no chance to flush or cancel) and started again with ``--restore-from``
 the newest completed checkpoint. The feed goes on regardless, as a shipper would. After the last
 file (and one reading far ahead in event time, so the watermark passes every pending match) the job
@@ -67,8 +68,15 @@ def main() -> int:
     parser.add_argument("--feed-s", type=float, default=90, help="how long the records are fed")
     parser.add_argument("--batch-ms", type=int, default=500)
     parser.add_argument("--checkpoint-interval", default="2s")
+    parser.add_argument(
+        "--max-kill-delay-s",
+        type=float,
+        default=8,
+        help="a kill comes at a random moment up to this long after a checkpoint",
+    )
     parser.add_argument("--quiet-s", type=float, default=30, help="alerts file quiet this long: done")
     parser.add_argument("--out", default=str(ROOT / "out" / "bench" / "restarts"))
+    parser.add_argument("--out-of-orderness", default="30s", help="the job's --out-of-orderness")
     parser.add_argument("--seed", type=int, default=23)
     args = parser.parse_args()
     rng = random.Random(args.seed)
@@ -104,7 +112,7 @@ def main() -> int:
 
     base = [
         sys.executable, "-m", "jobs.bushfire", "--source", "files", "--input", str(in_dir),
-        "--monitor-interval", "500ms", "--out-of-orderness", "30s",
+        "--monitor-interval", "500ms", "--out-of-orderness", args.out_of_orderness,
         "--alerts-out", str(out / "alerts.jsonl"), "--dead-letters", str(out / "dead-letters.jsonl"),
         "--console", "false", "--log-file", str(out / "job-detail.log"), "--progress-interval", "0",
         "--checkpoint-interval", args.checkpoint_interval, "--checkpoint-dir", ckpt.resolve().as_uri(),
@@ -117,37 +125,44 @@ def main() -> int:
 
     per_batch = max(1, int(len(records) * args.batch_ms / 1000 / args.feed_s))
     batches = [records[i : i + per_batch] for i in range(0, len(records), per_batch)]
-    flush = {"event_id": "flush:1", "node": "flush", "region": "zz-flush", "ts": last_ts + 3_600_000,
+    flush = {"event_id": "flush:1", "node": "flush", "region": "zz-flush", "ts": last_ts + 6 * 3_600_000,
              "temperature": 20.0, "infectedBy": None, "lat": 0.0, "lon": 0.0}  # fmt: skip
     batches.append([flush])
-    kill_at = sorted(rng.uniform(10, args.feed_s - 5) for _ in range(args.kills))
-    print(f"kills at {', '.join(f'{t:.0f}' for t in kill_at)} s into the feed", flush=True)
+    print(f"feeding {len(batches)} files over {args.feed_s:.0f} s; {args.kills} kills", flush=True)
     job = start(None)
     restores: list[str] = []
     begin = time.time()
     fed = 0
+    restored_from: Path | None = None
+    kill_due: float | None = None  # set once the running job has completed a checkpoint of its own
     try:
-        while fed < len(batches) or kill_at:
+        while fed < len(batches) or len(restores) < args.kills:
             now = time.time() - begin
             if fed < len(batches) and now >= fed * args.batch_ms / 1000:
                 hidden = in_dir / f".{fed:06d}.jsonl"
                 hidden.write_bytes(b"".join(encode(r) + b"\n" for r in batches[fed]))
                 hidden.rename(in_dir / f"{fed:06d}.jsonl")
                 fed += 1
-            if kill_at and now >= kill_at[0]:
-                kill_at.pop(0)
-                for pid in process_tree(job.pid):
-                    try:
-                        os.kill(pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        continue
-                job.wait()
+            if len(restores) < args.kills:
                 chk = newest_checkpoint(ckpt)
-                restores.append(
-                    f"{now:.0f}s -> {chk.parent.name[:8]}/{chk.name}" if chk else f"{now:.0f}s -> none"
-                )
-                print(f"SIGKILL at {now:.0f} s; restoring from {chk}", flush=True)
-                job = start(chk)
+                if kill_due is None and chk is not None and chk != restored_from:
+                    kill_due = now + rng.uniform(0, args.max_kill_delay_s)  # a random point after it
+                if kill_due is not None and now >= kill_due:
+                    for pid in process_tree(job.pid):
+                        try:
+                            os.kill(pid, signal.SIGKILL)
+                        except ProcessLookupError:
+                            continue
+                    job.wait()
+                    restored_from = newest_checkpoint(ckpt)
+                    restores.append(f"{now:.0f}s -> {restored_from.parent.name[:8]}/{restored_from.name}")
+                    print(
+                        f"SIGKILL at {now:.0f} s (fed {fed}/{len(batches)} files); restoring from "
+                        f"{restored_from}",
+                        flush=True,
+                    )
+                    job = start(restored_from)
+                    kill_due = None
             time.sleep(0.05)
         alerts = out / "alerts.jsonl"
         quiet_since, size = time.time(), -1

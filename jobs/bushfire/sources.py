@@ -21,8 +21,14 @@ from jobs.bushfire.parsing import JvmParser
 
 
 def _interval(ms: int) -> str:
-    """A Flink SQL interval literal of `ms` milliseconds."""
-    return f"INTERVAL '{ms // 1000}.{ms % 1000:03d}' SECOND(3)"
+    """A Flink SQL interval literal of `ms` milliseconds, as days to seconds: ``SECOND(3)`` alone
+    allows at most 999 s (its leading precision) and failed the job for ``--out-of-orderness 1h``."""
+    days, rest = divmod(ms, 86_400_000)
+    hours, rest = divmod(rest, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    seconds, millis = divmod(rest, 1000)
+    text = f"{days} {hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}"
+    return f"INTERVAL '{text}' DAY({max(2, len(str(days)))}) TO SECOND(3)"
 
 
 def _watermark(column: str, watermarks: WatermarkConfig) -> str:
