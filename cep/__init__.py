@@ -10,7 +10,7 @@ from cep import conditions
 from cep.aftermatch import AfterMatchSkipStrategy
 from cep.errors import BufferStateError, CepError, ConditionError, MalformedPatternError
 from cep.matcher import Matcher
-from cep.pattern import Pattern
+from cep.pattern import Pattern, WithinType
 
 __all__ = [
     "AfterMatchSkipStrategy",
@@ -20,5 +20,6 @@ __all__ = [
     "MalformedPatternError",
     "Matcher",
     "Pattern",
+    "WithinType",
     "conditions",
 ]

@@ -63,6 +63,7 @@ def _signature(pattern: Pattern) -> tuple:
                 frozenset(q.properties),
                 s.repeat,
                 s.window_ms,
+                s.previous_window_ms,
                 s.skip_strategy,
                 id(s.dedupe_key),
                 _signature(s.group) if s.group is not None else None,
@@ -96,6 +97,10 @@ class Matcher:
     use_shortcuts
         Let the runtime skip states an event cannot wake and look up indexed partial matches
         (default True). Both switches only exist to test that they change nothing.
+    clock
+        What a condition's `ctx.current_processing_time()` returns (ms): by default the wall
+        clock, as Flink's processing-time service; give a function to control it (tests,
+        replays).
 
     Notes
     -----
@@ -108,12 +113,23 @@ class Matcher:
     small tuple per timed-out partial match.
     """
 
-    def __init__(self, pattern: Pattern, *, use_prefilter: bool = True, use_shortcuts: bool = True) -> None:
+    def __init__(
+        self,
+        pattern: Pattern,
+        *,
+        use_prefilter: bool = True,
+        use_shortcuts: bool = True,
+        clock: Optional[Callable[[], int]] = None,
+    ) -> None:
         self._pattern = pattern
         self._plan = _plan_for(pattern, use_prefilter)
-        self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
+        if clock is None:
+            self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts)
+        else:
+            self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts, clock=clock)
         self._prefilter = self._plan.prefilter_fn
-        self._expired: list = []  # timed out in `process`, not yet reported (raw partial matches)
+        # timed out in `process`, not yet reported: (raw partial match, timeout timestamp)
+        self._expired: list = []
         self._restored_timeouts: list[Timeout] = []  # from a version-1 snapshot
         self._options = (use_prefilter, use_shortcuts)
 
@@ -243,8 +259,8 @@ class Matcher:
         for pm in run.completed:  # in heap-array order, which re-offering rebuilds exactly
             completed.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
         expired: list = []
-        for pm in self._expired:
-            expired.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
+        for pm, timeout in self._expired:
+            expired.extend((node_index(pm[0]), pm[1], pm[2], pm[3], timeout))
         payload = (
             _SNAPSHOT_VERSION,
             self._plan.fingerprint,
@@ -301,7 +317,14 @@ class Matcher:
         for pm in _unflatten(completed, built, version):
             run.completed.offer((pm[1], pm[2]), pm)
         run.seq = seq
-        matcher._expired = _unflatten(expired, built, version)
+        if version >= 3:
+            matcher._expired = [
+                ((None if expired[i] < 0 else built[expired[i]], *expired[i + 1 : i + 4]), expired[i + 4])
+                for i in range(0, len(expired), 5)
+            ]
+        else:  # before version 3 every timeout was at start + window
+            window = matcher.window_ms
+            matcher._expired = [(pm, pm[1] + window) for pm in _unflatten(expired, built, version)]
         matcher._restored_timeouts = list(timeouts)
         return matcher
 

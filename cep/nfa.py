@@ -83,10 +83,14 @@ class Nfa:
         skip: AfterMatchSkipStrategy,
         names: tuple[str, ...],
         dedupe_key: Optional[Callable[[Any], Hashable]],
+        state_windows: tuple[int, ...] = (),
     ) -> None:
         self.states = states
         self.start = start
         self.window_ms = window_ms
+        # per state id: the WithinType.PREVIOUS_AND_CURRENT window of a partial match waiting
+        # there, measured from its last event (0: none); empty when the pattern has none
+        self.state_windows = state_windows
         self.skip = skip
         self.names = names
         self.dedupe_key = dedupe_key
@@ -97,7 +101,8 @@ class Nfa:
         for s in self.states:
             edges = ",".join(f"{e.action}>{e.target.sid}:{e.spec!r}" for e in s.edges)
             parts.append(f"{s.sid}:{s.name}:{s.kind}:{int(s.is_start)}[{edges}]")
-        return f"w{self.window_ms};" + ";".join(parts)
+        windows = f"p{list(self.state_windows)};" if any(self.state_windows) else ""
+        return f"w{self.window_ms};{windows}" + ";".join(parts)
 
     def describe(self) -> str:
         """Readable dump of the graph, for debugging."""
@@ -129,6 +134,7 @@ class _Compiler:
         self.stop_states: dict[str, State] = {}
         self.greedy_copies: dict[int, State] = {}
         self.window: int | None = None
+        self.state_windows: dict[int, int] = {}  # state id -> PREVIOUS_AND_CURRENT window
 
     # ------------------------------------------------------------------ driver
     def compile(self) -> Nfa:
@@ -153,22 +159,46 @@ class _Compiler:
         sink = self._middle_states(end)
         start = self._convert(sink)
         start.is_start = True
-        if last.quantifier.contiguity is Contiguity.NOT_FOLLOW and not last.window_ms:
+        ends_negated = last.quantifier.contiguity is Contiguity.NOT_FOLLOW
+        if ends_negated and not (last.window_ms or last.previous_window_ms):
+            # Flink also accepts a window on an earlier stage, but then silently drops the final
+            # negation (no PENDING state is built): rejected here, with what to change
             raise MalformedPatternError(
                 f"the pattern ends with not_followed_by({last.name!r}) but has no window at its end: "
                 "call .within(...) last so the absence can be decided, or end with a positive stage"
+            )
+        if self.window and any(w > self.window for w in self.state_windows.values()):
+            raise MalformedPatternError(
+                "a within(..., WithinType.PREVIOUS_AND_CURRENT) window is larger than the pattern's "
+                f"first-to-last window ({self.window} ms): make it smaller or drop one of them"
             )
         dedupe = next((s.dedupe_key for s in last.stages() if s.dedupe_key is not None), None)
         if dedupe is not None and not self.window:
             raise MalformedPatternError(
                 "dedupe_runs() needs a window: add .within(...) so that runs expire and state stays bounded"
             )
-        return _freeze(self.states, start, self.window or 0, skip, names, dedupe)
+        if dedupe is not None and self.state_windows:
+            raise MalformedPatternError(
+                "dedupe_runs() cannot be combined with within(..., WithinType.PREVIOUS_AND_CURRENT)"
+            )
+        windows = tuple(self.state_windows.get(s.sid, 0) for s in self.states) if self.state_windows else ()
+        return _freeze(self.states, start, self.window or 0, skip, names, dedupe, windows)
 
     # ------------------------------------------------------------------ states
     def _state(self, name: str, kind: str) -> State:
         state = State(len(self.states), name, kind)
         self.states.append(state)
+        return state
+
+    def _take_state(self, stage: Pattern, kind: str) -> State:
+        """A state that takes `stage`'s event: where Flink attaches a PREVIOUS_AND_CURRENT window.
+
+        Flink does so only for a stage without `times` (a quantified stage's window comes from
+        `times(..., window)`, which this API does not have), and never to copies of a state.
+        """
+        state = self._state(stage.name, kind)
+        if stage.repeat is None and stage.previous_window_ms:
+            self.state_windows[state.sid] = stage.previous_window_ms
         return state
 
     def _stop_state(self, cond: Condition, name: str) -> State:
@@ -184,8 +214,8 @@ class _Compiler:
             cur = self.current
             contiguity = cur.quantifier.contiguity
             if contiguity is Contiguity.NOT_FOLLOW:
-                if self.window and sink.kind == FINAL:
-                    pending = self._state(cur.name, PENDING)
+                if (self.window or cur.previous_window_ms) and sink.kind == FINAL:
+                    pending = self._take_state(cur, PENDING)
                     not_cond = self._take_cond(cur)
                     stop = self._stop_state(not_cond, cur.name)
                     pending.add(PROCEED, stop, not_cond)
@@ -193,7 +223,7 @@ class _Compiler:
                     sink = pending
                 # otherwise it becomes PROCEED-to-STOP edges on the states before it
             elif contiguity is Contiguity.NOT_NEXT:
-                not_next = self._state(cur.name, NORMAL)
+                not_next = self._take_state(cur, NORMAL)
                 not_cond = self._take_cond(cur)
                 stop = self._stop_state(not_cond, cur.name)
                 if sink.kind == FINAL:
@@ -261,7 +291,7 @@ class _Compiler:
         cur = self.current
         if cur.group is not None:
             return self._group_states(cur, sink, proceed, optional)
-        state = self._state(cur.name, NORMAL)
+        state = self._take_state(cur, NORMAL)
         target = self._copy_without_nots(sink)
         state.add(TAKE, target, take if take is not None else TRUE)
         proceed_cond = self._true_cond()
@@ -501,6 +531,7 @@ def _freeze(
     skip: AfterMatchSkipStrategy,
     names: tuple[str, ...],
     dedupe_key: Any,
+    state_windows: tuple[int, ...] = (),
 ) -> Nfa:
     for s in states:
         for e in s.edges:
@@ -515,7 +546,7 @@ def _freeze(
         s.edges = tuple(s.edges)
     for s in states:
         s.reaches_final = _proceeds_to_final(s)
-    return Nfa(tuple(states), start, window_ms, skip, names, dedupe_key)
+    return Nfa(tuple(states), start, window_ms, skip, names, dedupe_key, state_windows)
 
 
 def _proceeds_to_final(state: State) -> bool:

@@ -16,6 +16,7 @@ Example
 from __future__ import annotations
 
 import datetime
+import enum
 from collections.abc import Hashable, Iterator
 from typing import Any, Callable, Optional, Union
 
@@ -24,9 +25,18 @@ from cep.conditions import Condition, IsInstance, as_condition
 from cep.errors import MalformedPatternError
 from cep.quantifier import Contiguity, Property, Quantifier, Times
 
-__all__ = ["END_STATE_NAME", "Pattern"]
+__all__ = ["END_STATE_NAME", "Pattern", "WithinType"]
 
 END_STATE_NAME = "$endState$"
+
+
+class WithinType(enum.Enum):
+    """What a `within` window measures (Flink's `WithinType`, Flink 1.16+)."""
+
+    FIRST_AND_LAST = "first_and_last"
+    """From the first event of the match to the last (the default)."""
+    PREVIOUS_AND_CURRENT = "previous_and_current"
+    """From the previous event of the match to the one this stage waits for."""
 
 NameOrGroup = Union[str, "Pattern"]
 
@@ -51,7 +61,8 @@ class Pattern:
         self.condition: Optional[Condition] = None
         self.until_condition: Optional[Condition] = None
         self.repeat: Optional[Times] = None  # repetition bounds of a times/looping stage
-        self.window_ms: Optional[int] = None
+        self.window_ms: Optional[int] = None  # WithinType.FIRST_AND_LAST
+        self.previous_window_ms: Optional[int] = None  # WithinType.PREVIOUS_AND_CURRENT
         self.skip_strategy = skip_strategy
         self.group = group  # for a group stage: the last stage of the nested pattern
         self.dedupe_key: Optional[Callable[[Any], Hashable]] = None
@@ -191,8 +202,19 @@ class Pattern:
         self.quantifier.make_combinations()
         return self
 
-    def within(self, window: int | float | datetime.timedelta) -> Pattern:
-        """A match must complete within `window` (ms or timedelta) of its first event."""
+    def within(
+        self, window: int | float | datetime.timedelta, within_type: WithinType = WithinType.FIRST_AND_LAST
+    ) -> Pattern:
+        """A match must complete within `window` (ms or timedelta) of its first event.
+
+        With `WithinType.PREVIOUS_AND_CURRENT` the window is instead the largest gap allowed
+        between the event before this stage and the one this stage waits for. As in Flink, that
+        holds only for a stage that takes one event (no `times`/`one_or_more`, which ignore it),
+        the match still has to fit in any first-to-last window, which must be the larger one,
+        and a pattern may end in `not_followed_by` with such a window on its last stage.
+        """
+        if not isinstance(within_type, WithinType):
+            raise MalformedPatternError(f"within() takes a cep.WithinType, got {within_type!r}")
         if isinstance(window, datetime.timedelta):
             ms = int(window.total_seconds() * 1000)
         elif isinstance(window, (int, float)) and not isinstance(window, bool):
@@ -203,7 +225,10 @@ class Pattern:
             )
         if ms <= 0:
             raise MalformedPatternError(f"within() needs a positive window, got {window!r}")
-        self.window_ms = ms
+        if within_type is WithinType.FIRST_AND_LAST:
+            self.window_ms = ms
+        else:
+            self.previous_window_ms = ms
         return self
 
     # ---------------------------------------------------------------- Emberwatch extension
@@ -223,6 +248,20 @@ class Pattern:
             raise MalformedPatternError(f"dedupe_runs(key) needs a callable key(event), got {key!r}")
         self.dedupe_key = key
         return self
+
+    # ---------------------------------------------------------------- as data
+    def to_dict(self) -> dict:
+        """This pattern as a JSON-ready document (see `cep.serde`); refuses lambdas with a CepError."""
+        from cep.serde import pattern_to_dict
+
+        return pattern_to_dict(self)
+
+    @staticmethod
+    def from_dict(doc: Any) -> Pattern:
+        """The pattern a `to_dict` document describes; MalformedPatternError names the bad field."""
+        from cep.serde import pattern_from_dict
+
+        return pattern_from_dict(doc)
 
     # ---------------------------------------------------------------- introspection
     @property

@@ -37,6 +37,8 @@ order), so time passing touches only what expires.
 from __future__ import annotations
 
 import bisect
+import heapq
+import time
 from collections import deque
 from typing import Any, Callable, Optional
 
@@ -45,13 +47,17 @@ from cep.conditions import Const, Negate, get_field
 from cep.java_heap import JavaPriorityQueue
 from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
-__all__ = ["NfaRun", "materialize", "node_positions"]
+__all__ = ["NfaRun", "lineage_key", "materialize", "node_positions"]
 
 Node = tuple  # (stage_name, event, ts, seq, previous_node)
 PartialMatch = tuple  # (node, start_ts, start_seq, rank)
 Final = tuple  # (complete partial match, rank of the partial match it came from, successor index)
 
 _NO_EXPIRY = float("inf")
+
+
+def _wall_clock_ms() -> int:
+    return int(time.time() * 1000)
 
 # Ranks. A rank is a tuple of ints ending in 0, compared lexicographically, unique among the
 # partial matches of one first event. When a partial match of rank `r` has several successors at
@@ -110,15 +116,23 @@ class _Context:
     costs nothing and one that asks pays for that stage only.
     """
 
-    __slots__ = ("node", "ts")
+    __slots__ = ("clock", "node", "ts")
 
-    def __init__(self, node: Optional[Node], ts: int) -> None:
+    def __init__(self, node: Optional[Node], ts: int, clock: Callable[[], int] = _wall_clock_ms) -> None:
         self.node = node
         self.ts = ts
+        self.clock = clock
 
     def timestamp(self) -> int:
         """The timestamp of the event being examined."""
         return self.ts
+
+    def current_processing_time(self) -> int:
+        """The current processing time in ms (Flink's `Context.currentProcessingTime()`).
+
+        The matcher's clock: by default the wall clock, as Flink's processing-time service.
+        """
+        return self.clock()
 
     def get_events_for_pattern(self, name: str) -> tuple:
         """The events accepted so far for stage `name`, oldest first (empty if none).
@@ -209,9 +223,17 @@ def _infos_for(nfa: Nfa, use_shortcuts: bool) -> list[_StateInfo]:
 class NfaRun:
     """The mutable per-key state of one compiled `Nfa`, with `process` and `advance_time`."""
 
-    def __init__(self, nfa: Nfa, use_shortcuts: bool = True) -> None:
+    def __init__(
+        self, nfa: Nfa, use_shortcuts: bool = True, clock: Callable[[], int] = _wall_clock_ms
+    ) -> None:
         self.nfa = nfa
+        self.ctx = _Context(None, 0, clock)
         self.window = nfa.window_ms
+        # WithinType.PREVIOUS_AND_CURRENT windows per state id; with any, expiries are kept per
+        # partial match in `timed_expiries`, a heap of (expiry, order, state id, key, pm)
+        self.state_windows = nfa.state_windows
+        self.timed_expiries: list = []
+        self.timed_order = 0
         self.skip = nfa.skip
         self.infos = _infos_for(nfa, use_shortcuts)
         self.start_info = self.infos[nfa.start.sid]
@@ -263,7 +285,9 @@ class NfaRun:
             key = None
         else:
             key = self._add_indexed(info, bucket, pm)
-        if self.window:
+        if self.state_windows:
+            self._track_timed_expiry(state.sid, key, pm)
+        elif self.window:
             self._track_expiry(state.sid, key, pm)
         if key_sequence is not None:
             entry = (pm[1], pm[0][2], pm, key)
@@ -303,6 +327,19 @@ class NfaRun:
                 self.next_expiry = group[0]
         records.append((sid, key, pm))
 
+    def _track_timed_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
+        """When `pm` times out: its first-to-last window or its state's window after its last event."""
+        expiry = pm[1] + self.window if self.window else _NO_EXPIRY
+        gap = self.state_windows[sid]
+        if gap and pm[0] is not None and pm[0][2] + gap < expiry:
+            expiry = pm[0][2] + gap
+        if expiry == _NO_EXPIRY:
+            return
+        self.timed_order += 1
+        heapq.heappush(self.timed_expiries, (expiry, self.timed_order, sid, key, pm))
+        if expiry < self.next_expiry:
+            self.next_expiry = expiry
+
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
         """Flink's NFA.process for one event. All conditions run before any state changes, so
@@ -310,7 +347,8 @@ class NfaRun:
         seq = self.seq
         new: list = []
         finals: list[Final] = []
-        ctx = _Context(None, ts)  # one context for every partial match this event meets
+        ctx = self.ctx  # one context for every partial match an event meets
+        ctx.ts = ts
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
             self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
@@ -365,7 +403,7 @@ class NfaRun:
             add = self.add
             for (state, pm), key_sequence in zip(new, dedupe_keys):
                 add(state, pm, key_sequence)
-        if finals or self.completed:
+        if finals or self.completed.keys:  # (the list itself: no __bool__ call per event)
             return self._emit(finals)
         return []
 
@@ -604,37 +642,49 @@ class NfaRun:
         matches, expired = self.expire(ts)
         return matches, self.timeouts_of(expired)
 
-    def timeouts_of(self, expired: list[PartialMatch]) -> list[tuple[dict[str, list], int]]:
-        """The `(partial match dict, timeout_ts)` pairs of partial matches `expire` returned
+    def timeouts_of(self, expired: list[tuple[PartialMatch, int]]) -> list[tuple[dict[str, list], int]]:
+        """The `(partial match dict, timeout_ts)` pairs of what `expire` returned
         (in Flink's order: `expire` sorts them as Flink visits them)."""
-        window = self.window
-        return [(materialize(pm[0]), pm[1] + window) for pm in expired]
+        return [(materialize(pm[0]), timeout) for pm, timeout in expired]
 
-    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[PartialMatch]]:
+    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[PartialMatch, int]]]:
         """Drop partial matches that can no longer complete within the window at time `ts`.
 
         A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
         a heap, so this costs nothing until the earliest one is due, and then only the expired
         partial matches are touched (each removed from its bucket in O(1)). Returns the matches
-        this completes and the timed-out partial matches themselves, in the order Flink visits
-        them (not materialized: `timeouts_of` does that when they are reported).
+        this completes and the timed-out partial matches themselves with their timeout
+        timestamps, in the order Flink visits them (not materialized: `timeouts_of` does that
+        when they are reported).
         """
         if ts < self.next_expiry:
             return [], []
+        expired: list = []  # (partial match, timeout timestamp)
+        pending: list = []
+        if self.state_windows:
+            self._expire_timed(ts, expired, pending)
+        else:
+            self._expire_groups(ts, expired, pending)
+        if len(expired) > 1:
+            expired.sort(key=lambda e: _pm_visit_key(e[0]))
+        matches = self._emit([(pm, pm[3], 0) for pm in pending]) if (pending or self.completed) else []
+        return matches, expired
+
+    def _expire_groups(self, ts: int, expired: list, pending: list) -> None:
+        """`expire` with first-to-last windows only: whole per-start groups expire at once."""
         queue = self.expiries
         groups = self.expiry_groups
+        dedupe = self.dedupe_key is not None
+        window = self.window
         buckets = self.buckets
         infos = self.infos
-        expired: list = []
-        pending: list = []
-        dedupe = self.dedupe_key is not None
         while queue and queue[0][0] <= ts:
             _expiry, start_seq, records = queue.popleft()
             del groups[start_seq]
             for sid, key, pm in records:
                 if dedupe:
                     self._forget(sid, pm)
-                bucket = buckets[sid]
+                bucket = buckets[sid]  # `_take_out`, inlined: this loop is hot
                 indexed = infos[sid].index is not None
                 group = bucket.get(key) if indexed else bucket
                 if group is None or group.get(id(pm)) is not pm:
@@ -645,12 +695,43 @@ class NfaRun:
                 if infos[sid].is_pending:
                     pending.append(pm)
                 else:
-                    expired.append(pm)
+                    expired.append((pm, pm[1] + window))
         self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
-        if len(expired) > 1:
-            expired.sort(key=_pm_visit_key)
-        matches = self._emit([(pm, pm[3], 0) for pm in pending]) if (pending or self.completed) else []
-        return matches, expired
+
+    def _expire_timed(self, ts: int, expired: list, pending: list) -> None:
+        """`expire` with PREVIOUS_AND_CURRENT windows: Flink's two timeout checks per partial match.
+
+        A partial match times out when `ts - previous >= its state's window` (previous: the
+        timestamp of its last event) or `ts - start >= window`; its timeout timestamp is then
+        `previous + state window` if the first check holds, else `start + window`.
+        """
+        heap = self.timed_expiries
+        window = self.window
+        while heap and heap[0][0] <= ts:
+            _expiry, _order, sid, key, pm = heapq.heappop(heap)
+            if not self._take_out(sid, key, pm):
+                continue  # it moved on (or was pruned) before expiring
+            if self.infos[sid].is_pending:
+                pending.append(pm)
+                continue
+            gap = self.state_windows[sid]
+            if gap and pm[0] is not None and ts - pm[0][2] >= gap:
+                expired.append((pm, pm[0][2] + gap))
+            else:
+                expired.append((pm, pm[1] + window))
+        self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
+
+    def _take_out(self, sid: int, key: Any, pm: PartialMatch) -> bool:
+        """Remove `pm` from its bucket; False when it is not there any more."""
+        bucket = self.buckets[sid]
+        indexed = self.infos[sid].index is not None
+        group = bucket.get(key) if indexed else bucket
+        if group is None or group.get(id(pm)) is not pm:
+            return False
+        del group[id(pm)]
+        if indexed and not group:
+            del bucket[key]
+        return True
 
 
 class _Unhashable:

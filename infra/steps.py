@@ -15,6 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from infra.errors import DeployError
+from jobs.bushfire.connector import KINESIS_CONNECTOR_JAR
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ COMMAND_RUNNER = "command-runner.jar"
 YARN_APP_NAME = "emberwatch-bushfire"
 PREFIX = "/opt/emberwatch"
 PYTHON = f"{PREFIX}/venv/bin/python3"
-CONNECTOR_JAR = f"{PREFIX}/lib/flink-sql-connector-kinesis-5.0.0-1.20.jar"
+CONNECTOR_JAR = f"{PREFIX}/lib/{KINESIS_CONNECTOR_JAR}"  # the version bootstrap.sh pins
 # The job's PARSE_READING UDF, built by the bootstrap action on every node: on the client's class path
 # (-C) so that Flink can compile the SQL operators while it builds the job graph (FLINK-28897).
 PARSER_JAR = f"{PREFIX}/lib/emberwatch-parse-reading.jar"

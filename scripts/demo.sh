@@ -3,6 +3,8 @@
 #
 #   ./scripts/demo.sh          simulate -> rolling JSONL files -> job on the local mini-cluster -> alerts
 #   ./scripts/demo.sh --sns    also publish each alert to SNS on a local moto_server (read back via SQS)
+#   ./scripts/demo.sh --full   the production topology: Kinesis in, SNS + a real OpenSearch out
+#                              (scripts/demo-full.sh: kinesis-local, moto, OpenSearch 2.19; ~4 min)
 #
 # Sets itself up on a fresh machine (virtualenv with the project), finishes by itself in about two
 # minutes, and prints where to look. Outputs go to demo-out/ (override with DEMO_OUT=/path).
@@ -14,7 +16,8 @@ SNS=0
 for arg in "$@"; do
     case "$arg" in
         --sns) SNS=1 ;;
-        -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+        --full) exec "$(dirname "$0")/demo-full.sh" ;;
+        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done

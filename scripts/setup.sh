@@ -57,3 +57,20 @@ ensure_javac() { ensure_debian_package javac openjdk-17-jdk-headless "the job's 
 
 # ensure_chromium: Debian's headless Chromium, for the heat-map page test.
 ensure_chromium() { ensure_debian_package chromium chromium "the heat-map page test"; }
+
+# ensure_kinesis_connector: Flink's Kinesis connector jar (pinned version and SHA-256, see
+# jobs/bushfire/connector.py), fetched with Maven into .cache/m2; the job finds it there by itself.
+ensure_kinesis_connector() {
+    ensure_debian_package mvn maven "Maven Central downloads" || return 1
+    KINESIS_CONNECTOR_JAR=$("$PY" -m emberwatch_local.artifacts kinesis-connector) || return 1
+    export KINESIS_CONNECTOR_JAR
+}
+
+# ensure_opensearch: the OpenSearch 2.19 distribution (pinned SHA-256) for emberwatch-local and the
+# tests; it runs on the machine's Java 17.
+ensure_opensearch() {
+    ensure_debian_package mvn maven "Maven Central downloads" || return 1
+    ensure_debian_package java openjdk-17-jdk-headless "the OpenSearch server" || return 1
+    OPENSEARCH_DIST_ZIP=$("$PY" -m emberwatch_local.artifacts opensearch) || return 1
+    export OPENSEARCH_DIST_ZIP
+}

@@ -8,6 +8,8 @@ ensure_venv test
 ensure_kinesis_local
 ensure_chromium
 ensure_javac
+ensure_kinesis_connector
+ensure_opensearch
 log "ruff"
 "$PY" -m ruff check .
 templates=$( (find infra -path '*templates*' -name '*.yaml' 2>/dev/null || true) | sort)

@@ -22,7 +22,7 @@ import org.apache.flink.util.Collector;
 /**
  * The Java anchor of bench/bushfire_job.py: Java Flink CEP over the same JSONL file, parallelism 1.
  *
- * <p>The original 2018 pattern (DESIGN.md): begin(n1) temperature >= 50, then four followed_by(ni)
+ * <p>The original 2018 pattern (docs/benchmarks.md, the Java anchor): begin(n1) temperature >= 50, then four followed_by(ni)
  * with temperature >= 50 and infectedBy == the previous stage's node, within 10 minutes, keyed by
  * region; event time from ts with 60 s bounded out-of-orderness. (followed_by_any, the alert
  * definition, did not finish in 15 minutes in Java on this stream.) Each line is parsed once with

@@ -176,7 +176,10 @@ class CepFunction(KeyedProcessFunction):
 
             self._matcher_type = Matcher
         probe = self._matcher_type(self._pattern)
-        self._window_ms = probe.nfa.window_ms or None
+        # gaps after an event at which its partial matches may time out: the first-to-last
+        # window and every PREVIOUS_AND_CURRENT window (measured from a partial match's last event)
+        nfa = probe.nfa
+        self._timeout_gaps = sorted({w for w in (nfa.window_ms, *getattr(nfa, "state_windows", ())) if w})
         prefilter = getattr(probe, "prefilter", None)
         self._can_matter = prefilter.compile() if prefilter is not None else None
         self._matcher_state = runtime_context.get_state(
@@ -345,12 +348,13 @@ class CepFunction(KeyedProcessFunction):
 
     def _keep_timeout_timer(self, matcher: Any, timestamp: int, ctx: Any) -> None:
         """Wake up when partial matches started at `timestamp` may time out, events or not."""
-        if self._window_ms is None or matcher.is_empty():
+        if not self._timeout_gaps or matcher.is_empty():
             return
-        if self._processing_time:
-            ctx.timer_service().register_processing_time_timer(timestamp + self._window_ms)
-        else:
-            ctx.timer_service().register_event_time_timer(timestamp + self._window_ms)
+        for gap in self._timeout_gaps:
+            if self._processing_time:
+                ctx.timer_service().register_processing_time_timer(timestamp + gap)
+            else:
+                ctx.timer_service().register_event_time_timer(timestamp + gap)
 
     def _emit(self, key: Any, timestamp: int, matches: list, timeouts: Iterable, found_early: bool = False):
         for match in matches:

@@ -52,10 +52,15 @@ class Severity(str, enum.Enum):
     WARNING = "warning"
     HIGH = "high"
     CRITICAL = "critical"
+    WATCH = "watch"  # only from a --rules rule (docs/rules.md)
+    EMERGENCY = "emergency"  # only from a --rules rule
 
 
 def severity_of(alert: Mapping[str, Any]) -> Severity:
-    """Derive the severity from the hottest reading and the path length (see `Severity`)."""
+    """The rule's severity when a ``--rules`` rule raised the alert, else derived from the hottest
+    reading and the path length (see `Severity`)."""
+    if alert.get("severity"):
+        return Severity(alert["severity"])
     hottest = max_temperature(alert)
     nodes = len(alert["path"])
     if (hottest is not None and hottest >= CRITICAL_TEMPERATURE_C) or nodes >= CRITICAL_PATH_NODES:
@@ -103,6 +108,7 @@ def format_text(alert: Mapping[str, Any], severity: Severity) -> str:
     spread_s = (last_ts - first_ts) / 1000.0
     lines = [
         f"Potential bushfire in region {alert['region']} (severity: {severity.value}).",
+        *([f"Rule: {alert['rule_id']}"] if alert.get("rule_id") else []),
         "",
         f"Fire path ({len(path)} sensors): {path_text(path)}",
         f"First reading: {iso_utc(first_ts)}",

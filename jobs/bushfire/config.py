@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from jobs.bushfire.connector import default_connector_jars
 from jobs.bushfire.errors import ConfigError
 
 # Environment variables, one per option (flag > env var > config file > default).
@@ -65,6 +66,8 @@ ENV_MAX_RUNTIME = "BUSHFIRE_MAX_RUNTIME"
 ENV_PARSER = "BUSHFIRE_PARSER"
 ENV_FLINK_OPTIONS = "BUSHFIRE_FLINK_OPTIONS"
 ENV_EARLY_ALERTS = "BUSHFIRE_EARLY_ALERTS"
+ENV_RULES = "BUSHFIRE_RULES"
+ENV_RULES_MIN_THRESHOLD = "BUSHFIRE_RULES_MIN_THRESHOLD"
 ENV_LOG_FILE = "BUSHFIRE_LOG_FILE"
 ENV_DEBUG = "BUSHFIRE_DEBUG"
 ENV_PROGRESS_INTERVAL = "BUSHFIRE_PROGRESS_INTERVAL"
@@ -160,6 +163,8 @@ class DetectionConfig:
     event_dedupe_ttl_ms: int = 3_600_000  # how long an event_id is remembered to drop re-deliveries
     alert_dedupe_ttl_ms: int = 7 * DAY_MS  # how long a (region, path) is remembered once alerted
     early_alerts: bool = True  # alert on the completing reading's arrival, not at the watermark
+    rules_path: Optional[str] = None  # a --rules JSON file (docs/rules.md); None: the flags make one rule
+    rules_min_threshold_c: Optional[float] = None  # the JVM pre-filter floor with --rules
 
 
 @dataclass(frozen=True)
@@ -362,6 +367,12 @@ OPTIONS: tuple[Option, ...] = (
            "alert a path when its last reading arrives, in whatever order its readings came; "
            "--no-early-alerts waits for the watermark (out-of-orderness) as plain event-time CEP does",
            is_negatable=True),
+    Option("--rules", ENV_RULES, None, str,
+           "JSON file of detection rules, watched while the job runs (docs/rules.md); replaces "
+           "--threshold/--chain-length/--window"),
+    Option("--rules-min-threshold", ENV_RULES_MIN_THRESHOLD, None, float,
+           "with --rules: the lowest threshold a rule may ever have (the JVM drops colder readings); "
+           "default: the lowest threshold in the file at start"),
     Option("--event-dedupe-ttl", ENV_EVENT_DEDUPE_TTL, 3_600_000, parse_duration_ms,
            "how long (event time) an event_id is remembered to drop re-delivered duplicates"),
     Option("--alert-dedupe-ttl", ENV_ALERT_DEDUPE_TTL, 7 * DAY_MS, parse_duration_ms,
@@ -516,7 +527,8 @@ def load_config(
         detection=DetectionConfig(
             threshold_c=v["threshold"], chain_length=v["chain_length"], window_ms=v["window"],
             event_dedupe_ttl_ms=v["event_dedupe_ttl"], alert_dedupe_ttl_ms=v["alert_dedupe_ttl"],
-            early_alerts=v["early_alerts"],
+            early_alerts=v["early_alerts"], rules_path=v["rules"] or None,
+            rules_min_threshold_c=v["rules_min_threshold"],
         ),
         alerts=AlertConfig(
             alerts_out=v["alerts_out"] or None, console=v["console"], sns_topic_arn=v["sns_topic_arn"],
@@ -531,7 +543,9 @@ def load_config(
         runtime=RuntimeConfig(
             parallelism=v["parallelism"], checkpoint_interval_ms=v["checkpoint_interval"],
             checkpoint_dir=v["checkpoint_dir"], restore_from=v["restore_from"],
-            connector_jars=v["connector_jars"], python_executable=v["python_executable"],
+            connector_jars=v["connector_jars"]
+            or default_connector_jars(v["source"] is SourceKind.KINESIS, env),
+            python_executable=v["python_executable"],
             crash_after_alerts=v["crash_after_alerts"], max_runtime_ms=v["max_runtime"],
             parser=v["parser"], flink_options=v["flink_option"], log_file=v["log_file"] or None,
             debug=v["debug"], progress_interval_ms=v["progress_interval"],

@@ -79,8 +79,8 @@ def create_environment(
     for key, value in {**options, **extra}.items():
         config.set_string(key, value)
     env = StreamExecutionEnvironment.get_execution_environment(config)
-    if urls and _is_local(env):
-        env = _local_environment_seeing(urls, config)
+    if urls and _is_local(env):  # the connector jars too: py4j builds the Kinesis consumer through it
+        env = _local_environment_seeing(options["pipeline.jars"].split(";"), config)
     env.set_parallelism(runtime.parallelism)
     return env
 

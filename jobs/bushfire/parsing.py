@@ -43,6 +43,7 @@ class Reason(Enum):
     ALERT_DELIVERY = "alert-delivery"  # an alert SNS still refused after retries
     INDEX_FAILURE = "index-failure"  # a raw reading OpenSearch still refused after retries
     OVERSIZED = "oversized"  # a line longer than MAX_LINE_BYTES (Kinesis's record limit)
+    RULES = "rules"  # a --rules file (or rule update) refused as a whole; the running rules stay
 
 
 #: The longest line taken as a reading, and the most of a raw payload a dead letter keeps: 1 MiB, the

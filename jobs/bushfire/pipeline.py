@@ -27,7 +27,7 @@ from pyflink.table import StreamTableEnvironment, Table
 from cep.analysis import prefilter
 from cep.flink.tables import rows_keyed_in_jvm
 from common.readings import FIELDS, Kind
-from jobs.bushfire import drills, functions, patterns
+from jobs.bushfire import drills, functions, patterns, rule_steps
 from jobs.bushfire.config import (
     AlertConfig,
     BushfireConfig,
@@ -38,6 +38,7 @@ from jobs.bushfire.config import (
 )
 from jobs.bushfire.parse_udf import register_functions
 from jobs.bushfire.parsing import PARSED_COLUMNS, READING_FIELDS, JvmParser, parse_query
+from jobs.bushfire.rules import lowest_threshold, read_rules
 from jobs.bushfire.sources import read_lines
 
 LATE = OutputTag("late-readings", Types.PICKLED_BYTE_ARRAY())
@@ -80,10 +81,17 @@ def build(env: StreamExecutionEnvironment, cfg: BushfireConfig, parser: JvmParse
     """
     t_env = StreamTableEnvironment.create(env)
     register_functions(t_env, parser)
-    pattern = patterns.fire_chain(cfg.detection)
     lines = read_lines("sensor_lines", env, t_env, cfg.source, cfg.watermarks, parser)
-    rows = select_rows("parse-validate", t_env, lines, prefilter(pattern).to_sql(), parser)
-    detected = detect("bushfire-cep", rows, pattern, cfg.detection)
+    if cfg.detection.rules_path:  # several rules, changed while the job runs (docs/rules.md)
+        rules = read_rules(cfg.detection.rules_path)
+        floor = cfg.detection.rules_min_threshold_c
+        floor = lowest_threshold(list(rules.values())) if floor is None else floor
+        rows = select_rows("parse-validate", t_env, lines, f"`temperature` >= {floor!r}", parser)
+        detected = detect_by_rules("bushfire-cep", env, t_env, rows, rules, floor, cfg)
+    else:
+        pattern = patterns.fire_chain(cfg.detection)
+        rows = select_rows("parse-validate", t_env, lines, prefilter(pattern).to_sql(), parser)
+        detected = detect("bushfire-cep", rows, pattern, cfg.detection)
     index_failures = None
     if cfg.raw_events.enabled:  # OpenSearch needs every valid reading, whole: its own JVM query
         valid = select_valid_lines("parse-valid", t_env, lines, parser)
@@ -162,6 +170,28 @@ def detect(step_id: str, rows: KeyedStream, pattern: object, detection: Detectio
         .name("late-readings")
     )
     return DetectOut(alerts, late, alerts.get_side_output(functions.DEAD_LETTERS))
+
+
+def detect_by_rules(
+    step_id: str, env: StreamExecutionEnvironment, t_env: StreamTableEnvironment, rows: KeyedStream,
+    rules: dict, floor_c: float, cfg: BushfireConfig,
+) -> DetectOut:
+    """`detect` with every rule of the watched rules file (`rule_steps`); no early alerts yet."""
+    detection = cfg.detection
+    updates, refused_files = rule_steps.rule_updates(env, t_env, detection.rules_path, not cfg.source.bounded)
+    alerts, refused_updates = rule_steps.detect_rules(
+        step_id, rows, updates, rules, floor_c, detection.event_dedupe_ttl_ms,
+        detection.alert_dedupe_ttl_ms, LATE,
+    )
+    late = (
+        alerts.get_side_output(LATE)
+        .process(functions.LateToDeadLetter(), output_type=Types.STRING())
+        .name("late-readings")
+    )
+    dead = [alerts.get_side_output(functions.DEAD_LETTERS), refused_updates]
+    if refused_files is not None:
+        dead.append(refused_files)
+    return DetectOut(alerts, late, dead[0].union(*dead[1:]))
 
 
 def deliver_alerts(step_id: str, alerts: DataStream, config: AlertConfig) -> DeliveryOut:

@@ -12,8 +12,8 @@ Message format (``MessageStructure=json``, so each protocol gets the variant tha
 - ``sqs`` and ``lambda``: the alert JSON alone (docs/job.md, Outputs) plus ``severity``, ``subject`` and
   ``text``, so machine subscribers never parse prose.
 - Subject: ``Bushfire alert [SEVERITY] region R: N1 -> ... -> N5`` (≤ 100 characters, SNS's limit).
-- Message attributes (for subscription filter policies): ``region``, ``severity``, ``alert_id``
-  (String), ``path_length`` and ``max_temperature`` (Number).
+- Message attributes (for subscription filter policies): ``region``, ``severity``, ``alert_id``,
+  ``rule_id`` (with ``--rules``) (String), ``path_length`` and ``max_temperature`` (Number).
 - FIFO topics (ARN ending in ``.fifo``): ``MessageGroupId`` = region (alerts of one region stay in
   order), ``MessageDeduplicationId`` = the alert id, so a re-sent alert (after a job restart) is
   delivered once within SNS's 5-minute deduplication window.
@@ -196,6 +196,8 @@ class AlertPublisher:
             "severity": {"DataType": "String", "StringValue": severity.value},
             "path_length": {"DataType": "Number", "StringValue": str(len(alert["path"]))},
         }
+        if alert.get("rule_id"):
+            attributes["rule_id"] = {"DataType": "String", "StringValue": str(alert["rule_id"])}
         if alert.get("alert_id"):
             attributes["alert_id"] = {"DataType": "String", "StringValue": str(alert["alert_id"])}
         hottest = max_temperature(alert)

@@ -15,6 +15,7 @@ from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
 from jobs.bushfire.config import KinesisConfig, SourceConfig, SourceKind, WatermarkConfig
+from jobs.bushfire.connector import KINESIS_CONNECTOR_JAR
 from jobs.bushfire.errors import ConfigError
 from jobs.bushfire.parsing import JvmParser
 
@@ -104,8 +105,9 @@ def _register_kinesis(
         consumer = FlinkKinesisConsumer(kinesis.stream, SimpleStringSchema(), kinesis_properties(kinesis))
     except TypeError as exc:  # py4j: "'JavaPackage' object is not callable" when the class is missing
         msg = (
-            "the Flink Kinesis connector is not on the classpath: pass its jar with --connector-jars "
-            "(flink-sql-connector-kinesis-5.x-1.20.jar) or put it in Flink's lib/ folder"
+            f"the Flink Kinesis connector is not on the classpath: fetch it with scripts/setup.sh's "
+            f"ensure_kinesis_connector, or pass {KINESIS_CONNECTOR_JAR} with --connector-jars, or put "
+            f"it in Flink's lib/ folder"
         )
         raise ConfigError(msg) from exc
     records = env.add_source(consumer, source_name=f"kinesis:{kinesis.stream}")

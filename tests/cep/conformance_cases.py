@@ -8,12 +8,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
 
-from cep import AfterMatchSkipStrategy, Matcher, Pattern
+from cep import AfterMatchSkipStrategy, Matcher, Pattern, WithinType
 from cep import conditions as C
 
 CASES_PATH = Path(__file__).parent / "conformance" / "cases.json"
 # scenarios where several matches compete under a skip strategy: Flink's emission order decides
 EMISSION_ORDER_PATH = Path(__file__).parent / "conformance" / "emission_order.json"
+# within(..., WithinType.PREVIOUS_AND_CURRENT) scenarios (a `within` op with "type": "previous")
+WITHIN_PREVIOUS_PATH = Path(__file__).parent / "conformance" / "within_previous.json"
 
 _CMP: dict[str, Callable[[Any, Any], bool]] = {
     "eq": operator.eq,
@@ -148,7 +150,8 @@ def build_pattern(ops: list[dict], skip: AfterMatchSkipStrategy | None = None) -
         elif name == "times_or_more":
             p = p.times_or_more(op["n"])
         elif name == "within":
-            p = p.within(op["ms"])
+            previous = op.get("type") == "previous"
+            p = p.within(op["ms"], WithinType.PREVIOUS_AND_CURRENT) if previous else p.within(op["ms"])
         else:
             p = getattr(p, name)()
     return p

@@ -7,10 +7,11 @@ from collections import Counter
 
 import pytest
 
-from tests.cep.conformance_cases import EMISSION_ORDER_PATH, load_cases, run_case
+from tests.cep.conformance_cases import EMISSION_ORDER_PATH, WITHIN_PREVIOUS_PATH, load_cases, run_case
 
 CASES = load_cases()
 EMISSION_ORDER_CASES = load_cases(EMISSION_ORDER_PATH)
+WITHIN_PREVIOUS_CASES = load_cases(WITHIN_PREVIOUS_PATH)
 
 # Scenarios where this engine deviates from Flink, with the reason in docs/engine.md, Conformance.
 DEVIATIONS: dict[str, str] = {}
@@ -55,4 +56,14 @@ def test_emission_order_scenario(case: dict) -> None:
 @pytest.mark.parametrize("case", EMISSION_ORDER_CASES, ids=[c["id"] for c in EMISSION_ORDER_CASES])
 def test_emission_order_scenario_without_shortcuts(case: dict) -> None:
     """The order comes from ranks, not from the order state buckets are walked in."""
+    _check(case, use_prefilter=False, use_shortcuts=False)
+
+
+@pytest.mark.parametrize("case", WITHIN_PREVIOUS_CASES, ids=[c["id"] for c in WITHIN_PREVIOUS_CASES])
+def test_within_previous_and_current_scenario(case: dict) -> None:
+    _check(case)
+
+
+@pytest.mark.parametrize("case", WITHIN_PREVIOUS_CASES, ids=[c["id"] for c in WITHIN_PREVIOUS_CASES])
+def test_within_previous_and_current_scenario_without_shortcuts(case: dict) -> None:
     _check(case, use_prefilter=False, use_shortcuts=False)

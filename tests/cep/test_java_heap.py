@@ -59,8 +59,7 @@ def _python_arrays(commands: list[str]) -> list[str]:
             if queue:
                 queue.poll()
         elif words[0] == "remove":
-            doomed = {int(w) for w in words[1:]}
-            queue.remove_if(doomed.__contains__)
+            queue.remove_if({int(w) for w in words[1:]}.__contains__)
         else:  # clear
             queue = JavaPriorityQueue()
         out.append("[" + ", ".join(str(i) for i in queue) + "]")

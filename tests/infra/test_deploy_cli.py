@@ -23,6 +23,7 @@ from infra import steps
 from infra.cli import main
 from infra.errors import DeployError
 from infra.package import build_package
+from jobs.bushfire.connector import KINESIS_CONNECTOR_JAR
 from tests.infra.conftest import make_project
 
 CIDR = "203.0.113.7/32"
@@ -198,7 +199,7 @@ def test_submit_queues_fetch_and_flink_run_steps_against_the_stack(
 
     assert value("-pym") == "jobs.bushfire"
     assert value("-pyfs") == f"file://{steps.LOCAL_PACKAGE}"
-    assert value("--jarfile").endswith("flink-sql-connector-kinesis-5.0.0-1.20.jar")
+    assert value("--jarfile").endswith(KINESIS_CONNECTOR_JAR)
     assert value("--source") == "kinesis"
     assert value("--kinesis-stream") == shared_stack["stream"]
     assert value("--kinesis-region") == value("--opensearch-region") == "us-east-1"

@@ -6,6 +6,7 @@ import re
 
 from infra import steps
 from infra.stack import TEMPLATE_PATH
+from jobs.bushfire import connector
 from tests.infra.iam_rules import load_template
 
 VALUES = {
@@ -82,8 +83,10 @@ def test_bootstrap_fetches_the_connector_jar_the_steps_use() -> None:
     bootstrap = (TEMPLATE_PATH.parent.parent / "emr" / "bootstrap.sh").read_text()
     version = re.search(r"^CONNECTOR_VERSION=(\S+)$", bootstrap, re.M).group(1)
     assert steps.CONNECTOR_JAR.endswith(f"/flink-sql-connector-kinesis-{version}.jar")
-    assert version == "5.0.0-1.20"
-    assert "sha256sum --check" in bootstrap and "sha1sum --check" in bootstrap
+    assert version == connector.KINESIS_CONNECTOR_VERSION
+    pinned = re.search(r"^CONNECTOR_SHA256=(\S+)$", bootstrap, re.M).group(1)
+    assert pinned == connector.KINESIS_CONNECTOR_SHA256, "bootstrap and the job pin the same jar"
+    assert 'EXPECTED_SHA256="${2:-$CONNECTOR_SHA256}"' in bootstrap and "sha256sum --check" in bootstrap
 
 
 def test_bootstrap_builds_the_parser_jar_the_steps_put_on_the_class_path() -> None:

@@ -162,13 +162,14 @@ def test_a_line_over_1_mib_keeps_its_first_mib_its_length_and_its_digest() -> No
 
 
 def _run_parse_stage(path: Path, parser_name: str, keep_all: bool) -> Counter:
-    """Source -> JVM parse (+ pre-filter unless `keep_all`) -> Python check and dedupe, as the job builds
+    """Source -> JVM parse (+ the pattern's pre-filter unless `keep_all`) -> the job's Python check and
+    dedupe (`CheckAndDetect`, with its matcher swapped for an output of each reading), as the job builds
     them; returns the outcome of every row that left the JVM."""
     from pyflink.common import Types
     from pyflink.table import StreamTableEnvironment
 
     from cep.analysis import prefilter
-    from jobs.bushfire import parse_udf, patterns, pipeline
+    from jobs.bushfire import functions, parse_udf, patterns, pipeline
     from jobs.bushfire.config import DetectionConfig, ParserChoice, SourceConfig, SourceKind, WatermarkConfig
     from jobs.bushfire.sources import read_lines
     from tests.support.flink import local_env
@@ -181,24 +182,44 @@ def _run_parse_stage(path: Path, parser_name: str, keep_all: bool) -> Counter:
     parse_udf.register_functions(t_env, parser)
     source = SourceConfig(kind=SourceKind.FILE, input_path=str(path), bounded=True)
     lines = read_lines("lines", env, t_env, source, WatermarkConfig(), parser)
-    hot = None if keep_all else prefilter(patterns.fire_chain(DetectionConfig())).to_sql()
+    pattern = patterns.fire_chain(DetectionConfig())
+    hot = "TRUE" if keep_all else prefilter(pattern).to_sql()
     rows = pipeline.select_rows("parse", t_env, lines, hot, parser)
-    parsed = pipeline.check_readings("check", rows, DetectionConfig())
-    readings = parsed.readings.map(lambda r: json.dumps(["R", r["region"], r["event_id"]]), Types.STRING())
-    dead = parsed.dead_letters.map(lambda d: json.dumps(["D", d]), Types.STRING())
+    check = ReadingsOut("check", DetectionConfig().event_dedupe_ttl_ms, pattern, lambda match, ctx: [])
+    checked = rows.process(check, Types.STRING())
+    dead = checked.get_side_output(functions.DEAD_LETTERS).map(lambda d: json.dumps(["D", d]), Types.STRING())
     out: Counter = Counter()
-    with readings.union(dead).execute_and_collect() as results:
+    with checked.union(dead).execute_and_collect() as results:
         for item in results:
             kind, *rest = json.loads(item)
             if kind == "R":
                 out[("reading", *rest)] += 1
             else:
                 letter = json.loads(rest[0])
-                utf8 = "\ufffd" not in letter["raw"]
-                raw = letter["raw"] if not letter.get("raw_truncated") else None
-                key = ("dead", letter["reason"], letter["raw_sha256"][:16]) if raw is None else None
-                out[key or _dead_key(letter["reason"], raw, utf8)] += 1
+                if letter.get("raw_truncated"):
+                    out[("dead", letter["reason"], letter["raw_sha256"][:16])] += 1
+                else:
+                    out[_dead_key(letter["reason"], letter["raw"], utf8="\ufffd" not in letter["raw"])] += 1
     return out
+
+
+def _readings_out():
+    """`CheckAndDetect` whose matcher is replaced by an output of each reading it would match on."""
+    from cep.flink.operator import CepFunction
+    from jobs.bushfire.functions import CheckAndDetect
+
+    class EmitReadings(CepFunction):
+        def process_element(self, reading, ctx):
+            yield json.dumps(["R", reading["region"], reading["event_id"]])
+
+    class Observed(CheckAndDetect, EmitReadings):  # CheckAndDetect's super() is now EmitReadings
+        pass
+
+    return Observed
+
+
+def ReadingsOut(*args, **kwargs):
+    return _readings_out()(*args, **kwargs)
 
 
 def _without_duplicates(outcomes: Counter) -> Counter:

@@ -206,3 +206,18 @@ def test_python_bundles_are_short_for_a_live_source_and_long_for_a_bounded_file(
     bounded = flink_configuration(load_config(["--source", "file"], env={}).runtime)
     assert int(live["python.fn-execution.bundle.time"]) <= 100
     assert int(bounded["python.fn-execution.bundle.time"]) >= 1_000
+
+
+def test_kinesis_source_finds_the_pinned_connector_in_the_maven_cache(tmp_path):
+    from jobs.bushfire.connector import ENV_MAVEN_REPO, KINESIS_CONNECTOR_JAR, kinesis_connector_jar
+
+    env = {ENV_MAVEN_REPO: str(tmp_path)}
+    assert load_config(["--source", "kinesis"], env=env).runtime.connector_jars == ()  # not fetched yet
+    jar = kinesis_connector_jar(env)
+    jar.parent.mkdir(parents=True)
+    jar.write_bytes(b"jar")
+    assert jar.name == KINESIS_CONNECTOR_JAR
+    assert load_config(["--source", "kinesis"], env=env).runtime.connector_jars == (str(jar),)
+    assert load_config(["--source", "files"], env=env).runtime.connector_jars == ()
+    given = load_config(["--source", "kinesis", "--connector-jars", "/x.jar"], env=env)
+    assert given.runtime.connector_jars == ("/x.jar",)  # a flag wins

@@ -119,3 +119,18 @@ def test_kinesis_without_the_connector_jar_says_which_jar_to_add() -> None:
     cfg = load_config(["--source", "kinesis", "--kinesis-stream", "readings"], env={})
     with pytest.raises(ConfigError, match="--connector-jars"):
         build(local_env(), cfg, JvmParser.SQL)
+
+
+def test_without_early_alerts_the_same_paths_are_alerted_at_the_watermark(tmp_path: Path) -> None:
+    sim = simulate(_branching(seed=11))
+    out = run_job(write_jsonl(sim.delivered(), tmp_path / "in.jsonl"), tmp_path, "--no-early-alerts")
+    assert Counter(out.paths()) == Counter(sim.truth())
+    assert {alert["found"] for alert in out.alerts} == {"watermark"}
+
+
+def test_early_alerts_say_so_and_how_long_after_their_last_reading(tmp_path: Path) -> None:
+    sim = simulate(_branching(seed=11))
+    out = run_job(write_jsonl(sim.delivered(), tmp_path / "in.jsonl"), tmp_path)
+    assert Counter(out.paths()) == Counter(sim.truth())
+    assert {alert["found"] for alert in out.alerts} == {"early"}
+    assert all(0 <= alert["delay_ms"] < 60_000 for alert in out.alerts)
