@@ -92,23 +92,16 @@ kill -TERM "$JOB_PID" 2>/dev/null || true
 wait "$JOB_PID" || true
 sleep 1
 
-# 3. The heat map of every reading and the alerted paths (OpenSearch is not configured here).
+# 3. The heat map of every reading and the alerted paths (the heat-map tool; OpenSearch is not
+#    configured here), then the alerts against the simulator's truth.
+touch "$OUT/alerts.jsonl"
+"$PY" -m heatmap --events "$OUT"/readings/*.jsonl --alerts "$OUT/alerts.jsonl" --out "$OUT/heatmap.html" \
+    2>>"$OUT/heatmap.log"
 "$PY" - "$OUT" <<'EOF'
 import json, sys
 from pathlib import Path
-from jobs.bushfire.heatmap import render_heatmap
 out = Path(sys.argv[1])
-def readings():
-    for path in sorted(out.glob("readings/*.jsonl")):
-        for line in path.open(encoding="utf-8", errors="replace"):
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and "node" in record and "ts" in record:
-                yield record
-alerts = [json.loads(line) for line in (out / "alerts.jsonl").open()] if (out / "alerts.jsonl").exists() else []
-render_heatmap(readings(), alerts, out / "heatmap.html")
+alerts = [json.loads(line) for line in (out / "alerts.jsonl").open()]
 truth = json.loads((out / "truth.json").read_text())
 paths = truth.get("paths", truth.get("alerted_paths", []))
 found = {(a["region"], tuple(a["path"])) for a in alerts}

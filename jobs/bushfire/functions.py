@@ -262,11 +262,8 @@ class DeliverAlerts(ProcessFunction):
     refuses after botocore's retries goes to the dead letters; it is still written to the file.
     """
 
-    def __init__(self, config: AlertConfig, crash_after_alerts: Optional[int] = None,
-                 crash_marker: Optional[str] = None) -> None:
+    def __init__(self, config: AlertConfig) -> None:
         self.config = config
-        self.crash_after_alerts = crash_after_alerts
-        self.crash_marker = crash_marker
 
     def open(self, runtime_context: RuntimeContext) -> None:
         metrics = _metrics(runtime_context)
@@ -278,7 +275,6 @@ class DeliverAlerts(ProcessFunction):
             self.written = self.file.known_ids("alert_id")
             self.file.open()
         self.publisher = self._publisher()
-        self.count = 0
 
     def _publisher(self) -> Any:
         if not self.config.sns_topic_arn:
@@ -312,20 +308,7 @@ class DeliverAlerts(ProcessFunction):
         self.written.add(alert["alert_id"])
         if published:  # every configured destination has it
             self.delivered.inc()
-        self.count += 1
-        self._maybe_crash()
         yield console_line(alert)
-
-    def _maybe_crash(self) -> None:
-        """Fault injection for recovery drills: fail once, remembered by a marker file."""
-        if not self.crash_after_alerts or self.count < self.crash_after_alerts or not self.crash_marker:
-            return
-        marker = Path(self.crash_marker)
-        if marker.exists():
-            return
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text("crashed once\n", encoding="utf-8")
-        raise RuntimeError(f"injected failure after {self.count} alerts (--crash-after-alerts)")
 
     def close(self) -> None:
         if getattr(self, "file", None) is not None:

@@ -26,7 +26,8 @@ from pyflink.table import StreamTableEnvironment, Table
 
 from cep.analysis import prefilter
 from cep.flink.tables import rows_keyed_in_jvm
-from jobs.bushfire import functions, patterns, rule_steps
+from common.readings import FIELDS, Kind
+from jobs.bushfire import drills, functions, patterns, rule_steps
 from jobs.bushfire.config import (
     AlertConfig,
     BushfireConfig,
@@ -44,7 +45,11 @@ LATE = OutputTag("late-readings", Types.PICKLED_BYTE_ARRAY())
 #: What a row hands Python (`functions.CheckAndDetect` reads it by position): the raw line (only when
 #: the JVM flagged the row), the reason, then the typed reading fields.
 HANDOFF_COLUMNS = ("line", "reason", *READING_FIELDS)
-_NUMBERS = {"ts": Types.LONG(), "temperature": Types.DOUBLE(), "lat": Types.DOUBLE(), "lon": Types.DOUBLE()}
+_NUMBERS = {
+    field.name: Types.LONG() if field.kind is Kind.EPOCH_MS else Types.DOUBLE()
+    for field in FIELDS
+    if field.kind is not Kind.TEXT
+}
 HANDOFF_TYPES = [Types.STRING(), Types.STRING()] + [_NUMBERS.get(f, Types.STRING()) for f in READING_FIELDS]
 #: Buckets the raw-event buffer is keyed by (a few per subtask keeps bulk requests full).
 INDEX_BUCKETS_PER_SUBTASK = 2
@@ -92,8 +97,11 @@ def build(env: StreamExecutionEnvironment, cfg: BushfireConfig, parser: JvmParse
         valid = select_valid_lines("parse-valid", t_env, lines, parser)
         readings = check_readings("check-readings", valid, cfg.detection).readings
         index_failures = write_raw_events("opensearch-raw", readings, cfg.raw_events, cfg.runtime)
-    delivered = deliver_alerts("alerts", detected.alerts, cfg.alerts, cfg.runtime)
-    show_on_console("console", delivered.lines, cfg.alerts)
+    delivered = deliver_alerts("alerts", detected.alerts, cfg.alerts)
+    lines = delivered.lines
+    if cfg.runtime.crash_after_alerts:  # a recovery drill, only when asked for
+        lines = drills.crash_once("crash-drill", lines, cfg.runtime)
+    show_on_console("console", lines, cfg.alerts)
     dead_letters = [detected.dead_letters, detected.late, delivered.dead_letters, index_failures]
     write_dead_letters("dead-letters", dead_letters, cfg.dead_letters)
 
@@ -186,15 +194,10 @@ def detect_by_rules(
     return DetectOut(alerts, late, dead[0].union(*dead[1:]))
 
 
-def deliver_alerts(
-    step_id: str, alerts: DataStream, config: AlertConfig, runtime: RuntimeConfig
-) -> DeliveryOut:
+def deliver_alerts(step_id: str, alerts: DataStream, config: AlertConfig) -> DeliveryOut:
     """SNS (when configured) and the alerts file, in one operator of parallelism 1."""
-    marker = None
-    if runtime.crash_after_alerts and runtime.checkpoint_dir:
-        marker = f"{runtime.checkpoint_dir.removeprefix('file://')}/crash-injected"
     delivered = (
-        alerts.process(functions.DeliverAlerts(config, runtime.crash_after_alerts, marker), Types.STRING())
+        alerts.process(functions.DeliverAlerts(config), Types.STRING())
         .name(step_id)
         .uid(step_id)
         .set_parallelism(1)

@@ -4,11 +4,11 @@ Like Flink CEP's `NFATestHarness`, it runs a matcher without a cluster and colle
 so tests say *what* they feed and check, not how to loop over `process` and `advance_time`. Two
 ways of feeding, both as Flink can see them:
 
-- ``watermark_follows_events=False`` (default): events in timestamp order, time advanced only
-  when asked (`advance_to`, `run(end=...)`), as with a watermark far behind;
-- ``watermark_follows_events=True``: before each event the watermark moves to its timestamp, as
-  Flink's operator does with an in-order stream and a watermark per record (timeouts come out as
-  soon as they are due, and the matcher prunes as it goes).
+- ``watermark_follows_events=True`` (default): before each event the watermark moves to its
+  timestamp, as Flink's operator does with an in-order stream and a watermark per record (timeouts
+  come out as soon as they are due, and the matcher prunes as it goes);
+- ``watermark_follows_events=False``: events in timestamp order, time advanced only when asked
+  (`advance_to`, `run(end=...)`), as with a watermark far behind.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class NfaHarness:
         self,
         pattern: Pattern,
         *,
-        watermark_follows_events: bool = False,
+        watermark_follows_events: bool = True,
         matcher_class: type = Matcher,
         timestamp: Callable[[Any], int] = lambda event: event["ts"],
         **options: Any,

@@ -22,6 +22,7 @@ import pytest
 
 from cep import MalformedPatternError, Matcher, Pattern, WithinType
 from cep import conditions as C
+from tests.cep.harness import NfaHarness
 
 P_AND_C = WithinType.PREVIOUS_AND_CURRENT
 
@@ -32,18 +33,7 @@ def kind(k: str) -> Any:
 
 def drive(pattern: Pattern, events: list[tuple[int, str]], end: Optional[int] = None) -> tuple[list, list]:
     """(matches as ts lists, timeouts as (ts list, timeout ts)), events given as (ts, kind)."""
-    m = Matcher(pattern)
-    matches: list = []
-    timeouts: list = []
-    for ts, k in events:
-        got, timed_out = m.advance_time(ts)
-        matches += got
-        timeouts += timed_out
-        matches += m.process({"k": k, "ts": ts}, ts)
-    if end is not None:
-        got, timed_out = m.advance_time(end)
-        matches += got
-        timeouts += timed_out
+    matches, timeouts = NfaHarness(pattern).run([{"k": k, "ts": ts} for ts, k in events], end=end)
     flat = lambda match: sorted(e["ts"] for events in match.values() for e in events)  # noqa: E731
     return [flat(x) for x in matches], [(flat(p), t) for p, t in timeouts]
 

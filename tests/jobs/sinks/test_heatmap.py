@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from jobs.bushfire.heatmap import (
+from heatmap import (
     BURNING_COLOUR,
     colour_bins,
     iter_jsonl,
@@ -256,3 +256,19 @@ def test_command_line_reads_jsonl(tmp_path, small_network, capsys):
         "3 regions, 27 sensors, 6 burning, 3 alert paths (55 readings, 1 skipped)" in capsys.readouterr().out
     )
     assert len(list(iter_jsonl(events_file))) == len(events)
+
+
+def test_command_line_reads_several_files_and_skips_bytes_that_are_not_utf8(tmp_path, small_network, capsys):
+    """As the demo calls it: the rolling files of a run, faults included, in one page."""
+    events, alerts = small_network
+    half = len(events) // 2
+    first, second = tmp_path / "events-1.jsonl", tmp_path / "events-2.jsonl"
+    first.write_bytes(("\n".join(json.dumps(e) for e in events[:half]) + "\n").encode() + b"\xff\xfe{\n")
+    second.write_text("\n".join(json.dumps(e) for e in events[half:]) + "\n[1, 2]\n")
+    alerts_file = tmp_path / "alerts.jsonl"
+    alerts_file.write_text("\n".join(json.dumps(a) for a in alerts) + "\n")
+    out = tmp_path / "m.html"
+    assert main(["--events", str(first), str(second), "--alerts", str(alerts_file), "--out", str(out)]) == 0
+    summary = "3 regions, 27 sensors, 6 burning, 3 alert paths (55 readings, 1 skipped)"
+    assert summary in capsys.readouterr().out
+    assert len(list(iter_jsonl(first))) + len(list(iter_jsonl(second))) == len(events)

@@ -11,8 +11,8 @@ headless browser test can check the drawing against the input.
 Input is streamed: only the latest reading per node is kept (a few numbers per sensor), so 1M readings
 of 100 regions × 100 sensors need memory for 10,000 sensors, not for 1M dicts.
 
-Command line: ``python -m jobs.bushfire.heatmap --events E.jsonl --alerts A.jsonl --out map.html``;
-open ``map.html#region=<name>`` to start on one region.
+Command line: ``emberwatch-heatmap --events E.jsonl [F.jsonl ...] --alerts A.jsonl --out map.html``
+(or ``python -m heatmap ...``); open ``map.html#region=<name>`` to start on one region.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The page (HTML, CSS, script) next to this module; ``__TITLE__`` and ``__DATA__`` are filled in.
-PAGE_TEMPLATE = "heatmap_page.html"
+PAGE_TEMPLATE = "page.html"
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_TITLE = "Emberwatch: bushfire heat map"
 #: Fill of a sensor whose latest reading is at or above the threshold.
@@ -89,18 +89,23 @@ def colour_bins(threshold: float = DEFAULT_THRESHOLD_C) -> list[dict[str, Any]]:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Yield one dict per JSON line of `path`, one at a time; bad lines are logged and skipped."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    """Yield one dict per JSON line of `path`, one at a time; other lines (not JSON, not an object,
+    bytes that are not UTF-8) are skipped and counted in one warning per file."""
+    skipped = 0
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for line in handle:
             if not line.strip():
                 continue
             try:
                 value = json.loads(line)
             except ValueError:
-                logger.warning("%s:%d is not JSON; skipped", path, number)
-                continue
+                value = None
             if isinstance(value, dict):
                 yield value
+            else:
+                skipped += 1
+    if skipped:
+        logger.warning("%s: %d lines are not JSON objects; skipped", path, skipped)
 
 
 def latest_readings(
@@ -178,7 +183,7 @@ def render_heatmap(
     for region in regions.values():
         region["nodes"].sort(key=lambda node: node[0])
     data = {"threshold": threshold, "bins": colour_bins(threshold), "regions": regions}
-    template = resources.files(__package__).joinpath(PAGE_TEMPLATE).read_text(encoding="utf-8")
+    template = resources.files("heatmap").joinpath(PAGE_TEMPLATE).read_text(encoding="utf-8")
     page = template.replace("__TITLE__", html.escape(title)).replace("__DATA__", _script_safe_json(data))
     Path(path).write_text(page, encoding="utf-8")
     burning = sum(1 for reading in latest.values() if reading.temperature >= threshold)
@@ -210,16 +215,19 @@ def _script_safe_json(data: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m jobs.bushfire.heatmap --events E.jsonl [--alerts A.jsonl] --out map.html``."""
+    """``emberwatch-heatmap --events E.jsonl [F.jsonl ...] [--alerts A.jsonl] --out map.html``."""
     parser = argparse.ArgumentParser(description="Write the Emberwatch heat-map page from JSONL files.")
-    parser.add_argument("--events", required=True, help="readings, one JSON object per line")
+    parser.add_argument(
+        "--events", required=True, nargs="+", help="readings, one JSON object per line (one or more files)"
+    )
     parser.add_argument("--alerts", help="alerts, one JSON object per line (the job's --alerts-out)")
     parser.add_argument("--out", required=True, help="HTML file to write")
     parser.add_argument("--title", default=DEFAULT_TITLE)
     parser.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD_C)
     args = parser.parse_args(argv)
     alerts = list(iter_jsonl(args.alerts)) if args.alerts else []
-    summary = render_heatmap(iter_jsonl(args.events), alerts, args.out, args.title, args.threshold)
+    events = (event for path in args.events for event in iter_jsonl(path))
+    summary = render_heatmap(events, alerts, args.out, args.title, args.threshold)
     print(
         f"{args.out}: {summary.regions} regions, {summary.sensors} sensors, {summary.burning} burning, "
         f"{summary.alert_paths} alert paths "
