@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import subprocess
+import tempfile
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from emberwatch_local.artifacts import OPENSEARCH, fetch
+from jobs.bushfire.connector import maven_repo
 
 #: Heap of the local node: enough for the demo and the tests, small for a shared 2-core machine.
 HEAP = "512m"
@@ -35,10 +38,24 @@ def java_home() -> Path:
     return Path(java).resolve().parents[1]
 
 
+def others_can_enter(path: Path) -> bool:
+    """Whether another user (``nobody``) can reach `path`: every folder above it is o+x."""
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in [*path.resolve().parents][:-1])
+
+
+def unprivileged_folder(preferred: Path) -> Path:
+    """`preferred`, unless we are root and ``nobody`` could not reach it (a clone in a private folder):
+    then a folder of the same name under the system's temporary folder."""
+    if os.geteuid() != 0 or others_can_enter(preferred):
+        return preferred
+    return Path(tempfile.gettempdir()) / "emberwatch-opensearch" / preferred.name
+
+
 def distribution(env: Mapping[str, str] | None = None) -> Path:
-    """The unpacked distribution (fetched and unpacked once, next to the Maven cache)."""
+    """The unpacked distribution (fetched once into the Maven cache, unpacked once next to it)."""
     archive = fetch(OPENSEARCH, env)
-    home = archive.parents[6] / "opensearch" / f"opensearch-{OPENSEARCH.version}"  # .cache/opensearch/...
+    cache = maven_repo(os.environ if env is None else env).parent / "opensearch"  # .cache/opensearch
+    home = unprivileged_folder(cache) / f"opensearch-{OPENSEARCH.version}"
     if not (home / "bin" / "opensearch").is_file():
         staging = home.parent / f".unpacking-{os.getpid()}"
         shutil.rmtree(staging, ignore_errors=True)

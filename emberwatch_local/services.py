@@ -122,7 +122,7 @@ def _moto_exports(url: str) -> dict[str, str]:
 def _opensearch_launch(port: int, folder: Path) -> Launch:
     home = opensearch.distribution()
     transport_port = port + 100
-    argv, env = opensearch.command(home, folder, port, transport_port)
+    argv, env = opensearch.command(home, opensearch.unprivileged_folder(folder), port, transport_port)
     return Launch(argv, env, (transport_port,))
 
 

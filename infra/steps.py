@@ -15,7 +15,6 @@ from typing import Any
 from botocore.exceptions import ClientError, WaiterError
 
 from infra.errors import DeployError
-from jobs.bushfire.connector import KINESIS_CONNECTOR_JAR
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +22,8 @@ COMMAND_RUNNER = "command-runner.jar"
 YARN_APP_NAME = "emberwatch-bushfire"
 PREFIX = "/opt/emberwatch"
 PYTHON = f"{PREFIX}/venv/bin/python3"
-CONNECTOR_JAR = f"{PREFIX}/lib/{KINESIS_CONNECTOR_JAR}"  # the version bootstrap.sh pins
+# The version bootstrap.sh and jobs/bushfire/connector.py pin (tests/infra/test_steps.py checks all three).
+CONNECTOR_JAR = f"{PREFIX}/lib/flink-sql-connector-kinesis-4.0.0-1.16.jar"
 # The job's PARSE_READING UDF, built by the bootstrap action on every node: on the client's class path
 # (-C) so that Flink can compile the SQL operators while it builds the job graph (FLINK-28897).
 PARSER_JAR = f"{PREFIX}/lib/emberwatch-parse-reading.jar"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from pyflink.common.serialization import SimpleStringSchema
 from pyflink.datastream import StreamExecutionEnvironment
+from pyflink.java_gateway import get_gateway
 from pyflink.table import DataTypes, Schema, StreamTableEnvironment
 
 from jobs.bushfire.config import KinesisConfig, SourceConfig, SourceKind, WatermarkConfig
@@ -116,13 +117,19 @@ def _register_kinesis(
             f"it in Flink's lib/ folder"
         )
         raise ConfigError(msg) from exc
+    per_shard = parser is JvmParser.JAVA
+    if per_shard:
+        assigner = getattr(get_gateway().jvm.emberwatch.flink, "ParseReading$ShardWatermarks")
+        consumer._j_kinesis_consumer.setPeriodicWatermarkAssigner(assigner(watermarks.out_of_orderness_ms))
     records = env.add_source(consumer, source_name=f"kinesis:{kinesis.stream}")
-    schema = (
-        Schema.new_builder()
-        .column("f0", DataTypes.STRING())
-        .column_by_expression("rt", parser.event_time("f0"))
-        .watermark("rt", _watermark("rt", watermarks))
-        .build()
-    )
-    t_env.create_temporary_view(f"{name}_records", t_env.from_data_stream(records, schema))
+    schema = Schema.new_builder().column("f0", DataTypes.STRING())
+    if per_shard:  # the consumer's per-shard watermarks and timestamps (ts) carry over to the table
+        schema = schema.column_by_metadata("rt", DataTypes.TIMESTAMP_LTZ(3), "rowtime").watermark(
+            "rt", "SOURCE_WATERMARK()"
+        )
+    else:  # the SQL parser has no Java class: one watermark over all the shards a subtask reads
+        schema = schema.column_by_expression("rt", parser.event_time("f0")).watermark(
+            "rt", _watermark("rt", watermarks)
+        )
+    t_env.create_temporary_view(f"{name}_records", t_env.from_data_stream(records, schema.build()))
     t_env.create_temporary_view(name, t_env.sql_query(f"SELECT f0 AS line, rt FROM `{name}_records`"))

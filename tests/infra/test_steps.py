@@ -83,6 +83,7 @@ def test_bootstrap_fetches_the_connector_jar_the_steps_use() -> None:
     bootstrap = (TEMPLATE_PATH.parent.parent / "emr" / "bootstrap.sh").read_text()
     version = re.search(r"^CONNECTOR_VERSION=(\S+)$", bootstrap, re.M).group(1)
     assert steps.CONNECTOR_JAR.endswith(f"/flink-sql-connector-kinesis-{version}.jar")
+    assert steps.CONNECTOR_JAR.endswith(f"/{connector.KINESIS_CONNECTOR_JAR}")
     assert version == connector.KINESIS_CONNECTOR_VERSION
     pinned = re.search(r"^CONNECTOR_SHA256=(\S+)$", bootstrap, re.M).group(1)
     assert pinned == connector.KINESIS_CONNECTOR_SHA256, "bootstrap and the job pin the same jar"

@@ -36,7 +36,7 @@ def _new_stream(client, name: str, shards: int) -> str:
 
 def _kinesis_source(endpoint: str, stream: str, *extra: str) -> tuple[str, ...]:
     return ("--source", "kinesis", "--kinesis-stream", stream, "--kinesis-endpoint", endpoint,
-            "--kinesis-shard-idle", "2s", *extra)  # fmt: skip
+            "--kinesis-shard-idle", "30s", *extra)  # fmt: skip
 
 
 def _send_as_sensors_would(endpoint: str, stream: str, records: list, per_minute: int = 11) -> None:
@@ -56,7 +56,9 @@ def test_a_two_shard_stream_read_from_trim_horizon_alerts_the_truth_and_indexes_
     tmp_path: Path, kinesis_endpoint, opensearch_url
 ) -> None:
     """blog-11 with duplicates and malformed records, written by the simulator's Kinesis sink (keyed by
-    node) to a 2-shard stream, read by two source subtasks: every path alerted once, every malformed
+    node) to a 2-shard stream before the job starts, read as a backlog by two source subtasks (one may
+    get both shards and the other none): per-shard watermarks keep every reading on time (no
+    `late` dead letter), every path alerted once, every malformed
     record dead-lettered with its raw payload, every valid reading counted and indexed (once) in the real
     OpenSearch node."""
     sim = simulate(SimulationConfig.preset("blog-11").replace(
@@ -67,15 +69,15 @@ def test_a_two_shard_stream_read_from_trim_horizon_alerts_the_truth_and_indexes_
     client = boto3.client("kinesis", endpoint_url=kinesis_endpoint, region_name="us-east-1")
     stream = _new_stream(client, "job-trim-horizon", 2)
     with KinesisSink(stream, endpoint_url=kinesis_endpoint) as sink:
-        sink.write(records[:11])  # before the job: found only from TRIM_HORIZON
+        sink.write(records)  # all before the job: a backlog, read shard by shard
+    assert len({shard for shard, _, _ in read_stream(client, stream)}) == 2, "both shards hold records"
     out = tmp_path / "out"
     source = _kinesis_source(kinesis_endpoint, stream, "--kinesis-initpos", "TRIM_HORIZON")
     index = f"kinesis-e2e-{uuid.uuid4().hex[:8]}"
     sinks = ("--opensearch-url", opensearch_url, "--opensearch-index", index, "--bulk-size", "20",
              "--bulk-interval", "200ms")
-    with watched_job(tmp_path, "--idleness", "5s", "--max-runtime", "600s", *sinks, source=source) as job:
-        _send_as_sensors_would(kinesis_endpoint, stream, records[11:])
-        assert len({shard for shard, _, _ in read_stream(client, stream)}) == 2, "both shards hold records"
+    settings = ("--parallelism", "2", "--idleness", "5s", "--max-runtime", "600s")
+    with watched_job(tmp_path, *settings, *sinks, source=source) as job:
         done = wait_until(
             lambda: (_lines(out / "alerts.jsonl"), _lines(out / "dead-letters.jsonl")),
             lambda got: len(got[0]) >= len(sim.truth()) and len(got[1]) >= len(malformed), 420,
@@ -96,12 +98,23 @@ def test_a_two_shard_stream_read_from_trim_horizon_alerts_the_truth_and_indexes_
     client.indices.delete(index=f"{index}-*")
 
 
+def _tick_every_shard(client, stream: str, records: list) -> None:
+    """A cool reading 5 minutes after the last one into each shard: time moves on, as it does on a live
+    network, so the watermark passes the paths that ended in the last minute."""
+    last = max((r for r in records if isinstance(r, dict)), key=lambda r: r["ts"])
+    for number, shard in enumerate(client.list_shards(StreamName=stream)["Shards"]):
+        tick = {**last, "event_id": f"tick-{number}", "ts": last["ts"] + 300_000, "temperature": 20.0}
+        client.put_record(StreamName=stream, Data=json.dumps(tick).encode(), PartitionKey="tick",
+                          ExplicitHashKey=shard["HashKeyRange"]["StartingHashKey"])
+
+
 def _latest_checkpoint(root: Path) -> Path:
     done = [meta.parent for meta in root.glob("*/chk-*/_metadata")]
     assert done, f"no completed checkpoint under {root}"
     return max(done, key=lambda path: int(path.name.split("-")[1]))
 
 
+@pytest.mark.timeout(900)  # two job starts on a busy machine
 def test_a_job_killed_mid_stream_resumes_from_its_checkpoint_with_nothing_lost_or_repeated(
     tmp_path: Path, kinesis_endpoint, opensearch_url
 ) -> None:
@@ -109,7 +122,7 @@ def test_a_job_killed_mid_stream_resumes_from_its_checkpoint_with_nothing_lost_o
     the job (checkpoints every 500 ms) is killed with SIGKILL, Python and JVM at once. A new job
     restored from the last completed checkpoint reads on from the shard positions in it: the alert
     file then holds every path of the truth once, and OpenSearch every valid reading once."""
-    network = SimulationConfig.preset("demo").replace(minutes=20, faults=FaultConfig(duplicate_rate=0.1))
+    network = SimulationConfig.preset("demo").replace(minutes=16, faults=FaultConfig(duplicate_rate=0.1))
     sim = simulate(network)
     records = list(sim.delivered())
     valid = {r["event_id"] for r in sim.valid_delivered()}
@@ -138,6 +151,7 @@ def test_a_job_killed_mid_stream_resumes_from_its_checkpoint_with_nothing_lost_o
     alerts_before_kill = len(_lines(alerts))
     with watched_job(tmp_path / "second", *flags, "--restore-from", str(restored_from), source=source) as job:
         _send_as_sensors_would(kinesis_endpoint, stream, records[half:], per_minute=100)
+        _tick_every_shard(client, stream, records)
         got = wait_until(lambda: _lines(alerts), lambda lines: len(lines) >= len(sim.truth()), 420)
         indexed = wait_until(lambda: job.metrics("bushfire.documentsIndexed"),
                              lambda m: total(m, "bushfire.documentsIndexed") > 0, 60)
@@ -146,6 +160,7 @@ def test_a_job_killed_mid_stream_resumes_from_its_checkpoint_with_nothing_lost_o
     assert set(paths) == sim.truth(), f"{alerts_before_kill} alerts came before the kill"
     os_client = make_client(opensearch_url)
     os_client.indices.refresh(index=f"{index}-*")
-    assert os_client.count(index=f"{index}-*")["count"] == len(valid), "every reading once, replay or not"
+    count = os_client.count(index=f"{index}-*")["count"]
+    assert count == len(valid) + 2, "every reading (and the two ticks) once, replay or not"
     assert indexed
     os_client.indices.delete(index=f"{index}-*")

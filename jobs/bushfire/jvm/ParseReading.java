@@ -235,4 +235,25 @@ public final class ParseReading extends ScalarFunction {
             reading.flag("missing infectedBy");
         }
     }
+
+    /**
+     * Per-shard watermarks for the Kinesis source (FlinkKinesisConsumer.setPeriodicWatermarkAssigner):
+     * each shard gets bounded out-of-orderness over its own readings' ts, and the consumer emits the
+     * minimum over its shards. A watermark taken after the consumer would follow whichever shard was
+     * read furthest, so a backlog (a start from TRIM_HORIZON, a restore) made the other shards' readings
+     * late. A line without a ts counts as epoch 0, as the rowtime column does.
+     */
+    public static final class ShardWatermarks
+            extends org.apache.flink.streaming.api.functions.timestamps.BoundedOutOfOrdernessTimestampExtractor<String> {
+
+        public ShardWatermarks(long outOfOrdernessMs) {
+            super(org.apache.flink.streaming.api.windowing.time.Time.milliseconds(outOfOrdernessMs));
+        }
+
+        @Override
+        public long extractTimestamp(String line) {
+            Long ts = line == null ? null : parse(line).ts;
+            return ts == null ? 0L : ts;
+        }
+    }
 }
