@@ -348,8 +348,8 @@ OPTIONS: tuple[Option, ...] = (
     Option("--kinesis-shard-idle", ENV_KINESIS_SHARD_IDLE, _K.shard_idle_ms, parse_duration_ms,
            "a shard without records for this long stops holding back the watermark"),
     Option("--connector-jars", ENV_CONNECTOR_JARS, (), _jars,
-           "comma-separated jar paths/URLs added to pipeline.jars (the flink-sql-connector-kinesis "
-           "5.x-1.20 jar for --source kinesis, unless EMR already has it on the classpath)"),
+           "comma-separated jar paths/URLs added to pipeline.jars; for --source kinesis the pinned "
+           "flink-sql-connector-kinesis jar is found in set-up's Maven cache when not given"),
     # detection
     Option("--threshold", ENV_THRESHOLD, DEFAULT_THRESHOLD_C, float,
            "temperature (degrees C) every reading of a chain must reach"),
