@@ -3,6 +3,9 @@
 #
 #   ./scripts/demo.sh          simulate -> rolling JSONL files -> job on the local mini-cluster -> alerts
 #   ./scripts/demo.sh --sns    also publish each alert to SNS on a local moto_server (read back via SQS)
+#   ./scripts/demo.sh --rules  detection rules as data, changed live: the job starts with the five-node
+#                              `warning` rule; halfway through, the rules file is replaced (by rename)
+#                              with `warning` + a three-node `watch` rule, which starts alerting at once
 #   ./scripts/demo.sh --full   the production topology: Kinesis in, SNS + a real OpenSearch out
 #                              (scripts/demo-full.sh: kinesis-local, moto, OpenSearch 2.19; ~4 min)
 #
@@ -13,11 +16,13 @@ source "$(dirname "$0")/setup.sh"
 cd "$EMBERWATCH_ROOT"
 
 SNS=0
+RULES=0
 for arg in "$@"; do
     case "$arg" in
         --sns) SNS=1 ;;
+        --rules) RULES=1 ;;
         --full) exec "$(dirname "$0")/demo-full.sh" ;;
-        -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
         *) echo "unknown argument: $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -57,6 +62,16 @@ EOF
     log "SNS topic $TOPIC_ARN on moto_server $ENDPOINT (queue bushfire-alerts-inbox subscribed)"
 fi
 
+# Optional: rules as data (docs/rules.md). The file is watched while the job runs.
+RULES_FLAGS=()
+if [ "$RULES" = 1 ]; then
+    cat >"$OUT/rules.json" <<'EOF_RULES'
+[{"id": "warning", "regions": ["*"], "threshold": 50, "chain_length": 5, "window": "10m", "severity": "warning"}]
+EOF_RULES
+    RULES_FLAGS=(--rules "$OUT/rules.json")
+    log "rules: $OUT/rules.json (warning: 5 nodes in 10 min); a watch rule is added halfway"
+fi
+
 # 1. The job watches the directory (event time, 60 s out-of-orderness for the simulator's delays and
 #    clock skew); alerts appear on the console as they are detected. It stops on SIGTERM (below) or
 #    after 15 minutes at the latest (a safety limit).
@@ -64,7 +79,7 @@ log "bushfire job on the local mini-cluster, watching $OUT/readings"
 : >"$OUT/console.txt"
 "$PY" -m jobs.bushfire --source files --input "$OUT/readings" --monitor-interval 1s \
     --out-of-orderness 60s --alerts-out "$OUT/alerts.jsonl" --dead-letters "$OUT/dead-letters.jsonl" \
-    --max-runtime 15min "${SNS_FLAGS[@]}" >"$OUT/console.txt" 2>"$OUT/job.log" &
+    --max-runtime 15min "${SNS_FLAGS[@]}" "${RULES_FLAGS[@]}" >"$OUT/console.txt" 2>"$OUT/job.log" &
 JOB_PID=$!
 PIDS+=($JOB_PID)
 tail -n +1 -f --pid "$JOB_PID" "$OUT/console.txt" &
@@ -85,6 +100,19 @@ done
 #    written 60x faster than real time as rolling files (each one appears atomically, about every 3 s,
 #    so the job reads them in order).
 log "simulator -> $OUT/readings (rolling files, about 45 s)"
+if [ "$RULES" = 1 ]; then
+    # Halfway through, replace the rules file atomically: the job picks the change up within seconds.
+    (
+        sleep 22
+        cat >"$OUT/.rules.json" <<'EOF_RULES'
+[{"id": "warning", "regions": ["*"], "threshold": 50, "chain_length": 5, "window": "10m", "severity": "warning"},
+ {"id": "watch", "regions": ["*"], "threshold": 50, "chain_length": 3, "window": "5m", "severity": "watch"}]
+EOF_RULES
+        mv "$OUT/.rules.json" "$OUT/rules.json"
+        echo "[demo] rules file replaced: warning + watch (3 nodes in 5 min)" >&2
+    ) &
+    PIDS+=($!)
+fi
 "$PY" -m simulator --preset demo --minutes 45 --sink dir --out "$OUT/readings" --records-per-file 300 \
     --rate x60 --truth "$OUT/truth.json" --quiet
 sleep 8  # the last file is picked up within a second; give the job a moment to process it
@@ -104,7 +132,12 @@ out = Path(sys.argv[1])
 alerts = [json.loads(line) for line in (out / "alerts.jsonl").open()]
 truth = json.loads((out / "truth.json").read_text())
 paths = truth.get("paths", truth.get("alerted_paths", []))
-found = {(a["region"], tuple(a["path"])) for a in alerts}
+by_rule = {}
+for a in alerts:
+    by_rule[a.get("rule_id", "-")] = by_rule.get(a.get("rule_id", "-"), 0) + 1
+if set(by_rule) != {"-"}:
+    print(f"\nalerts per rule: {by_rule} (the truth below is for five-node paths: the warning rule)")
+found = {(a["region"], tuple(a["path"])) for a in alerts if a.get("rule_id", "warning") == "warning"}
 want = {(p["region"], tuple(p["path"])) for p in paths} if paths and isinstance(paths[0], dict) else set()
 dead = (out / "dead-letters.jsonl").read_text().splitlines() if (out / "dead-letters.jsonl").exists() else []
 reasons = {}
