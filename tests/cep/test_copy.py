@@ -216,5 +216,12 @@ def test_copy_shares_partial_matches_and_events_but_no_container() -> None:
     for mine, theirs in zip(run.buckets, other.buckets):
         assert mine is not theirs
     assert run.expiries is not other.expiries and run.expiry_groups is not other.expiry_groups
+    # record lists are only appended to, so sharing them would not change results, but each run
+    # would keep (and skip) the other's records for ever
+    assert run.expiry_groups and set(run.expiry_groups) == set(other.expiry_groups)
+    for start, records in other.expiry_groups.items():
+        assert records == run.expiry_groups[start] and records is not run.expiry_groups[start]
+    assert [group[2] for group in other.expiries] == [other.expiry_groups[g[1]] for g in other.expiries]
+    assert all(group[2] is other.expiry_groups[group[1]] for group in other.expiries)
     assert run.completed is not other.completed and run.completed.keys is not other.completed.keys
     assert run.frontier is not other.frontier and run.ctx is not other.ctx
