@@ -262,7 +262,8 @@ class NfaRun:
         are copied: the buckets (and their per-key groups), the expiry queues and groups, the
         dedupe frontier and the complete-match heap. Buckets stay keyed by `id(pm)`, which is
         right for both runs because they hold the very same partial match objects. The
-        compiled NFA, its per-state analysis and the clock are shared read-only.
+        compiled NFA, its per-state analysis and the clock are shared read-only. A new mutable
+        attribute must be copied here too (tests/cep/test_copy.py lists them all).
         """
         other = NfaRun.__new__(NfaRun)
         other.__dict__.update(self.__dict__)  # the read-only parts; mutable ones replaced below

@@ -225,3 +225,21 @@ def test_copy_shares_partial_matches_and_events_but_no_container() -> None:
     assert all(group[2] is other.expiry_groups[group[1]] for group in other.expiries)
     assert run.completed is not other.completed and run.completed.keys is not other.completed.keys
     assert run.frontier is not other.frontier and run.ctx is not other.ctx
+
+
+def test_copy_knows_every_attribute_of_the_run_and_the_matcher() -> None:
+    # `copy` shares every attribute it does not replace: a new attribute must be sorted into one
+    # of these lists (and, when mutable, copied in `NfaRun.copy` / `Matcher.copy`)
+    copied_run = {"buckets", "completed", "ctx", "expiries", "expiry_groups", "frontier", "timed_expiries"}
+    values_of_run = {"next_expiry", "seq", "timed_order"}  # ints: rebinding never affects the other run
+    shared_run = {"dedupe_key", "infos", "live", "nfa", "skip", "start_info", "state_windows", "window"}
+    matcher = Matcher(_previous_and_current())
+    assert set(vars(matcher._run)) == copied_run | values_of_run | shared_run
+    assert set(vars(matcher)) == {"_expired", "_restored_timeouts", "_run"} | {
+        "_options", "_pattern", "_plan", "_prefilter"
+    }
+    copied = matcher.copy()
+    for name in copied_run:
+        assert getattr(copied._run, name) is not getattr(matcher._run, name), name
+    for name in shared_run:
+        assert getattr(copied._run, name) is getattr(matcher._run, name), name
