@@ -206,11 +206,29 @@ class Matcher:
         return len(self._run.partial_matches())
 
     def copy(self) -> Matcher:
-        """An independent matcher in the same state (events shared, partial matches not).
+        """An independent matcher in the same state, made without serializing anything.
 
-        Goes through `snapshot`/`restore`, so it needs nothing from the runtime's internals; used by
-        `cep.early` to run a matcher ahead of the watermark.
+        Used by `cep.early` to rebuild the matcher it runs ahead of the watermark, so it must be
+        cheap with hundreds of partial matches: the runtime copies only its mutable containers
+        and shares the immutable partial matches and buffer nodes (`NfaRun.copy`). Events are
+        shared, not copied (the matcher never changes them). Feeding the copy and the original
+        different events afterwards gives each exactly what a fresh matcher fed the same whole
+        sequence gives.
         """
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)  # pattern, compiled plan, prefilter, options: read-only
+        other._run = self._run.copy()
+        other._expired = self._expired[:]  # (partial match, timeout ts) tuples: immutable
+        # match dicts from a version-1 snapshot are handed to the caller later: one copy each
+        other._restored_timeouts = [
+            ({stage: list(events) for stage, events in match.items()}, ts)
+            for match, ts in self._restored_timeouts
+        ]
+        return other
+
+    def copy_via_snapshot(self) -> Matcher:
+        """The former `copy`: a round trip through `snapshot`/`restore` (kept to compare with
+        `copy` in tests and in bench/matcher_copy.py)."""
         use_prefilter, use_shortcuts = self._options
         return Matcher.restore(
             self._pattern, self.snapshot(), use_prefilter=use_prefilter, use_shortcuts=use_shortcuts

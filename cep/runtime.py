@@ -254,6 +254,36 @@ class NfaRun:
         # entries of partial matches that moved on are dropped lazily or when they expire
         self.frontier: dict = {}
 
+    def copy(self) -> NfaRun:
+        """An independent run in the same state, sharing everything immutable.
+
+        Partial matches, buffer nodes, ranks and bucket keys are immutable tuples (or values),
+        so both runs share them; only the containers that `process`, `add` and `expire` change
+        are copied: the buckets (and their per-key groups), the expiry queues and groups, the
+        dedupe frontier and the complete-match heap. Buckets stay keyed by `id(pm)`, which is
+        right for both runs because they hold the very same partial match objects. The
+        compiled NFA, its per-state analysis and the clock are shared read-only. A new mutable
+        attribute must be copied here too (tests/cep/test_copy.py lists them all).
+        """
+        other = NfaRun.__new__(NfaRun)
+        other.__dict__.update(self.__dict__)  # the read-only parts; mutable ones replaced below
+        other.ctx = _Context(None, 0, self.ctx.clock)
+        buckets = []
+        for info, bucket in zip(self.infos, self.buckets):
+            if info.index is None:
+                buckets.append(dict(bucket))
+            else:
+                buckets.append({key: dict(group) for key, group in bucket.items()})
+        other.buckets = buckets
+        other.completed = self.completed.copy()
+        other.timed_expiries = self.timed_expiries[:]  # a heap of tuples: a copied list stays a heap
+        groups = {start_seq: records[:] for start_seq, records in self.expiry_groups.items()}
+        # each queued group's record list must be the copied one its `expiry_groups` entry holds
+        other.expiry_groups = groups
+        other.expiries = deque((expiry, start, groups[start]) for expiry, start, _records in self.expiries)
+        other.frontier = {key: entries[:] for key, entries in self.frontier.items()}
+        return other
+
     # ------------------------------------------------------------------ inspection
     def partial_matches(self) -> list[tuple[State, PartialMatch]]:
         out = []
