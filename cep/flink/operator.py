@@ -40,6 +40,7 @@ so a restored job emits each match once too.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
@@ -149,6 +150,9 @@ class CepFunction(KeyedProcessFunction):
         ``"fail"`` (see `cep.Matcher`). None: unbounded, as Flink.
     """
 
+    #: How often (at most) the ``livePartialMatches`` / ``bufferedEvents`` gauges are recounted.
+    GAUGE_REFRESH_S = 1.0
+
     def __init__(
         self,
         pattern: Any,
@@ -224,8 +228,11 @@ class CepFunction(KeyedProcessFunction):
         self._rebuilds = metrics.counter("earlyRebuilds")
         self._evicted_partial = metrics.counter("evictedPartialMatches")
         self._evicted_buffered = metrics.counter("evictedBufferedEvents")
-        metrics.gauge("livePartialMatches", self._live_partial_matches)
-        metrics.gauge("bufferedEvents", self._buffered_events)
+        # gauges read values the operator thread refreshes (a reporter may call them from another thread)
+        self._gauge_values = {"livePartialMatches": 0, "bufferedEvents": 0}
+        self._gauges_at = 0.0
+        metrics.gauge("livePartialMatches", lambda: self._gauge_values["livePartialMatches"])
+        metrics.gauge("bufferedEvents", lambda: self._gauge_values["bufferedEvents"])
         self._metrics_scope = StepMetricsScope()  # matches are counted in on_timer
         self._dropped = 0
 
@@ -236,6 +243,10 @@ class CepFunction(KeyedProcessFunction):
     # -- Flink callbacks ----------------------------------------------------------------------------
 
     def process_element(self, event: Any, ctx: KeyedProcessFunction.Context):
+        yield from self._process_element(event, ctx)
+        self._refresh_gauges()
+
+    def _process_element(self, event: Any, ctx: KeyedProcessFunction.Context):
         self._metrics_scope.remember()
         self._events_in.inc()
         timers = ctx.timer_service()
@@ -293,13 +304,15 @@ class CepFunction(KeyedProcessFunction):
             del state.buffered[timestamp]
             self._buffer.remove(timestamp)  # the key's timer may now be early: it then finds nothing due
 
-    def _live_partial_matches(self) -> int:
-        """Gauge: live partial matches of the keys held in memory."""
-        return sum(s.matcher.partial_match_count() for s in self._keys.values())
-
-    def _buffered_events(self) -> int:
-        """Gauge: events buffered until the watermark, over the keys held in memory."""
-        return sum(len(events) for s in self._keys.values() for events in s.buffered.values())
+    def _refresh_gauges(self) -> None:
+        """Recount the gauges' values over the keys held in memory, at most every `GAUGE_REFRESH_S`."""
+        now = time.monotonic()
+        if now - self._gauges_at < self.GAUGE_REFRESH_S:
+            return
+        self._gauges_at = now
+        states = self._keys.values()
+        self._gauge_values["livePartialMatches"] = sum(s.matcher.partial_match_count() for s in states)
+        self._gauge_values["bufferedEvents"] = sum(len(e) for s in states for e in s.buffered.values())
 
     def _early(self, key: Any, event: Any, timestamp: int, state: _KeyState):
         """Emit the matches `event` completes among the events arrived so far (early results)."""
@@ -318,6 +331,10 @@ class CepFunction(KeyedProcessFunction):
         return self._can_matter is None or self._can_matter(event, None)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        yield from self._on_timer(timestamp, ctx)
+        self._refresh_gauges()
+
+    def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         with self._metrics_scope.entered():
             if self._processing_time:
                 yield from self._advance_now(timestamp, ctx)

@@ -98,6 +98,7 @@ class _Ctx:
 
 def _function(**bounds) -> tuple[CepFunction, _Runtime, _Ctx]:
     function = CepFunction(multiplying(), lambda match, ctx: [match], **bounds)
+    function.GAUGE_REFRESH_S = 0.0  # recount after every call (default: at most once a second)
     runtime = _Runtime()
     function.open(runtime)
     return function, runtime, _Ctx(_Timers())
