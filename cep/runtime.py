@@ -301,6 +301,43 @@ class NfaRun:
             return False
         return all(not self.buckets[info.state.sid] for info in self.live)
 
+    def partial_match_count(self) -> int:
+        """How many partial matches are alive, without listing them (cheap enough per event)."""
+        total = 0
+        for info in self.live:
+            bucket = self.buckets[info.state.sid]
+            if info.index is not None:
+                total += sum(len(group) for group in bucket.values())
+            else:
+                total += len(bucket)
+        return total
+
+    def evict(self, count: int, newest: bool) -> int:
+        """Drop `count` partial matches: the oldest (earliest first event, then rank) or the newest.
+
+        Used by a matcher's `max_partial_matches` cap. Expiry records of evicted partial matches
+        are skipped when they come due, as for partial matches that moved on. Returns how many
+        were dropped.
+        """
+        if count <= 0:
+            return 0
+        located = []  # (visit key, state id, bucket key, pm)
+        for info in self.live:
+            sid = info.state.sid
+            bucket = self.buckets[sid]
+            if info.index is not None:
+                for key, group in bucket.items():
+                    located.extend((_pm_visit_key(pm), sid, key, pm) for pm in group.values())
+            else:
+                located.extend((_pm_visit_key(pm), sid, None, pm) for pm in bucket.values())
+        pick = heapq.nlargest if newest else heapq.nsmallest
+        victims = pick(count, located, key=_first)
+        for _order, sid, key, pm in victims:
+            self._take_out(sid, key, pm)
+            if self.dedupe_key is not None:
+                self._forget(sid, pm)
+        return len(victims)
+
     def add(self, state: State, pm: PartialMatch, key_sequence: Optional[tuple] = None) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
         info = self.infos[state.sid]
@@ -776,6 +813,10 @@ def _visit_key(final: Final) -> tuple:
 
 def _pm_visit_key(pm: PartialMatch) -> tuple:
     return (pm[1], pm[2], pm[3])
+
+
+def _first(item: tuple) -> Any:
+    return item[0]
 
 
 def lineage_key(pm: PartialMatch) -> tuple:
