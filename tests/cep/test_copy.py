@@ -236,7 +236,9 @@ def test_copy_knows_every_attribute_of_the_run_and_the_matcher() -> None:
     matcher = Matcher(_previous_and_current())
     assert set(vars(matcher._run)) == copied_run | values_of_run | shared_run
     assert set(vars(matcher)) == {"_expired", "_restored_timeouts", "_run"} | {
-        "_options", "_pattern", "_plan", "_prefilter"
+        "_options", "_pattern", "_plan", "_prefilter",  # read-only
+        "_caps", "max_partial_matches", "on_overflow",  # read-only caps (bounded state)
+        "evicted_partial_matches",  # an int: rebinding never affects the other matcher
     }
     copied = matcher.copy()
     for name in copied_run:
