@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from cep import conditions
 from cep.aftermatch import AfterMatchSkipStrategy
-from cep.errors import BufferStateError, CepError, ConditionError, MalformedPatternError
+from cep.errors import BufferStateError, CepError, ConditionError, MalformedPatternError, StateLimitError
 from cep.matcher import Matcher
 from cep.pattern import Pattern, WithinType
 
@@ -20,6 +20,7 @@ __all__ = [
     "MalformedPatternError",
     "Matcher",
     "Pattern",
+    "StateLimitError",
     "WithinType",
     "conditions",
 ]

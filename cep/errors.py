@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-__all__ = ["BufferStateError", "CepError", "ConditionError", "MalformedPatternError"]
+from typing import Optional
+
+__all__ = ["BufferStateError", "CepError", "ConditionError", "MalformedPatternError", "StateLimitError"]
 
 
 class CepError(Exception):
@@ -19,3 +21,17 @@ class ConditionError(CepError):
 
 class BufferStateError(CepError):
     """A snapshot that cannot be restored (corrupt, or taken with a different pattern)."""
+
+
+class StateLimitError(CepError):
+    """A per-key state cap (`max_partial_matches`, buffered events) was exceeded under `on_overflow="fail"`.
+
+    `limit` is the cap, `count` what there would have been; `matches` holds the matches the
+    offending event completed (they are not lost: the caller decides what to do with them).
+    """
+
+    def __init__(self, message: str, limit: int, count: int, matches: Optional[list] = None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.count = count
+        self.matches = matches if matches is not None else []

@@ -34,6 +34,13 @@ class JavaPriorityQueue:
     def __bool__(self) -> bool:
         return bool(self.keys)
 
+    def copy(self) -> JavaPriorityQueue:
+        """An independent queue with the same array (keys and items themselves are shared)."""
+        other = JavaPriorityQueue()
+        other.keys = self.keys[:]
+        other.items = self.items[:]
+        return other
+
     def __iter__(self) -> Iterator[Any]:
         """The items in array order (what Java's iterator visits), not in priority order."""
         return iter(self.items)

@@ -18,18 +18,22 @@ import weakref
 from typing import Any, Callable, Optional
 
 from cep.analysis import prefilter as compute_prefilter
-from cep.errors import BufferStateError, CepError, ConditionError
+from cep.errors import BufferStateError, CepError, ConditionError, StateLimitError
 from cep.nfa import Nfa, compile_pattern
 from cep.pattern import Pattern
 from cep.runtime import NfaRun, lineage_key
 
-__all__ = ["Matcher"]
+__all__ = ["OVERFLOW_POLICIES", "Matcher"]
+
+#: What a matcher does when a key would hold more than `max_partial_matches` partial matches.
+OVERFLOW_POLICIES = ("drop_oldest", "drop_newest", "fail")
 
 Match = dict  # stage name -> list of events
 Timeout = tuple  # (partial match dict, timeout timestamp)
 
-# 1: timeouts held as materialized dicts; 2: partial matches without ranks (both still restorable)
-_SNAPSHOT_VERSION = 3
+# 1: timeouts held as materialized dicts; 2: partial matches without ranks; 3: no eviction
+# counter (all still restorable)
+_SNAPSHOT_VERSION = 4
 
 
 class _Plan:
@@ -101,6 +105,14 @@ class Matcher:
         What a condition's `ctx.current_processing_time()` returns (ms): by default the wall
         clock, as Flink's processing-time service; give a function to control it (tests,
         replays).
+    max_partial_matches
+        Cap on this key's live partial matches (None: unbounded, as Flink). Checked after each
+        event; what goes over the cap is handled by `on_overflow`.
+    on_overflow
+        ``"drop_oldest"`` (default: evict the partial matches with the earliest first event, then
+        rank), ``"drop_newest"`` (evict the latest ones) or ``"fail"`` (raise `StateLimitError`,
+        which carries the event's matches; the state keeps the event's effects). Evictions are
+        counted in `evicted_partial_matches`.
 
     Notes
     -----
@@ -120,7 +132,17 @@ class Matcher:
         use_prefilter: bool = True,
         use_shortcuts: bool = True,
         clock: Optional[Callable[[], int]] = None,
+        max_partial_matches: Optional[int] = None,
+        on_overflow: str = "drop_oldest",
     ) -> None:
+        if max_partial_matches is not None and max_partial_matches < 0:
+            raise ValueError(f"max_partial_matches must be >= 0 or None, got {max_partial_matches}")
+        if on_overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"on_overflow must be one of {OVERFLOW_POLICIES}, got {on_overflow!r}")
+        self.max_partial_matches = max_partial_matches
+        self.on_overflow = on_overflow
+        #: partial matches dropped by the `max_partial_matches` cap, over the key's life (snapshotted)
+        self.evicted_partial_matches = 0
         self._pattern = pattern
         self._plan = _plan_for(pattern, use_prefilter)
         if clock is None:
@@ -132,6 +154,7 @@ class Matcher:
         self._expired: list = []
         self._restored_timeouts: list[Timeout] = []  # from a version-1 snapshot
         self._options = (use_prefilter, use_shortcuts)
+        self._caps = {"max_partial_matches": max_partial_matches, "on_overflow": on_overflow}
 
     @property
     def nfa(self) -> Nfa:
@@ -178,7 +201,28 @@ class Matcher:
                 f"a condition raised {type(exc).__name__}: {exc} on the event {event!r:.300}; "
                 "the event was not applied and the matcher state is unchanged"
             ) from exc
-        return matches + got if matches else got
+        out = matches + got if matches else got
+        if self.max_partial_matches is not None:
+            self._enforce_cap(out)
+        return out
+
+    def _enforce_cap(self, matches: list[Match]) -> None:
+        """Apply `on_overflow` when more than `max_partial_matches` partial matches are alive."""
+        cap = self.max_partial_matches
+        count = self._run.partial_match_count()
+        if count <= cap:  # type: ignore[operator]
+            return
+        if self.on_overflow == "fail":
+            raise StateLimitError(
+                f"{count} live partial matches for this key exceed max_partial_matches={cap}; "
+                "tighten the pattern (within, followed_by instead of followed_by_any) or choose "
+                "on_overflow='drop_oldest'/'drop_newest'",
+                limit=cap,  # type: ignore[arg-type]
+                count=count,
+                matches=matches,
+            )
+        newest = self.on_overflow == "drop_newest"
+        self.evicted_partial_matches += self._run.evict(count - cap, newest)  # type: ignore[operator]
 
     def advance_time(self, timestamp: int) -> tuple[list[Match], list[Timeout]]:
         """Declare that no event older than `timestamp` will come; returns (matches, timeouts).
@@ -203,17 +247,39 @@ class Matcher:
 
     def partial_match_count(self) -> int:
         """How many partial matches are alive (for monitoring and tests)."""
-        return len(self._run.partial_matches())
+        return self._run.partial_match_count()
 
     def copy(self) -> Matcher:
-        """An independent matcher in the same state (events shared, partial matches not).
+        """An independent matcher in the same state, made without serializing anything.
 
-        Goes through `snapshot`/`restore`, so it needs nothing from the runtime's internals; used by
-        `cep.early` to run a matcher ahead of the watermark.
+        Used by `cep.early` to rebuild the matcher it runs ahead of the watermark, so it must be
+        cheap with hundreds of partial matches: the runtime copies only its mutable containers
+        and shares the immutable partial matches and buffer nodes (`NfaRun.copy`). Events are
+        shared, not copied (the matcher never changes them). Feeding the copy and the original
+        different events afterwards gives each exactly what a fresh matcher fed the same whole
+        sequence gives.
         """
+        other = type(self).__new__(type(self))
+        other.__dict__.update(self.__dict__)  # pattern, compiled plan, prefilter, options: read-only
+        other._run = self._run.copy()
+        other._expired = self._expired[:]  # (partial match, timeout ts) tuples: immutable
+        # match dicts from a version-1 snapshot are handed to the caller later: one copy each
+        other._restored_timeouts = [
+            ({stage: list(events) for stage, events in match.items()}, ts)
+            for match, ts in self._restored_timeouts
+        ]
+        return other
+
+    def copy_via_snapshot(self) -> Matcher:
+        """The former `copy`: a round trip through `snapshot`/`restore` (kept to compare with
+        `copy` in tests and in bench/matcher_copy.py)."""
         use_prefilter, use_shortcuts = self._options
         return Matcher.restore(
-            self._pattern, self.snapshot(), use_prefilter=use_prefilter, use_shortcuts=use_shortcuts
+            self._pattern,
+            self.snapshot(),
+            use_prefilter=use_prefilter,
+            use_shortcuts=use_shortcuts,
+            **self._caps,
         )
 
     # ------------------------------------------------------------------ snapshots
@@ -272,6 +338,7 @@ class Matcher:
             completed,
             expired,
             self._restored_timeouts,
+            self.evicted_partial_matches,
         )
         return pickle.dumps(payload, protocol=4)
 
@@ -281,14 +348,19 @@ class Matcher:
         try:
             payload = pickle.loads(blob)
             version = payload[0]
+            evicted = 0
             if version == 1:
                 _v, fingerprint, seq, names, events, nodes, pms, completed, timeouts = payload
                 expired: list = []
-            else:
+            elif version < 4:
                 _v, fingerprint, seq, names, events, nodes, pms, completed, expired, timeouts = payload
+            else:
+                _v, fingerprint, seq, names, events, nodes, pms, completed, expired, timeouts, evicted = (
+                    payload
+                )
         except Exception as exc:
             raise BufferStateError(f"not a cep matcher snapshot: {exc}") from exc
-        if version not in (1, 2, _SNAPSHOT_VERSION):
+        if version not in (1, 2, 3, _SNAPSHOT_VERSION):
             raise BufferStateError(
                 f"snapshot version {version} is not supported (expected {_SNAPSHOT_VERSION})"
             )
@@ -326,6 +398,7 @@ class Matcher:
             window = matcher.window_ms
             matcher._expired = [(pm, pm[1] + window) for pm in _unflatten(expired, built, version)]
         matcher._restored_timeouts = list(timeouts)
+        matcher.evicted_partial_matches = evicted
         return matcher
 
 

@@ -254,6 +254,36 @@ class NfaRun:
         # entries of partial matches that moved on are dropped lazily or when they expire
         self.frontier: dict = {}
 
+    def copy(self) -> NfaRun:
+        """An independent run in the same state, sharing everything immutable.
+
+        Partial matches, buffer nodes, ranks and bucket keys are immutable tuples (or values),
+        so both runs share them; only the containers that `process`, `add` and `expire` change
+        are copied: the buckets (and their per-key groups), the expiry queues and groups, the
+        dedupe frontier and the complete-match heap. Buckets stay keyed by `id(pm)`, which is
+        right for both runs because they hold the very same partial match objects. The
+        compiled NFA, its per-state analysis and the clock are shared read-only. A new mutable
+        attribute must be copied here too (tests/cep/test_copy.py lists them all).
+        """
+        other = NfaRun.__new__(NfaRun)
+        other.__dict__.update(self.__dict__)  # the read-only parts; mutable ones replaced below
+        other.ctx = _Context(None, 0, self.ctx.clock)
+        buckets = []
+        for info, bucket in zip(self.infos, self.buckets):
+            if info.index is None:
+                buckets.append(dict(bucket))
+            else:
+                buckets.append({key: dict(group) for key, group in bucket.items()})
+        other.buckets = buckets
+        other.completed = self.completed.copy()
+        other.timed_expiries = self.timed_expiries[:]  # a heap of tuples: a copied list stays a heap
+        groups = {start_seq: records[:] for start_seq, records in self.expiry_groups.items()}
+        # each queued group's record list must be the copied one its `expiry_groups` entry holds
+        other.expiry_groups = groups
+        other.expiries = deque((expiry, start, groups[start]) for expiry, start, _records in self.expiries)
+        other.frontier = {key: entries[:] for key, entries in self.frontier.items()}
+        return other
+
     # ------------------------------------------------------------------ inspection
     def partial_matches(self) -> list[tuple[State, PartialMatch]]:
         out = []
@@ -270,6 +300,43 @@ class NfaRun:
         if self.completed:
             return False
         return all(not self.buckets[info.state.sid] for info in self.live)
+
+    def partial_match_count(self) -> int:
+        """How many partial matches are alive, without listing them (cheap enough per event)."""
+        total = 0
+        for info in self.live:
+            bucket = self.buckets[info.state.sid]
+            if info.index is not None:
+                total += sum(len(group) for group in bucket.values())
+            else:
+                total += len(bucket)
+        return total
+
+    def evict(self, count: int, newest: bool) -> int:
+        """Drop `count` partial matches: the oldest (earliest first event, then rank) or the newest.
+
+        Used by a matcher's `max_partial_matches` cap. Expiry records of evicted partial matches
+        are skipped when they come due, as for partial matches that moved on. Returns how many
+        were dropped.
+        """
+        if count <= 0:
+            return 0
+        located = []  # (visit key, state id, bucket key, pm)
+        for info in self.live:
+            sid = info.state.sid
+            bucket = self.buckets[sid]
+            if info.index is not None:
+                for key, group in bucket.items():
+                    located.extend((_pm_visit_key(pm), sid, key, pm) for pm in group.values())
+            else:
+                located.extend((_pm_visit_key(pm), sid, None, pm) for pm in bucket.values())
+        pick = heapq.nlargest if newest else heapq.nsmallest
+        victims = pick(count, located, key=_first)
+        for _order, sid, key, pm in victims:
+            self._take_out(sid, key, pm)
+            if self.dedupe_key is not None:
+                self._forget(sid, pm)
+        return len(victims)
 
     def add(self, state: State, pm: PartialMatch, key_sequence: Optional[tuple] = None) -> None:
         """Put a partial match into its state's bucket (keyed when the state is indexed)."""
@@ -746,6 +813,10 @@ def _visit_key(final: Final) -> tuple:
 
 def _pm_visit_key(pm: PartialMatch) -> tuple:
     return (pm[1], pm[2], pm[3])
+
+
+def _first(item: tuple) -> Any:
+    return item[0]
 
 
 def lineage_key(pm: PartialMatch) -> tuple:

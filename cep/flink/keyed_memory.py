@@ -34,6 +34,10 @@ class KeysInMemory(Generic[V]):
         self.put(key, value)
         return value
 
+    def values(self) -> list[V]:
+        """The values held in memory now (for gauges: keys forgotten from memory are not in it)."""
+        return list(self._values.values())
+
     def put(self, key: Any, value: V) -> None:
         self._values[key] = value
         self._values.move_to_end(key)

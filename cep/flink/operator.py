@@ -16,6 +16,9 @@ buffered timestamp and one per new partial match at timestamp + window, see docs
 4. When the timer fires, the buffered events up to the watermark are fed to the matcher in timestamp
    order (ties in arrival order), time is advanced before each timestamp and finally to the watermark,
    so `within` timeouts fire; then the timer is moved to the key's next wake-up time.
+   With `max_buffered_events` (`PatternStream.bounded`), a key holding that many buffered events
+   evicts its oldest one (earliest timestamp, first arrived), drops the new one, or raises
+   `StateLimitError`, by `on_overflow`; evictions are counted (``evictedBufferedEvents``).
 5. The matcher's snapshot is written to ValueState only when it changed; both states are cleared when
    the matcher is empty and nothing is buffered.
 
@@ -37,6 +40,7 @@ so a restored job emits each match once too.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from typing import Any, Callable, Optional
 
@@ -45,6 +49,7 @@ from pyflink.datastream import KeyedProcessFunction, OutputTag, RuntimeContext
 from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from cep.early import EarlyResults, check_early_results
+from cep.errors import StateLimitError
 from cep.flink.keyed_memory import KeysInMemory
 from cep.flink.match_ids import EventIdFn, default_event_id, match_id
 from cep.flink.timer_metrics import StepMetricsScope
@@ -139,7 +144,14 @@ class CepFunction(KeyedProcessFunction):
         Names an event inside a match id (see `cep.flink.match_ids`).
     early_results:
         Emit each match when its last event arrives (monotone patterns only, see `cep.early`).
+    max_partial_matches, max_buffered_events, on_overflow:
+        Per-key caps on live partial matches (passed to the matcher) and on events buffered until
+        the watermark, and what to do beyond them: ``"drop_oldest"``, ``"drop_newest"`` or
+        ``"fail"`` (see `cep.Matcher`). None: unbounded, as Flink.
     """
+
+    #: How often (at most) the ``livePartialMatches`` / ``bufferedEvents`` gauges are recounted.
+    GAUGE_REFRESH_S = 1.0
 
     def __init__(
         self,
@@ -153,7 +165,17 @@ class CepFunction(KeyedProcessFunction):
         event_id: EventIdFn = default_event_id,
         matcher_type: Any = None,
         early_results: bool = False,
+        max_partial_matches: Optional[int] = None,
+        max_buffered_events: Optional[int] = None,
+        on_overflow: str = "drop_oldest",
     ) -> None:
+        if max_buffered_events is not None and max_buffered_events < 1:
+            raise ValueError(f"max_buffered_events must be >= 1 or None, got {max_buffered_events}")
+        self._caps: dict = {}
+        if max_partial_matches is not None:
+            self._caps = {"max_partial_matches": max_partial_matches, "on_overflow": on_overflow}
+        self._max_buffered = max_buffered_events
+        self._on_overflow = on_overflow
         if early_results:
             if processing_time:
                 raise ValueError("early results are for event time; in processing time every match is early")
@@ -175,7 +197,7 @@ class CepFunction(KeyedProcessFunction):
             from cep import Matcher
 
             self._matcher_type = Matcher
-        probe = self._matcher_type(self._pattern)
+        probe = self._matcher_type(self._pattern, **self._caps)
         # gaps after an event at which its partial matches may time out: the first-to-last
         # window and every PREVIOUS_AND_CURRENT window (measured from a partial match's last event)
         nfa = probe.nfa
@@ -204,6 +226,13 @@ class CepFunction(KeyedProcessFunction):
         self._timeouts_out = metrics.counter("timeouts")
         self._early_out = metrics.counter("earlyMatches")
         self._rebuilds = metrics.counter("earlyRebuilds")
+        self._evicted_partial = metrics.counter("evictedPartialMatches")
+        self._evicted_buffered = metrics.counter("evictedBufferedEvents")
+        # gauges read values the operator thread refreshes (a reporter may call them from another thread)
+        self._gauge_values = {"livePartialMatches": 0, "bufferedEvents": 0}
+        self._gauges_at = 0.0
+        metrics.gauge("livePartialMatches", lambda: self._gauge_values["livePartialMatches"])
+        metrics.gauge("bufferedEvents", lambda: self._gauge_values["bufferedEvents"])
         self._metrics_scope = StepMetricsScope()  # matches are counted in on_timer
         self._dropped = 0
 
@@ -214,6 +243,10 @@ class CepFunction(KeyedProcessFunction):
     # -- Flink callbacks ----------------------------------------------------------------------------
 
     def process_element(self, event: Any, ctx: KeyedProcessFunction.Context):
+        yield from self._process_element(event, ctx)
+        self._refresh_gauges()
+
+    def _process_element(self, event: Any, ctx: KeyedProcessFunction.Context):
         self._metrics_scope.remember()
         self._events_in.inc()
         timers = ctx.timer_service()
@@ -240,8 +273,46 @@ class CepFunction(KeyedProcessFunction):
                 self._move_timer(state, timestamp, timers)
         pending.append(event)
         self._buffer.put(timestamp, pending)
+        if self._max_buffered is not None:
+            self._bound_buffer(state, timestamp)
         if state.early is not None:
             yield from self._early(ctx.get_current_key(), event, timestamp, state)
+
+    def _bound_buffer(self, state: _KeyState, arrived_at: int) -> None:
+        """Keep at most `max_buffered_events` events buffered for this key (the new one included)."""
+        count = sum(len(events) for events in state.buffered.values())
+        if count <= self._max_buffered:
+            return
+        if self._on_overflow == "fail":
+            raise StateLimitError(
+                f"{count} buffered events for this key exceed max_buffered_events={self._max_buffered} "
+                "(the watermark lags behind): raise the cap, fix the watermark, or choose "
+                "on_overflow='drop_oldest'/'drop_newest'",
+                limit=self._max_buffered,
+                count=count,
+            )
+        timestamp = arrived_at if self._on_overflow == "drop_newest" else min(state.buffered)
+        events = state.buffered[timestamp]
+        if self._on_overflow == "drop_newest":
+            events.pop()
+        else:
+            events.pop(0)
+        self._evicted_buffered.inc()
+        if events:
+            self._buffer.put(timestamp, events)
+        else:
+            del state.buffered[timestamp]
+            self._buffer.remove(timestamp)  # the key's timer may now be early: it then finds nothing due
+
+    def _refresh_gauges(self) -> None:
+        """Recount the gauges' values over the keys held in memory, at most every `GAUGE_REFRESH_S`."""
+        now = time.monotonic()
+        if now - self._gauges_at < self.GAUGE_REFRESH_S:
+            return
+        self._gauges_at = now
+        states = self._keys.values()
+        self._gauge_values["livePartialMatches"] = sum(s.matcher.partial_match_count() for s in states)
+        self._gauge_values["bufferedEvents"] = sum(len(e) for s in states for e in s.buffered.values())
 
     def _early(self, key: Any, event: Any, timestamp: int, state: _KeyState):
         """Emit the matches `event` completes among the events arrived so far (early results)."""
@@ -260,6 +331,10 @@ class CepFunction(KeyedProcessFunction):
         return self._can_matter is None or self._can_matter(event, None)
 
     def on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
+        yield from self._on_timer(timestamp, ctx)
+        self._refresh_gauges()
+
+    def _on_timer(self, timestamp: int, ctx: KeyedProcessFunction.OnTimerContext):
         with self._metrics_scope.entered():
             if self._processing_time:
                 yield from self._advance_now(timestamp, ctx)
@@ -276,6 +351,7 @@ class CepFunction(KeyedProcessFunction):
         early = state.early
         final = early.on_final if early is not None else _all
         if due or state.advanced_to != watermark:  # else: a timer left from before a restore
+            evicted = getattr(matcher, "evicted_partial_matches", 0)
             had_early = bool(early is not None and early.emitted)
             for timestamp in due:
                 matches, timeouts = matcher.advance_time(timestamp)
@@ -285,6 +361,7 @@ class CepFunction(KeyedProcessFunction):
                 self._buffer.remove(timestamp)
             matches, timeouts = matcher.advance_time(watermark)
             yield from self._emit(key, watermark, final(matches), timeouts)
+            self._count_evictions(matcher, evicted)
             self._save(state, watermark)
             if had_early:
                 early.forget_through(watermark)
@@ -334,7 +411,9 @@ class CepFunction(KeyedProcessFunction):
         key = ctx.get_current_key()
         state = self._state_of(key)
         yield from self._emit(key, now, *state.matcher.advance_time(now))
+        evicted = getattr(state.matcher, "evicted_partial_matches", 0)
         yield from self._emit(key, now, state.matcher.process(event, now), ())
+        self._count_evictions(state.matcher, evicted)
         self._keep_timeout_timer(state.matcher, now, ctx)
         self._save(state, now)
 
@@ -345,6 +424,11 @@ class CepFunction(KeyedProcessFunction):
         self._save(state, now)
 
     # -- shared -------------------------------------------------------------------------------------
+
+    def _count_evictions(self, matcher: Any, before: int) -> None:
+        evicted = getattr(matcher, "evicted_partial_matches", 0) - before
+        if evicted:
+            self._evicted_partial.inc(evicted)
 
     def _keep_timeout_timer(self, matcher: Any, timestamp: int, ctx: Any) -> None:
         """Wake up when partial matches started at `timestamp` may time out, events or not."""
@@ -374,9 +458,9 @@ class CepFunction(KeyedProcessFunction):
     def _read_state(self) -> _KeyState:
         blob = self._matcher_state.value()
         matcher = (
-            self._matcher_type(self._pattern)
+            self._matcher_type(self._pattern, **self._caps)
             if blob is None
-            else self._matcher_type.restore(self._pattern, bytes(blob))
+            else self._matcher_type.restore(self._pattern, bytes(blob), **self._caps)
         )
         buffered = {timestamp: list(events) for timestamp, events in self._buffer.items()}
         early = None

@@ -54,6 +54,25 @@ class PatternStream:
     event_id: EventIdFn = default_event_id
     matcher_type: Any = None  # the matcher class; None means `cep.Matcher`
     early: bool = False
+    bounds: tuple = (None, None, "drop_oldest")  # max_partial_matches, max_buffered_events, on_overflow
+
+    def bounded(
+        self,
+        max_partial_matches: Optional[int] = None,
+        max_buffered_events: Optional[int] = None,
+        on_overflow: str = "drop_oldest",
+    ) -> PatternStream:
+        """Cap each key's live partial matches and events buffered until the watermark.
+
+        Beyond a cap, `on_overflow` drops the oldest (default) or the newest, or raises
+        `cep.StateLimitError` (the job fails). Evictions are counted in the ``cep`` metric group
+        (``evictedPartialMatches``, ``evictedBufferedEvents``). See docs/bounded-state.md.
+        """
+        from cep.matcher import OVERFLOW_POLICIES
+
+        if on_overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"on_overflow must be one of {OVERFLOW_POLICIES}, got {on_overflow!r}")
+        return replace(self, bounds=(max_partial_matches, max_buffered_events, on_overflow))
 
     def side_output_late_data(self, late_tag: OutputTag) -> PatternStream:
         """Send late events (timestamp at or below the watermark) to `late_tag` instead of dropping them."""
@@ -117,6 +136,9 @@ class PatternStream:
             event_id=self.event_id,
             matcher_type=self.matcher_type,
             early_results=self.early,
+            max_partial_matches=self.bounds[0],
+            max_buffered_events=self.bounds[1],
+            on_overflow=self.bounds[2],
         )
         return self.keyed_stream.process(function, output_type)
 
