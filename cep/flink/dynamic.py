@@ -312,6 +312,10 @@ class MultiMatcher:
     def is_empty(self) -> bool:
         return all(m.is_empty() for _r, m in self._matchers.values())
 
+    def partial_match_count(self) -> int:
+        """Live partial matches over every active pattern (for `CepFunction`'s gauge)."""
+        return sum(m.partial_match_count() for _r, m in self._matchers.values())
+
     def snapshot(self) -> bytes:
         """Each pattern's matcher snapshot with its revision; empty matchers are left out."""
         state = {pid: (rev, m.snapshot()) for pid, (rev, m) in self._matchers.items() if not m.is_empty()}

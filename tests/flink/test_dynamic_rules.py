@@ -64,6 +64,19 @@ def test_replace_restarts_the_pattern_and_leaves_the_others_running():
     ]
 
 
+def test_live_partial_matches_are_counted_over_every_pattern():
+    # CepFunction's `livePartialMatches` gauge asks the matcher it drives, here a MultiMatcher
+    rules = RuleSet()
+    rules.apply({"op": "set", "patterns": {"ab": pair("a", "b"), "ac": pair("a", "c")}})
+    multi = MultiMatcher(rules)
+    assert multi.partial_match_count() == 0
+    multi.process({"name": "a"}, 1)
+    assert multi.partial_match_count() == 2  # one waiting run per pattern
+    rules.apply({"op": "remove", "id": "ac"})
+    multi.process({"name": "x"}, 2)
+    assert multi.partial_match_count() == 1
+
+
 def test_a_snapshot_restores_only_patterns_at_the_same_revision():
     rules = RuleSet()
     rules.apply({"op": "set", "patterns": {"ab": pair("a", "b"), "ac": pair("a", "c")}})
