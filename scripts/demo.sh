@@ -144,7 +144,7 @@ reasons = {}
 for line in dead:
     reason = json.loads(line)["reason"]
     reasons[reason] = reasons.get(reason, 0) + 1
-print(f"\nalerts: {len(alerts)} (one per distinct path); simulator truth: {len(want)} paths, "
+print(f"\nalerts: {len(alerts)} (one per rule and distinct path); simulator truth: {len(want)} paths, "
       f"found {len(found & want)}, missed {len(want - found)}, false {len(found - want)}")
 print(f"dead letters: {len(dead)} {reasons}")
 EOF
