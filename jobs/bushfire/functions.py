@@ -33,7 +33,33 @@ def _metrics(runtime_context: RuntimeContext) -> Any:
     return runtime_context.get_metrics_group().add_group(METRIC_GROUP)
 
 
-class CheckReadings(KeyedProcessFunction):
+class _ReadingChecks:
+    """What both check steps share: their counters and the re-delivery dedupe over `seen-ids` state
+    (one dict per region, event_id -> ts, oldest first, kept `ttl_ms` of event time)."""
+
+    ttl_ms: int
+
+    def _open_checks(self, runtime_context: RuntimeContext) -> None:
+        seen = runtime_context.get_state(ValueStateDescriptor("seen-ids", Types.PICKLED_BYTE_ARRAY()))
+        self.seen = MirroredValueState(seen)
+        metrics = _metrics(runtime_context)
+        self.rows_in = metrics.counter("rowsIntoPython")
+        self.malformed = metrics.counter("malformed")
+        self.invalid = metrics.counter("invalid")
+        self.readings = metrics.counter("readings")
+        self.duplicates = metrics.counter("duplicates")
+
+    def _first_time(self, reading: dict, region: str) -> bool:
+        seen = self.seen.get(region) or {}
+        if reading["event_id"] in seen:
+            return False
+        seen[reading["event_id"]] = reading["ts"]
+        _forget_older_than(seen, reading["ts"] - self.ttl_ms)
+        self.seen.put(region, seen)
+        return True
+
+
+class CheckReadings(_ReadingChecks, KeyedProcessFunction):
     """Keyed by region (keyed in the JVM): rows of the JVM parse query -> the first reading of each
     event_id; invalid rows -> dead letters with the raw line.
 
@@ -48,14 +74,7 @@ class CheckReadings(KeyedProcessFunction):
         self.ttl_ms = ttl_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        seen = runtime_context.get_state(ValueStateDescriptor("seen-ids", Types.PICKLED_BYTE_ARRAY()))
-        self.seen = MirroredValueState(seen)
-        metrics = _metrics(runtime_context)
-        self.rows_in = metrics.counter("rowsIntoPython")
-        self.malformed = metrics.counter("malformed")
-        self.invalid = metrics.counter("invalid")
-        self.readings = metrics.counter("readings")
-        self.duplicates = metrics.counter("duplicates")
+        self._open_checks(runtime_context)
 
     def process_element(self, row: Any, ctx: KeyedProcessFunction.Context):
         self.rows_in.inc()
@@ -69,14 +88,6 @@ class CheckReadings(KeyedProcessFunction):
         else:
             self.duplicates.inc()
 
-    def _first_time(self, reading: dict, region: str) -> bool:
-        seen = self.seen.get(region) or {}
-        if reading["event_id"] in seen:
-            return False
-        seen[reading["event_id"]] = reading["ts"]
-        _forget_older_than(seen, reading["ts"] - self.ttl_ms)
-        self.seen.put(region, seen)
-        return True
 
 
 #: Field of a reading (set by `CheckAndDetect`, never in alerts) with the processing time (ms) at which
@@ -84,7 +95,7 @@ class CheckReadings(KeyedProcessFunction):
 ARRIVED = "_arrived"
 
 
-class CheckAndDetect(CepFunction):
+class CheckAndDetect(_ReadingChecks, CepFunction):
     """The job's one Python step on the alert path, keyed by region (keyed in the JVM).
 
     Rows of the JVM parse (`pipeline.HANDOFF_COLUMNS`): an unflagged row is a valid reading and
@@ -102,15 +113,8 @@ class CheckAndDetect(CepFunction):
 
     def open(self, runtime_context: RuntimeContext) -> None:
         super().open(runtime_context)
-        seen = runtime_context.get_state(ValueStateDescriptor("seen-ids", Types.PICKLED_BYTE_ARRAY()))
-        self.seen = MirroredValueState(seen)
-        metrics = _metrics(runtime_context)
-        self.rows_in = metrics.counter("rowsIntoPython")
-        self.malformed = metrics.counter("malformed")
-        self.invalid = metrics.counter("invalid")
-        self.readings = metrics.counter("readings")
-        self.duplicates = metrics.counter("duplicates")
-        self.mis_keyed = metrics.counter("misKeyed")
+        self._open_checks(runtime_context)
+        self.mis_keyed = _metrics(runtime_context).counter("misKeyed")
 
     def process_element(self, row: Any, ctx: KeyedProcessFunction.Context):
         self.rows_in.inc()
@@ -139,14 +143,6 @@ class CheckAndDetect(CepFunction):
         reading[ARRIVED] = now_ms()
         yield from super().process_element(reading, ctx)
 
-    def _first_time(self, reading: dict, region: str) -> bool:
-        seen = self.seen.get(region) or {}
-        if reading["event_id"] in seen:
-            return False
-        seen[reading["event_id"]] = reading["ts"]
-        _forget_older_than(seen, reading["ts"] - self.ttl_ms)
-        self.seen.put(region, seen)
-        return True
 
 
 class AlertOncePerPath:
