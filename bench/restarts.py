@@ -32,6 +32,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from soak import process_tree  # noqa: E402  (bench/ is this script's folder)
+
 from simulator import (  # noqa: E402
     FaultConfig,
     FireConfig,
@@ -41,19 +43,6 @@ from simulator import (  # noqa: E402
     is_valid_event,
     simulate,
 )
-
-
-def process_tree(pid: int) -> list[int]:
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-    return found
 
 
 def newest_checkpoint(folder: Path) -> Path | None:
