@@ -72,7 +72,7 @@ from pathlib import Path
 import boto3
 from opensearchpy import OpenSearch
 from opensearchpy.helpers import scan
-from jobs.bushfire.heatmap import render_heatmap
+from heatmap import render_heatmap
 out = Path(sys.argv[1])
 client = OpenSearch(os.environ["EMBERWATCH_OPENSEARCH_URL"])
 client.indices.refresh(index="sensor-readings-*")
