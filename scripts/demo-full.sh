@@ -36,13 +36,8 @@ import os, sys, boto3
 kinesis = boto3.client("kinesis", endpoint_url=os.environ["EMBERWATCH_KINESIS_ENDPOINT"])
 kinesis.create_stream(StreamName=sys.argv[1], ShardCount=2)
 kinesis.get_waiter("stream_exists").wait(StreamName=sys.argv[1], WaiterConfig={"Delay": 0.2})
-sns = boto3.client("sns", endpoint_url=os.environ["EMBERWATCH_SNS_ENDPOINT"])
-sqs = boto3.client("sqs", endpoint_url=os.environ["EMBERWATCH_SNS_ENDPOINT"])
-topic = sns.create_topic(Name="bushfire-alerts")["TopicArn"]
-queue = sqs.create_queue(QueueName="bushfire-alerts-inbox")["QueueUrl"]
-arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-print(topic)
+from emberwatch_local.inbox import subscribe
+print(subscribe(os.environ["EMBERWATCH_SNS_ENDPOINT"]))
 PYEOF
 )
 
@@ -69,7 +64,6 @@ JOB_PID=""
 "$PY" - "$OUT" <<'PYEOF'
 import json, os, sys
 from pathlib import Path
-import boto3
 from opensearchpy import OpenSearch
 from opensearchpy.helpers import scan
 from heatmap import render_heatmap
@@ -85,16 +79,8 @@ found = {(a["region"], tuple(a["path"])) for a in alerts}
 print(f"\nOpenSearch holds {len(readings)} readings (heat map built from them)")
 print(f"alerts: {len(alerts)}; simulator truth: {len(want)} paths, found {len(found & want)}, "
       f"missed {len(want - found)}, false {len(found - want)}")
-sqs = boto3.client("sqs", endpoint_url=os.environ["EMBERWATCH_SNS_ENDPOINT"])
-url = sqs.get_queue_url(QueueName="bushfire-alerts-inbox")["QueueUrl"]
-count = 0
-while True:
-    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-    if not got:
-        break
-    count += len(got)
-    sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in got])
-print(f"SNS: {count} alert messages arrived in the subscribed SQS queue")
+from emberwatch_local.inbox import drain
+print(f"SNS: {drain(os.environ['EMBERWATCH_SNS_ENDPOINT'])} alert messages arrived in the subscribed SQS queue")
 PYEOF
 
 cat <<EOF

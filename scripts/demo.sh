@@ -47,17 +47,7 @@ if [ "$SNS" = 1 ]; then
     PIDS+=($!)
     ENDPOINT="http://127.0.0.1:$PORT"
     "$PY" -c "from tests.support.servers import wait_for_port; wait_for_port($PORT)"
-    TOPIC_ARN=$("$PY" - "$ENDPOINT" <<'EOF'
-import sys, boto3
-sns = boto3.client("sns", endpoint_url=sys.argv[1])
-sqs = boto3.client("sqs", endpoint_url=sys.argv[1])
-topic = sns.create_topic(Name="bushfire-alerts")["TopicArn"]
-queue = sqs.create_queue(QueueName="bushfire-alerts-inbox")["QueueUrl"]
-arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-print(topic)
-EOF
-)
+    TOPIC_ARN=$("$PY" -m emberwatch_local.inbox subscribe "$ENDPOINT")
     SNS_FLAGS=(--sns-topic-arn "$TOPIC_ARN" --sns-endpoint "$ENDPOINT")
     log "SNS topic $TOPIC_ARN on moto_server $ENDPOINT (queue bushfire-alerts-inbox subscribed)"
 fi
@@ -150,19 +140,7 @@ print(f"dead letters: {len(dead)} {reasons}")
 EOF
 
 if [ "$SNS" = 1 ]; then
-    "$PY" - "$ENDPOINT" <<'EOF'
-import sys, boto3
-sqs = boto3.client("sqs", endpoint_url=sys.argv[1])
-url = sqs.get_queue_url(QueueName="bushfire-alerts-inbox")["QueueUrl"]
-count = 0
-while True:
-    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
-    if not got:
-        break
-    count += len(got)
-    sqs.delete_message_batch(QueueUrl=url, Entries=[{"Id": m["MessageId"], "ReceiptHandle": m["ReceiptHandle"]} for m in got])
-print(f"SNS: {count} alert messages arrived in the subscribed SQS queue")
-EOF
+    echo "SNS: $("$PY" -m emberwatch_local.inbox drain "$ENDPOINT") alert messages arrived in the subscribed SQS queue"
 fi
 
 cat <<EOF
