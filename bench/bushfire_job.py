@@ -47,6 +47,16 @@ def write_events(path: Path) -> int:
     return count
 
 
+def benchmark_events(path: Path) -> int:
+    """The benchmark stream at `path`, written once (not timed); returns its number of lines."""
+    if not path.exists():
+        print(f"writing the benchmark stream to {path} (not timed) ...", flush=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_events(path)
+    with open(path, "rb") as lines:
+        return sum(1 for _ in lines)
+
+
 JAVA_SOURCE = ROOT / "bench" / "java" / "FlinkCepAnchor.java"
 
 
@@ -103,12 +113,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     events_file = Path(args.events_file)
-    if not events_file.exists():
-        print(f"writing the benchmark stream to {events_file} (not timed) ...", flush=True)
-        events_file.parent.mkdir(parents=True, exist_ok=True)
-        write_events(events_file)
-    with open(events_file, "rb") as lines:
-        events = sum(1 for _ in lines)
+    events = benchmark_events(events_file)
     alerts_file, dead_file = out / "alerts.jsonl", out / "dead-letters.jsonl"
     command = [
         sys.executable, "-m", "jobs.bushfire", "--source", "file", "--input", str(events_file),

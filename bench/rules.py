@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bushfire_job import write_events  # noqa: E402
+from bench.bushfire_job import benchmark_events  # noqa: E402
 
 RULES = [
     {"id": "watch", "regions": ["*"], "threshold": 50, "chain_length": 3, "window": "5m",
@@ -65,12 +65,7 @@ def main() -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     events_file = Path(args.events_file)
-    if not events_file.exists():
-        print(f"writing the benchmark stream to {events_file} (not timed) ...", flush=True)
-        events_file.parent.mkdir(parents=True, exist_ok=True)
-        write_events(events_file)
-    with open(events_file, "rb") as lines:
-        events = sum(1 for _ in lines)
+    events = benchmark_events(events_file)
 
     together, together_alerts = run_job(events_file, out, RULES, "three")
     print(f"three rules in one job: {together:.1f} s -> {events / together:,.0f} events/s; "
