@@ -19,7 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs.bushfire.config import ENV_CONFIG, OPTIONS, Option, parse_duration_ms  # noqa: E402
+from common.options import Option, OptionSet, parse_duration_ms  # noqa: E402
+from jobs.bushfire.config import OPTIONS  # noqa: E402
 
 JOB_DOC = ROOT / "docs/job.md"
 BEGIN = "<!-- options:begin -->"
@@ -68,13 +69,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_table(options: tuple[Option, ...] = OPTIONS) -> str:
+def render_table(options: OptionSet = OPTIONS) -> str:
     """The options table, one row per declared option, in declaration order, `--config` first."""
+    example = f", e.g. `{options.config_example}`" if options.config_example else ""
     rows = [
         "| flag | environment variable | default | meaning |",
         "| --- | --- | --- | --- |",
-        f"| `--config PATH` | `{ENV_CONFIG}` | {UNSET} | JSON file with options keyed by flag name without "
-        'dashes, e.g. `{"threshold": 55, "alerts-out": "alerts.jsonl"}` |',
+        f"| `--config PATH` | `{options.config_env}` | {UNSET} | JSON file with options keyed by flag name "
+        f"without dashes{example} |",
     ]
     for option in options:
         rows.append(
