@@ -20,8 +20,18 @@ from simulator.config import DEFAULT_CHAIN_LENGTH, DEFAULT_WINDOW_MS, PRESETS, S
 
 ENV_PREFIX = "EMBERWATCH_SIM_"
 SINKS = ("stdout", "file", "dir", "kinesis", "iot")
-FAULT_FIELDS = ("delay_rate", "max_delay_ms", "drop_rate", "duplicate_rate", "skew_rate", "max_skew_ms",
-                "stuck_rate", "spike_rate", "malformed_rate")  # FaultConfig fields, one option each
+_FAULT_HELP = {  # FaultConfig field -> help; one option each
+    "delay_rate": "share of readings that arrive late (0..1)",
+    "max_delay_ms": "longest delay of a late reading, ms",
+    "drop_rate": "share of readings never sent (0..1)",
+    "duplicate_rate": "share of readings sent twice, same event_id (0..1)",
+    "skew_rate": "share of sensors whose clock is off (0..1)",
+    "max_skew_ms": "largest clock error of a skewed sensor, either way, ms",
+    "stuck_rate": "share of sensors that repeat their last temperature from a random moment on (0..1)",
+    "spike_rate": "share of readings replaced by a hot reading from a node that is not burning (0..1)",
+    "malformed_rate": "share of readings sent as garbled JSON, missing fields or wrong types (0..1)",
+}
+FAULT_FIELDS = tuple(_FAULT_HELP)
 _FIRE_OPTIONS = {  # option -> FireConfig field
     "ignitions_per_region": "ignitions_per_region", "spread_probability": "spread_probability",
     "burn_minutes": "burn_minutes", "wind_direction": "wind_direction_deg", "wind_bias": "wind_bias",
@@ -63,8 +73,8 @@ _DECLARED = (
     Option("--burn-minutes", int, "how long a node burns (reads hot) before it cools down", group=_FIRE),
     Option("--wind-direction", float, "compass bearing the wind blows towards, degrees", group=_FIRE),
     Option("--wind-bias", float, "0..1: how much the wind favours downwind spread", group=_FIRE),
-    *(Option("--" + name.replace("_", "-"), int if name.endswith("_ms") else float,
-             "milliseconds" if name.endswith("_ms") else "0..1", group=_FAULTS) for name in FAULT_FIELDS),
+    *(Option("--" + name.replace("_", "-"), int if name.endswith("_ms") else float, text, group=_FAULTS)
+      for name, text in _FAULT_HELP.items()),
     _switch("--no-faults", "switch off the preset's faults", _FAULTS),
     Option("--sink", one_of(SINKS), "where records go (default: stdout)", group=_OUTPUT),
     Option("--out", help="file (--sink file) or directory (--sink dir)", group=_OUTPUT),
