@@ -46,7 +46,7 @@ class Map(dict):
         self[k] = list(v) if isinstance(v, list) else v
 
     def remove(self, k) -> None:
-        del self[k]
+        self.pop(k, None)  # as in Flink, removing a missing key does nothing
 
     def contains(self, k) -> bool:
         return k in self
