@@ -114,10 +114,13 @@ def test_latest_reads_only_what_comes_after_the_start_an_idle_shard_does_not_sta
     """One unbounded job (parallelism 1: one subtask reads every shard) on a 3-shard stream.
 
     1. LATEST: a whole network is in the stream before the job starts; the job reads none of it.
-    2. Idle shard: the live network goes only to shards 0 and 1 (explicit hash keys), shard 2 gets no
-       record. With `--no-early-alerts` an alert waits for the watermark, the minimum over the shards
-       that are not idle: the paths the first 12 minutes complete are alerted while the job runs,
-       within a bound, once shard 2 has been idle for `--kinesis-shard-idle` (10 s).
+    2. Idle shard: the live network goes only to shards 0 and 1 (explicit hash keys); shard 2 gets one
+       cool reading at the network's start, then nothing, so its watermark stays there. (A shard that
+       never had a record does not count for the connector's watermark at all: with shard 2 empty,
+       alerts came even with `--kinesis-shard-idle 1h`.) With `--no-early-alerts` an alert waits for
+       the watermark, the minimum over the shards that are not idle: the paths the first 12 minutes
+       complete are alerted while the job runs, within a bound, once shard 2 has been silent for
+       `--kinesis-shard-idle` (10 s). With 1h none of them came.
     3. Resharding: shard 0 is split while the job runs; the last 4 minutes go to its children and shard 1.
        The consumer finds the children, and the alert file ends equal to the live network's truth, each
        path once, with no reading late (no dead letter).
@@ -142,6 +145,9 @@ def test_latest_reads_only_what_comes_after_the_start_an_idle_shard_does_not_sta
         shard_ids = {s["ShardId"] for s in _open_shards(client, stream)}
         polled = wait_until(lambda: _subscribed_shards(job), lambda got: got >= shard_ids, 120)
         assert polled >= shard_ids, f"the consumer polled only {polled}: {job.tail()}"
+        quiet = {**first[0][0], "event_id": "quiet-shard", "node": "quiet", "temperature": 20.0}
+        client.put_record(StreamName=stream, Data=json.dumps(quiet).encode(), PartitionKey="quiet",
+                          ExplicitHashKey=str(below))  # fmt: skip
         for minute in first:  # one simulated minute every 2 s, as a live network sends them
             _put_below(client, stream, minute, below)
             time.sleep(2.0)
