@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 CLASS_NAME = "emberwatch.flink.ParseReading"
 SOURCE = Path(__file__).parent / "jvm" / "ParseReading.java"
+#: Every Java source of the job (the parser and the ordered file source), compiled into one jar.
+SOURCES = tuple(sorted(SOURCE.parent.glob("*.java")))
 #: Flink 1.20 runs on Java 11 and 17 (EMR 7: 17); classes for 11 load on both.
 JAVA_RELEASE = "11"
 ENV_CACHE_DIR = "EMBERWATCH_CACHE_DIR"
@@ -55,7 +57,7 @@ def flink_lib_dir() -> Path:
 
 def jar_path(directory: Optional[Path] = None) -> Path:
     """The jar for the current source (its name carries the source's SHA-256)."""
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
+    digest = hashlib.sha256(b"".join(source.read_bytes() for source in SOURCES)).hexdigest()[:16]
     return (directory or cache_dir()) / f"emberwatch-parse-reading-{digest}.jar"
 
 
@@ -75,11 +77,12 @@ def ensure_jar(directory: Optional[Path] = None) -> Path:
         classes = Path(work) / "classes"
         command = [
             javac, "--release", JAVA_RELEASE, "-nowarn", "-encoding", "UTF-8",
-            "-cp", str(flink_lib_dir() / "*"), "-d", str(classes), str(SOURCE),
+            "-cp", str(flink_lib_dir() / "*"), "-d", str(classes), *map(str, SOURCES),
         ]  # fmt: skip
         result = subprocess.run(command, capture_output=True, text=True, check=False)
         if result.returncode != 0:
-            raise ConfigError(f"compiling {SOURCE.name} failed:\n{result.stderr.strip()}")
+            names = ", ".join(source.name for source in SOURCES)
+            raise ConfigError(f"compiling {names} failed:\n{result.stderr.strip()}")
         partial = target.with_name(f".{target.name}.{os.getpid()}")  # same folder: an atomic rename
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
             for path in sorted(classes.rglob("*.class")):
