@@ -19,8 +19,10 @@ buffered timestamp and one per new partial match at timestamp + window, see docs
    With `max_buffered_events` (`PatternStream.bounded`), a key holding that many buffered events
    evicts its oldest one (earliest timestamp, first arrived), drops the new one, or raises
    `StateLimitError`, by `on_overflow`; evictions are counted (``evictedBufferedEvents``).
-5. The matcher's snapshot is written to ValueState only when it changed; both states are cleared when
-   the matcher is empty and nothing is buffered.
+5. The matcher's snapshot is written to ValueState only when it changed, known from a flag per key
+   set by what the matcher was asked to do (`cep.flink.state_writes`), as Flink's NFA state carries
+   a changed flag: no snapshot is taken to find out. Both states are cleared when the matcher is
+   empty and nothing is buffered.
 
 Flink state is the truth at every checkpoint, but it is read only the first time a function instance
 meets a key (a restore always starts a new instance); after that the key's matcher and buffer live
@@ -52,7 +54,9 @@ from cep.early import EarlyResults, check_early_results
 from cep.errors import StateLimitError
 from cep.flink.keyed_memory import KeysInMemory
 from cep.flink.match_ids import EventIdFn, default_event_id, match_id
+from cep.flink.state_writes import advance_time
 from cep.flink.timer_metrics import StepMetricsScope
+from cep.matcher import OVERFLOW_POLICIES
 
 log = logging.getLogger(__name__)
 
@@ -103,19 +107,21 @@ TimeoutFn = Callable[[dict, int], Any]
 
 
 class _KeyState:
-    """One key's state in memory, mirroring Flink state: matcher (and the snapshot bytes it was saved
-    as), the time it was advanced to, the buffered events and the event-time timer."""
+    """One key's state in memory, mirroring Flink state: matcher (whether Flink state holds a snapshot
+    of it, and whether it changed since), the time it was advanced to, the buffered events and the
+    event-time timer."""
 
-    __slots__ = ("blob", "matcher", "advanced_to", "buffered", "wake_at", "early")
+    __slots__ = ("stored", "changed", "matcher", "advanced_to", "buffered", "wake_at", "early")
 
     def __init__(
         self,
-        blob: Optional[bytes],
+        stored: bool,
         matcher: Any,
         buffered: dict[int, list],
         early: Optional[EarlyResults] = None,
     ) -> None:
-        self.blob = blob
+        self.stored = stored  # Flink state holds a snapshot of `matcher` (as it was when last written)
+        self.changed = False  # `matcher` changed since that snapshot: write it at the next `_save`
         self.matcher = matcher
         self.advanced_to: Optional[int] = None
         self.buffered = buffered
@@ -171,6 +177,8 @@ class CepFunction(KeyedProcessFunction):
     ) -> None:
         if max_buffered_events is not None and max_buffered_events < 1:
             raise ValueError(f"max_buffered_events must be >= 1 or None, got {max_buffered_events}")
+        if on_overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"on_overflow must be one of {OVERFLOW_POLICIES}, got {on_overflow!r}")
         self._caps: dict = {}
         if max_partial_matches is not None:
             self._caps = {"max_partial_matches": max_partial_matches, "on_overflow": on_overflow}
@@ -353,13 +361,16 @@ class CepFunction(KeyedProcessFunction):
         if due or state.advanced_to != watermark:  # else: a timer left from before a restore
             evicted = getattr(matcher, "evicted_partial_matches", 0)
             had_early = bool(early is not None and early.emitted)
+            if due:
+                state.changed = True  # buffered events passed the pre-filter: each changes the matcher
             for timestamp in due:
                 matches, timeouts = matcher.advance_time(timestamp)
                 yield from self._emit(key, timestamp, final(matches), timeouts)
                 for event in state.buffered.pop(timestamp):
                     yield from self._emit(key, timestamp, final(matcher.process(event, timestamp)), ())
                 self._buffer.remove(timestamp)
-            matches, timeouts = matcher.advance_time(watermark)
+            matches, timeouts, changed = advance_time(matcher, watermark)
+            state.changed = state.changed or changed
             yield from self._emit(key, watermark, final(matches), timeouts)
             self._count_evictions(matcher, evicted)
             self._save(state, watermark)
@@ -412,6 +423,7 @@ class CepFunction(KeyedProcessFunction):
         state = self._state_of(key)
         yield from self._emit(key, now, *state.matcher.advance_time(now))
         evicted = getattr(state.matcher, "evicted_partial_matches", 0)
+        state.changed = True  # the event passed the pre-filter: it changes the matcher
         yield from self._emit(key, now, state.matcher.process(event, now), ())
         self._count_evictions(state.matcher, evicted)
         self._keep_timeout_timer(state.matcher, now, ctx)
@@ -420,7 +432,9 @@ class CepFunction(KeyedProcessFunction):
     def _advance_now(self, now: int, ctx: KeyedProcessFunction.OnTimerContext):
         key = ctx.get_current_key()
         state = self._state_of(key)
-        yield from self._emit(key, now, *state.matcher.advance_time(now))
+        matches, timeouts, changed = advance_time(state.matcher, now)
+        state.changed = state.changed or changed
+        yield from self._emit(key, now, matches, timeouts)
         self._save(state, now)
 
     # -- shared -------------------------------------------------------------------------------------
@@ -466,7 +480,7 @@ class CepFunction(KeyedProcessFunction):
         early = None
         if self._early_state is not None:
             early = EarlyResults(self._event_id, self._early_state.value() or {})
-        return _KeyState(blob, matcher, buffered, early)
+        return _KeyState(blob is not None, matcher, buffered, early)
 
     def _save_early(self, early: EarlyResults) -> None:
         if early.emitted:
@@ -478,14 +492,15 @@ class CepFunction(KeyedProcessFunction):
         """Write the matcher's state if it changed; clear it when there is nothing left to keep."""
         state.advanced_to = advanced_to
         if state.matcher.is_empty() and not state.buffered:
-            if state.blob is not None:
+            if state.stored:
                 self._matcher_state.clear()
-                state.blob = None
+                state.stored = False
+            state.changed = False  # a fresh matcher, as a restore without state builds, is the same
             return
-        blob = state.matcher.snapshot()
-        if blob != state.blob:
-            self._matcher_state.update(blob)
-            state.blob = blob
+        if state.changed:
+            self._matcher_state.update(state.matcher.snapshot())
+            state.stored = True
+            state.changed = False
 
 
 def _all(matches: list) -> list:

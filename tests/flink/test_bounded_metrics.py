@@ -8,103 +8,18 @@ import pytest
 from cep import StateLimitError
 from cep.flink.operator import CepFunction
 from tests.cep.test_bounded import multiplying
+from tests.flink.stand_ins import Ctx, Runtime, Timers
 
 
-class _Counter:
-    def __init__(self) -> None:
-        self.count = 0
-
-    def inc(self, n: int = 1) -> None:
-        self.count += n
-
-
-class _Value:
-    def __init__(self) -> None:
-        self.v = None
-
-    def value(self):
-        return self.v
-
-    def update(self, v) -> None:
-        self.v = v
-
-    def clear(self) -> None:
-        self.v = None
-
-
-class _Map(dict):
-    def put(self, k, v) -> None:
-        self[k] = list(v)
-
-    def remove(self, k) -> None:
-        del self[k]
-
-
-class _Runtime:
-    def __init__(self) -> None:
-        self.counters: dict[str, _Counter] = {}
-        self.gauges: dict = {}
-        self.value = _Value()
-        self.map = _Map()
-
-    def get_state(self, descriptor):
-        return self.value
-
-    def get_map_state(self, descriptor):
-        return self.map
-
-    def get_metrics_group(self):
-        return self
-
-    def add_group(self, name):
-        assert name == "cep"
-        return self
-
-    def counter(self, name):
-        return self.counters.setdefault(name, _Counter())
-
-    def gauge(self, name, read) -> None:
-        self.gauges[name] = read
-
-
-class _Timers:
-    def __init__(self) -> None:
-        self.watermark = -(2**63)
-
-    def current_watermark(self) -> int:
-        return self.watermark
-
-    def register_event_time_timer(self, ts: int) -> None:
-        pass
-
-    def delete_event_time_timer(self, ts: int) -> None:
-        pass
-
-
-class _Ctx:
-    def __init__(self, timers: _Timers) -> None:
-        self.timers = timers
-        self.ts = 0
-
-    def timer_service(self):
-        return self.timers
-
-    def timestamp(self) -> int:
-        return self.ts
-
-    def get_current_key(self) -> str:
-        return "k"
-
-
-def _function(**bounds) -> tuple[CepFunction, _Runtime, _Ctx]:
+def _function(**bounds) -> tuple[CepFunction, Runtime, Ctx]:
     function = CepFunction(multiplying(), lambda match, ctx: [match], **bounds)
     function.GAUGE_REFRESH_S = 0.0  # recount after every call (default: at most once a second)
-    runtime = _Runtime()
+    runtime = Runtime()
     function.open(runtime)
-    return function, runtime, _Ctx(_Timers())
+    return function, runtime, Ctx(Timers())
 
 
-def _feed(function: CepFunction, ctx: _Ctx, kinds: str) -> list:
+def _feed(function: CepFunction, ctx: Ctx, kinds: str) -> list:
     out = []
     for i, kind in enumerate(kinds):
         ctx.ts = i + 1

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from cep import Pattern
 from cep import conditions as C
 from cep.flink.dynamic import MultiMatcher, RuleSet, UpdateError, parse_update
+from cep.flink.rules import EPOCH_KEY
 from cep.serde import pattern_to_dict
 
 
@@ -103,3 +106,47 @@ def test_malformed_updates_are_named(raw, message):
     with pytest.raises(UpdateError) as info:
         parse_update(raw)
     assert message in str(info.value)
+
+
+def test_a_pattern_removed_and_added_again_gets_a_new_revision_and_starts_empty():
+    rules = RuleSet()
+    rules.apply({"op": "add", "id": "ab", "pattern": pair("a", "b")})
+    multi = MultiMatcher(rules)
+    multi.process({"name": "a"}, 1)
+    blob = multi.snapshot()
+    first = rules.active["ab"].revision
+    rules.apply({"op": "remove", "id": "ab"})
+    rules.apply({"op": "add", "id": "ab", "pattern": pair("a", "b")})
+    assert rules.active["ab"].revision > first
+    # neither the key's matcher in memory (not touched since) nor its stored state carry the a over
+    assert multi.process({"name": "b"}, 2) == []
+    assert MultiMatcher.restore(rules, blob).process({"name": "b"}, 2) == []
+
+
+def test_revisions_stay_new_after_the_rule_set_is_restored():
+    rules = RuleSet()
+    rules.apply({"op": "add", "id": "ab", "pattern": pair("a", "b")})
+    rules.apply({"op": "remove", "id": "ab"})
+    rules.apply({"op": "add", "id": "cd", "pattern": pair("c", "d")})
+    stored = [
+        (pid, json.dumps({"revision": a.revision, "pattern": a.document, "meta": a.meta}))
+        for pid, a in rules.active.items()
+    ] + [(EPOCH_KEY, str(rules.epoch))]
+    restored = RuleSet()
+    restored.load(stored)
+    assert restored.active["cd"].revision == rules.active["cd"].revision
+    restored.apply({"op": "add", "id": "ab", "pattern": pair("a", "b")})
+    assert restored.active["ab"].revision > rules.epoch  # above every revision ab ever had
+
+
+def test_a_rule_change_that_drops_a_keys_partial_matches_counts_as_a_change():
+    rules = RuleSet()
+    rules.apply({"op": "set", "patterns": {"ab": pair("a", "b"), "cd": pair("c", "d")}})
+    multi = MultiMatcher(rules)
+    multi.process({"name": "a"}, 1)
+    assert multi.advance_time_changed(2) == ([], [], False)
+    rules.apply({"op": "remove", "id": "cd"})  # cd held nothing for this key
+    assert multi.advance_time_changed(3) == ([], [], False)
+    rules.apply({"op": "replace", "id": "ab", "pattern": pair("a", "b")})  # ab held the a
+    assert multi.advance_time_changed(4) == ([], [], True)
+    assert multi.is_empty()

@@ -1,0 +1,226 @@
+"""Benchmark: alert latency with the job reading Kinesis (kinesis-local), as `alert_latency.py` measures it
+on a watched directory.
+
+Runs ``python -m jobs.bushfire --source kinesis`` (the pinned connector, TRIM_HORIZON on a fresh stream
+of `--shards` shards) with the job's defaults, and puts into the stream, every `--batch-ms`, with
+PutRecords (partition key region/node, so each sensor's readings stay in order in one shard), in real
+time (event time = wall clock), the same load as `alert_latency.py` builds with its functions:
+
+* a background of live readings, `--rate` readings/s across `--regions` regions, about 2 % hot but
+  linked to nothing;
+* `--fires` fires along five fresh nodes, one reading a second; half of them arrive shuffled (each
+  reading held back a random 0-`--max-delay-s` s).
+
+A reading "arrives" when the PutRecords call that stored it returns (a record the emulator refused is
+put again; it arrives when it is accepted). For each fire it prints the delay from its completing
+reading's arrival to its alert line in the alerts file (polled every 10 ms): p50/p99/max, then the
+alert set against `simulator.find_paths` over every reading put (missed, false, duplicates), after
+`--tail-s` of background past the last fire (beyond the 60 s out-of-orderness, so the pass at the
+watermark runs too).
+
+Needs kinesis-local: ``eval "$(emberwatch-local up --kinesis)"`` exports EMBERWATCH_KINESIS_ENDPOINT,
+or pass `--endpoint`. Needs the connector: scripts/setup.sh's ensure_kinesis_connector.
+
+    python bench/alert_latency_kinesis.py [--rate 5000] [--shards 8] [--fires 20] [--seconds 60]
+
+Targets (issue 13): max <= 2 s, p50 <= 1 s, exact set. The machine is shared: say so with the figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from alert_latency import CHAIN, AlertWatcher, Fire, background, make_fire, percentile, summary  # noqa: E402
+
+from simulator import find_paths  # noqa: E402
+
+PUT_RECORDS_MAX = 500  # records per PutRecords call (the Kinesis API's limit)
+
+
+class Putter:
+    """Puts readings into the stream and remembers them; returns when each batch was accepted."""
+
+    def __init__(self, client, stream: str) -> None:
+        self.client = client
+        self.stream = stream
+        self.written: list[dict] = []
+        self.retried = 0
+
+    def put(self, readings: list[dict]) -> int:
+        """PutRecords in chunks of 500, again for refused records; the wall ms the last was accepted."""
+        entries = [
+            {"Data": json.dumps(r).encode(), "PartitionKey": f"{r['region']}/{r['node']}"} for r in readings
+        ]
+        for start in range(0, len(entries), PUT_RECORDS_MAX):
+            batch = entries[start : start + PUT_RECORDS_MAX]
+            while batch:
+                result = self.client.put_records(StreamName=self.stream, Records=batch)
+                batch = [entry for entry, got in zip(batch, result["Records"]) if "ErrorCode" in got]
+                self.retried += len(batch)
+                if batch:
+                    time.sleep(0.05)
+        self.written.extend(readings)
+        return int(time.time() * 1000)
+
+
+def fresh_stream(client, name: str, shards: int) -> None:
+    """The stream `name` with `shards` shards and nothing in it (an old one is deleted first)."""
+    if name in client.list_streams()["StreamNames"]:
+        client.delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+        client.get_waiter("stream_not_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5})
+    client.create_stream(StreamName=name, ShardCount=shards)
+    client.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 0.5})
+
+
+def report(fires: list[Fire], watcher: AlertWatcher, written: list[dict]) -> bool:
+    """Print the latencies and the alert set against the truth; True when the targets are met."""
+    delays: dict[str, list[int]] = {"in order": [], "shuffled": []}
+    unalerted = 0
+    for fire in fires:
+        seen = watcher.seen.get((fire.region, fire.path))
+        if seen is None:
+            unalerted += 1
+            continue
+        delays["shuffled" if fire.shuffled else "in order"].append(seen - fire.completing_arrival_ms)
+    print("completing reading put -> alert in the file:")
+    for name, values in delays.items():
+        print("  " + summary(name, values))
+    every = delays["in order"] + delays["shuffled"]
+    print("  " + summary("all", every))
+    found = set(watcher.seen)
+    truth = find_paths(written, CHAIN)
+    duplicates = len(watcher.lines) - len(found)
+    early = sum(1 for a in watcher.lines if a.get("found") == "early")
+    print(
+        f"alerts: {len(watcher.lines)} lines ({early} found early), truth {len(truth)} paths: "
+        f"found {len(found & truth)}, missed {len(truth - found)}, false {len(found - truth)}, "
+        f"duplicates {duplicates}; fires without an alert: {unalerted}"
+    )
+    exact = found == truth and duplicates == 0
+    on_target = bool(every) and max(every) <= 2_000 and percentile(every, 0.5) <= 1_000
+    print(f"targets (max <= 2 s, p50 <= 1 s, exact set): {'met' if exact and on_target else 'NOT met'}")
+    return exact and on_target
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoint", default=os.environ.get("EMBERWATCH_KINESIS_ENDPOINT"),
+                        help="kinesis-local URL (default: $EMBERWATCH_KINESIS_ENDPOINT)")  # fmt: skip
+    parser.add_argument("--stream", default="alert-latency")
+    parser.add_argument("--shards", type=int, default=8, help="kinesis-local allows 1,000 records/s a shard")
+    parser.add_argument("--rate", type=int, default=5_000, help="background readings per second")
+    parser.add_argument("--regions", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=60, help="how long fires are started")
+    parser.add_argument("--fires", type=int, default=20)
+    parser.add_argument("--max-delay-s", type=float, default=6.0, help="hold-back of shuffled readings")
+    parser.add_argument("--tail-s", type=float, default=70, help="background after the last fire")
+    parser.add_argument("--batch-ms", type=int, default=100, help="one PutRecords round per this many ms")
+    parser.add_argument("--warmup-timeout-s", type=float, default=240)
+    parser.add_argument("--out", default=str(ROOT / "out" / "bench" / "alert-latency-kinesis"))
+    parser.add_argument("--job-flag", action="append", default=[], help="extra job flag (repeat)")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args()
+    if not args.endpoint:
+        parser.error('no kinesis-local: run eval "$(emberwatch-local up --kinesis)" or pass --endpoint')
+    rng = random.Random(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in ("alerts.jsonl", "dead-letters.jsonl"):
+        (out / old).unlink(missing_ok=True)
+    client = boto3.client("kinesis", endpoint_url=args.endpoint, region_name="us-east-1",
+                          aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
+                          aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))  # fmt: skip
+    fresh_stream(client, args.stream, args.shards)
+    putter = Putter(client, args.stream)
+    alerts_file = out / "alerts.jsonl"
+    command = [
+        sys.executable, "-m", "jobs.bushfire", "--source", "kinesis", "--kinesis-stream", args.stream,
+        "--kinesis-endpoint", args.endpoint, "--kinesis-initpos", "TRIM_HORIZON",
+        "--alerts-out", str(alerts_file), "--dead-letters", str(out / "dead-letters.jsonl"),
+        "--console", "false", *args.job_flag,
+    ]  # fmt: skip
+    print("running:", " ".join(command), flush=True)
+    log = open(out / "job.log", "wb")  # noqa: SIM115 - closed below
+    job = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
+    watcher = AlertWatcher(alerts_file)
+    watcher.start()
+    sensors = max(1, args.rate // args.regions)
+    numbered = 0
+    try:
+        # Warm-up: one fire alone until its alert is in the file, i.e. the job reads the stream.
+        started = time.time()
+        warm = make_fire(-1, "warmup", int(time.time() * 1000), False, 0, rng)
+        while ("warmup", warm.path) not in watcher.seen:
+            if job.poll() is not None or time.time() - started > args.warmup_timeout_s:
+                print(f"the job did not alert the warm-up fire (exit {job.poll()}); see {out / 'job.log'}")
+                return 2
+            now = int(time.time() * 1000)
+            batch = [r for due, r in warm.readings if r["event_id"] not in warm.arrived_ms and due <= now]
+            if batch:
+                arrived = putter.put(batch)
+                warm.arrived_ms.update((r["event_id"], arrived) for r in batch)
+            time.sleep(args.batch_ms / 1000)
+        print(f"warm-up: the job alerted after {time.time() - started:.0f} s", flush=True)
+
+        begin = int(time.time() * 1000)
+        gap = args.seconds * 1000 / max(1, args.fires)
+        fires = [make_fire(k, f"r{(k * 37) % args.regions}", begin + int(k * gap), k % 2 == 1,
+                           int(args.max_delay_s * 1000), rng) for k in range(args.fires)]  # fmt: skip
+        end = max(due for f in fires for due, _ in f.readings) + int(args.tail_s * 1000)
+        overran = 0
+        while True:
+            now = int(time.time() * 1000)
+            if now >= end:
+                break
+            count = max(0, int(args.rate * (now - begin + args.batch_ms) / 1000) - numbered)
+            batch = background(numbered, count, now, args.regions, sensors, rng)
+            numbered += count
+            due_now = [
+                (f, r)
+                for f in fires
+                for due, r in f.readings
+                if due <= now and r["event_id"] not in f.arrived_ms
+            ]
+            arrived = putter.put(batch + [r for _f, r in due_now])
+            for fire, reading in due_now:
+                fire.arrived_ms[reading["event_id"]] = arrived
+            spare = args.batch_ms / 1000 - (time.time() * 1000 - now) / 1000
+            overran += spare < 0
+            time.sleep(max(0.0, spare))
+        elapsed = (int(time.time() * 1000) - begin) / 1000
+        time.sleep(3)  # the last alerts' way out
+    finally:
+        job.terminate()
+        try:
+            job.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            job.kill()
+        log.close()
+        watcher.stop.set()
+        watcher.join(timeout=5)
+    print(
+        f"background: {numbered:,} readings in {elapsed:.0f} s = {numbered / elapsed:,.0f} readings/s across "
+        f"{args.regions} regions into {args.shards} shards (rounds over {args.batch_ms} ms: {overran}; "
+        f"records refused and put again: {putter.retried}); fires: {len(fires)}"
+    )
+    dead = (
+        (out / "dead-letters.jsonl").read_text().splitlines() if (out / "dead-letters.jsonl").exists() else []
+    )
+    print(f"dead letters: {len(dead)}")
+    return 0 if report(fires, watcher, putter.written) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
