@@ -36,7 +36,8 @@ def jvm_dir(tmp_path) -> Path:
 def test_every_source_of_the_folder_goes_into_one_jar_with_its_digest(jvm_dir: Path) -> None:
     jar = parser_jar.build_jar(jvm_dir / parser_jar.JAR_NAME, jvm_dir)
     with zipfile.ZipFile(jar) as archive:
-        classes = {name.split("/")[-1].split("$")[0] for name in archive.namelist() if name.endswith(".class")}
+        entries = [name for name in archive.namelist() if name.endswith(".class")]
+    classes = {name.split("/")[-1].split("$")[0] for name in entries}
     sources = [path.name for path in parser_jar.java_sources(jvm_dir)]
     assert "Extra.java" in sources and "ParseReading.java" in sources
     assert {name.replace(".java", ".class") for name in sources} <= classes  # each source compiled
