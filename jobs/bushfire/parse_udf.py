@@ -8,8 +8,11 @@ parses with SQL (`--parser auto`) or stops, saying how to build it (`--parser ja
 
 from __future__ import annotations
 
+import hashlib
+import importlib.resources
 import logging
 import os
+import zipimport
 from pathlib import Path
 from typing import Optional
 
@@ -44,9 +47,29 @@ def cache_dir() -> Path:
     return Path(base) / "emberwatch"
 
 
+def packaged_jar() -> Path:
+    """The jar built with the package. Imported from a zip (``flink run -pyfs job.zip`` puts the zip
+    ahead of site-packages on the client's PYTHONPATH), the package's jar is copied out of the zip into
+    `cache_dir`, named by its digest, since the JVM needs a file."""
+    jar = parser_jar.packaged_jar()
+    if jar.is_file() or not isinstance(__loader__, zipimport.zipimporter):
+        return jar
+    resource = importlib.resources.files("jobs.bushfire") / "jvm" / parser_jar.JAR_NAME
+    if not resource.is_file():
+        return jar  # missing: find_jar says how to build it
+    data = resource.read_bytes()
+    target = cache_dir() / f"emberwatch-parse-reading-{hashlib.sha256(data).hexdigest()[:16]}.jar"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        partial.write_bytes(data)
+        os.replace(partial, target)  # racing copies each rename a complete jar
+    return target
+
+
 def find_jar(jar: Optional[Path] = None) -> Path:
     """The parser's jar built with the package, checked against the sources installed next to it."""
-    jar = jar or parser_jar.packaged_jar()
+    jar = jar or packaged_jar()
     if not jar.is_file():
         hint = parser_jar.BUILD_HINT
         raise MissingJarError(f"{UDF_NAME}'s jar {jar} is missing: {hint}; or use --parser sql")

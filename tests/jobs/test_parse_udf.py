@@ -4,6 +4,7 @@ missing or older than its sources, and the parser choice that follows."""
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -126,3 +127,24 @@ def test_the_parser_flag_and_its_default() -> None:
     assert load_config([], env={}).runtime.parser is ParserChoice.AUTO
     assert load_config(["--parser", "sql"], env={}).runtime.parser is ParserChoice.SQL
     assert load_config([], env={"BUSHFIRE_PARSER": "java"}).runtime.parser is ParserChoice.JAVA
+
+
+def test_imported_from_the_emr_package_zip_the_job_finds_the_jar_inside_it(tmp_path) -> None:
+    """`flink run -pyfs package.zip` puts the zip ahead of site-packages on the client's PYTHONPATH, so
+    `jobs` is imported from the zip; the jar inside it is copied out once (the JVM needs a file)."""
+    from infra.package import build_package
+
+    package = tmp_path / "emberwatch-job.zip"
+    package.write_bytes(build_package(ROOT).data)
+    script = (
+        "import jobs; from jobs.bushfire import parse_udf; from jobs.bushfire.config import ParserChoice; "
+        "print(jobs.__file__); print(parse_udf.choose_parser(ParserChoice.JAVA)[1])"
+    )
+    env = {**os.environ, "PYTHONPATH": str(package), parse_udf.ENV_CACHE_DIR: str(tmp_path / "cache")}
+    done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    imported_from, jar = done.stdout.split()
+    assert imported_from.startswith(str(package))
+    assert Path(jar).parent == tmp_path / "cache"
+    assert Path(jar).read_bytes() == parser_jar.packaged_jar().read_bytes()
