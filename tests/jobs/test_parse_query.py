@@ -97,7 +97,7 @@ def _hot(raw: str) -> bool:
 def _run_query(path: Path, parser: JvmParser) -> list[tuple[str, object]]:
     env = local_env()
     if parser is JvmParser.JAVA:
-        env.add_jars(parse_udf.ensure_jar().as_uri())
+        env.add_jars(parse_udf.find_jar().as_uri())
     t_env = StreamTableEnvironment.create(env)
     parse_udf.register_functions(t_env, parser)
     t_env.execute_sql(
