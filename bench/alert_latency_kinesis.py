@@ -57,6 +57,7 @@ class Putter:
         self.stream = stream
         self.written: list[dict] = []
         self.retried = 0
+        self.call_ms: list[int] = []  # how long each PutRecords call took (kinesis-local's pace)
 
     def put(self, readings: list[dict]) -> int:
         """PutRecords in chunks of 500, again for refused records; the wall ms the last was accepted."""
@@ -66,7 +67,9 @@ class Putter:
         for start in range(0, len(entries), PUT_RECORDS_MAX):
             batch = entries[start : start + PUT_RECORDS_MAX]
             while batch:
+                called = time.monotonic()
                 result = self.client.put_records(StreamName=self.stream, Records=batch)
+                self.call_ms.append(int((time.monotonic() - called) * 1000))
                 batch = [entry for entry, got in zip(batch, result["Records"]) if "ErrorCode" in got]
                 self.retried += len(batch)
                 if batch:
@@ -215,6 +218,8 @@ def main() -> int:
         f"{args.regions} regions into {args.shards} shards (rounds over {args.batch_ms} ms: {overran}; "
         f"records refused and put again: {putter.retried}); fires: {len(fires)}"
     )
+    calls = putter.call_ms
+    print(f"PutRecords calls: {len(calls)}, p50 {percentile(calls, 0.5)} ms, max {max(calls)} ms")
     dead = (
         (out / "dead-letters.jsonl").read_text().splitlines() if (out / "dead-letters.jsonl").exists() else []
     )

@@ -12,7 +12,7 @@ import pytest
 
 from cep import Pattern
 from cep import conditions as C
-from cep.serde import pattern_to_dict
+from cep.serde import pattern_from_dict, pattern_to_dict
 from tests.flink.dynamic_harness import Update, found, run_script
 from tests.flink.harness import Record
 
@@ -131,3 +131,50 @@ def test_a_restore_from_a_checkpoint_keeps_the_changed_rules_not_the_initial_one
     )
     assert (tmp_path / "failed-once").exists(), "the failure was never injected"
     assert found(matches) == {("p", (2, 41))}
+
+
+def many(window_ms: int = 1_000) -> dict:
+    """a, then any b's (followed_by_any + one_or_more), then c: partial matches multiply."""
+    return pattern_to_dict(
+        Pattern.begin("x").where(C.field("name") == "a")
+        .followed_by_any("y").where(C.field("name") == "b").one_or_more()
+        .followed_by("z").where(C.field("name") == "c")
+        .within(window_ms)
+    )
+
+
+def _matcher_found(doc: dict, names: str, **caps) -> set:
+    """(pattern id "many", event ids) of what a `Matcher` finds in ev(1, names[0]), ev(2, ...), ..."""
+    from cep import Matcher
+
+    matcher = Matcher(pattern_from_dict(doc), **caps)
+    out = set()
+    for i, name in enumerate(names, start=1):
+        for match in matcher.process({"id": i, "name": name}, 10 * i):
+            out.add(("many", tuple(e["id"] for stage in sorted(match) for e in match[stage])))
+    return out
+
+
+def test_the_partial_match_cap_holds_per_pattern_in_a_job(tmp_path):
+    names = "abbbbbc"
+    script = [
+        Update({"op": "set", "patterns": {"many": many(), "ac": pair("a", "c")}}),
+        *[ev(i, name) for i, name in enumerate(names, start=1)],
+    ]
+    matches, _refused = run_script(tmp_path, script, max_partial_matches=3)
+    capped = _matcher_found(many(), names, max_partial_matches=3)
+    assert len(capped) < len(_matcher_found(many(), names))  # the cap changes what "many" finds
+    assert found(matches) == capped | {("ac", (1, 7))}  # ... and nothing of "ac"
+
+
+def test_a_pattern_removed_and_added_again_starts_empty(tmp_path):
+    script = [
+        Update({"op": "add", "id": "ab", "pattern": pair("a", "b")}),
+        ev(1, "a"),
+        Update({"op": "remove", "id": "ab"}),
+        Update({"op": "add", "id": "ab", "pattern": pair("a", "b")}),  # the key was not touched since
+        ev(2, "b"),                                    # no match: the new ab never saw a(1)
+        ev(3, "a"), ev(4, "b"),                       # ab: (3, 4)
+    ]
+    matches, _refused = run_script(tmp_path, script)
+    assert found(matches) == {("ab", (3, 4))}
