@@ -236,7 +236,8 @@ def main() -> int:
                 for due, r in f.readings
                 if due <= now and r["event_id"] not in f.arrived_ms
             ]
-            arrived = putter.put(batch + [r for _f, r in due_now])
+            # the fires' due readings first: they were due before this round's background (now)
+            arrived = putter.put([r for _f, r in due_now] + batch)
             for fire, reading in due_now:
                 fire.arrived_ms[reading["event_id"]] = arrived
             spare = args.batch_ms / 1000 - (time.time() * 1000 - now) / 1000
