@@ -11,6 +11,11 @@ time (event time = wall clock), the same load as `alert_latency.py` builds with 
 * `--fires` fires along five fresh nodes, one reading a second; half of them arrive shuffled (each
   reading held back a random 0-`--max-delay-s` s).
 
+With `--aggregate N`, each Kinesis record carries up to N readings of one shard in the KPL aggregation
+format (aws-kinesis-agg, ``pip install -e .[bench]``), as a high-rate producer using the KPL sends
+them; the connector takes them apart again. kinesis-local cannot take 5,000 single records a second on
+a shared 2-core machine (see bench/results/alert_latency.md).
+
 A reading "arrives" when the PutRecords call that stored it returns (a record the emulator refused is
 put again; it arrives when it is accepted). For each fire it prints the delay from its completing
 reading's arrival to its alert line in the alerts file (polled every 10 ms): p50/p99/max, then the
@@ -21,7 +26,7 @@ watermark runs too).
 Needs kinesis-local: ``eval "$(emberwatch-local up --kinesis)"`` exports EMBERWATCH_KINESIS_ENDPOINT,
 or pass `--endpoint`. Needs the connector: scripts/setup.sh's ensure_kinesis_connector.
 
-    python bench/alert_latency_kinesis.py [--rate 5000] [--shards 8] [--fires 20] [--seconds 60]
+    python bench/alert_latency_kinesis.py [--rate 5000] [--shards 8] [--aggregate 100] [--fires 20]
 
 Targets (issue 13): max <= 2 s, p50 <= 1 s, exact set. The machine is shared: say so with the figure.
 """
@@ -29,6 +34,7 @@ Targets (issue 13): max <= 2 s, p50 <= 1 s, exact set. The machine is shared: sa
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import random
@@ -49,21 +55,52 @@ from simulator import find_paths  # noqa: E402
 PUT_RECORDS_MAX = 500  # records per PutRecords call (the Kinesis API's limit)
 
 
+def _partition_key(reading: dict) -> str:
+    return f"{reading['region']}/{reading['node']}"
+
+
+def _kpl_records(readings: list[dict], shards: list[dict], per_record: int) -> list[dict]:
+    """PutRecords entries that each carry up to `per_record` readings in the KPL aggregation format,
+    which the connector takes apart again. Readings are grouped by the shard their partition key hashes
+    to (the connector drops a reading whose key lies outside its shard), so each sensor stays in order
+    in one shard."""
+    from aws_kinesis_agg.aggregator import RecordAggregator  # only for --aggregate
+
+    by_shard: dict[str, list[dict]] = {}
+    for reading in readings:
+        key = int(hashlib.md5(_partition_key(reading).encode()).hexdigest(), 16)
+        shard = next(s for s in shards if int(s["HashKeyRange"]["StartingHashKey"]) <= key
+                     <= int(s["HashKeyRange"]["EndingHashKey"]))  # fmt: skip
+        by_shard.setdefault(shard["HashKeyRange"]["StartingHashKey"], []).append(reading)
+    entries = []
+    for start_key, group in by_shard.items():
+        for first in range(0, len(group), per_record):
+            aggregator = RecordAggregator()
+            for reading in group[first : first + per_record]:
+                aggregator.add_user_record(_partition_key(reading), json.dumps(reading).encode())
+            partition_key, _, data = aggregator.clear_and_get().get_contents()
+            entries.append({"Data": data, "PartitionKey": partition_key, "ExplicitHashKey": start_key})
+    return entries
+
+
 class Putter:
     """Puts readings into the stream and remembers them; returns when each batch was accepted."""
 
-    def __init__(self, client, stream: str) -> None:
+    def __init__(self, client, stream: str, aggregate: int = 1) -> None:
         self.client = client
         self.stream = stream
+        self.aggregate = aggregate
+        self.shards = client.list_shards(StreamName=stream)["Shards"] if aggregate > 1 else []
         self.written: list[dict] = []
         self.retried = 0
         self.call_ms: list[int] = []  # how long each PutRecords call took (kinesis-local's pace)
 
     def put(self, readings: list[dict]) -> int:
         """PutRecords in chunks of 500, again for refused records; the wall ms the last was accepted."""
-        entries = [
-            {"Data": json.dumps(r).encode(), "PartitionKey": f"{r['region']}/{r['node']}"} for r in readings
-        ]
+        if self.aggregate > 1:
+            entries = _kpl_records(readings, self.shards, self.aggregate)
+        else:
+            entries = [{"Data": json.dumps(r).encode(), "PartitionKey": _partition_key(r)} for r in readings]
         for start in range(0, len(entries), PUT_RECORDS_MAX):
             batch = entries[start : start + PUT_RECORDS_MAX]
             while batch:
@@ -122,7 +159,10 @@ def main() -> int:
     parser.add_argument("--endpoint", default=os.environ.get("EMBERWATCH_KINESIS_ENDPOINT"),
                         help="kinesis-local URL (default: $EMBERWATCH_KINESIS_ENDPOINT)")  # fmt: skip
     parser.add_argument("--stream", default="alert-latency")
-    parser.add_argument("--shards", type=int, default=8, help="kinesis-local allows 1,000 records/s a shard")
+    parser.add_argument("--shards", type=int, default=8, help="shards of the fresh stream")
+    parser.add_argument(
+        "--aggregate", type=int, default=1, help="readings per Kinesis record, KPL-aggregated; 1: one each"
+    )
     parser.add_argument("--rate", type=int, default=5_000, help="background readings per second")
     parser.add_argument("--regions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60, help="how long fires are started")
@@ -146,7 +186,7 @@ def main() -> int:
                           aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
                           aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))  # fmt: skip
     fresh_stream(client, args.stream, args.shards)
-    putter = Putter(client, args.stream)
+    putter = Putter(client, args.stream, args.aggregate)
     alerts_file = out / "alerts.jsonl"
     command = [
         sys.executable, "-m", "jobs.bushfire", "--source", "kinesis", "--kinesis-stream", args.stream,
@@ -196,7 +236,8 @@ def main() -> int:
                 for due, r in f.readings
                 if due <= now and r["event_id"] not in f.arrived_ms
             ]
-            arrived = putter.put(batch + [r for _f, r in due_now])
+            # the fires' due readings first: they were due before this round's background (now)
+            arrived = putter.put([r for _f, r in due_now] + batch)
             for fire, reading in due_now:
                 fire.arrived_ms[reading["event_id"]] = arrived
             spare = args.batch_ms / 1000 - (time.time() * 1000 - now) / 1000
@@ -215,7 +256,8 @@ def main() -> int:
         watcher.join(timeout=5)
     print(
         f"background: {numbered:,} readings in {elapsed:.0f} s = {numbered / elapsed:,.0f} readings/s across "
-        f"{args.regions} regions into {args.shards} shards (rounds over {args.batch_ms} ms: {overran}; "
+        f"{args.regions} regions into {args.shards} shards, {args.aggregate} a record "
+        f"(rounds over {args.batch_ms} ms: {overran}; "
         f"records refused and put again: {putter.retried}); fires: {len(fires)}"
     )
     calls = putter.call_ms
