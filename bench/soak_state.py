@@ -15,6 +15,7 @@ RSS: current from /proc/self/statm (Linux), peak from ``resource.getrusage`` (ps
 dependency). The machine may be shared: say so with the figures.
 
     python bench/soak_state.py [--events 10000000] [--cap 200] [--policy drop_oldest]
+        [--skip-capped | --skip-uncapped] [--max-seconds 300] [--max-rss-mb 1024]
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument("--max-rss-mb", type=float, default=1024, help="uncapped run: stop past this growth")
     parser.add_argument("--max-seconds", type=float, default=300, help="uncapped run: stop after this long")
     parser.add_argument("--skip-uncapped", action="store_true")
+    parser.add_argument("--skip-capped", action="store_true", help="only the uncapped run (e.g. alongside)")
     args = parser.parse_args()
     print(
         f"pattern: a -> followed_by_any b+ -> c within {args.window_ms} ms; {args.events} events, "
@@ -120,12 +122,13 @@ def main() -> None:
         f"or {args.max_seconds} s"
     )
     pattern = multiplying(args.window_ms)
-    run(
-        f"caps on: max_partial_matches={args.cap}, on_overflow={args.policy}",
-        Matcher(pattern, max_partial_matches=args.cap, on_overflow=args.policy),
-        args,
-        bounded=True,
-    )
+    if not args.skip_capped:
+        run(
+            f"caps on: max_partial_matches={args.cap}, on_overflow={args.policy}",
+            Matcher(pattern, max_partial_matches=args.cap, on_overflow=args.policy),
+            args,
+            bounded=True,
+        )
     if not args.skip_uncapped:
         run("caps off", Matcher(pattern), args, bounded=False)
 
