@@ -603,8 +603,8 @@ class NfaRun:
             if j == stay:
                 kept.append(pm)  # type: ignore[union-attr]
                 continue
-            if count == 1:
-                r = rank
+            if j == 0 and stay < 0:
+                r = rank  # the parent leaves: its first successor takes its place
             elif stay < 0 or j > stay:
                 r = _after(rank, seq, j)
             else:
