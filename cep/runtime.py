@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import operator
 import time
 from collections import deque
 from typing import Any, Callable, Optional
@@ -719,19 +720,21 @@ class NfaRun:
         they came from; then the queue gives up matches while none is held back by an earlier
         partial match (only under a skip strategy), each one pruning what its strategy discards.
         """
+        completed = self.completed
+        skip = self.skip
+        if len(finals) == 1 and not completed.keys and not skip.is_skip:
+            return [materialize(finals[0][0][0])]  # alone in the queue: released at once
         if len(finals) > 1:
             finals.sort(key=_visit_key)
-        completed = self.completed
         for f in finals:
             pm = f[0]
             completed.offer((pm[1], pm[2]), pm)
         out = []
-        skip = self.skip
         if not skip.is_skip:
-            while completed:
+            while completed.keys:
                 out.append(materialize(completed.poll()[0]))
             return out
-        while completed:
+        while completed.keys:
             earliest = self._earliest_partial_start()
             if earliest is not None and earliest < completed.peek_key():
                 break
@@ -794,10 +797,10 @@ class NfaRun:
         pending: list = []
         if self.state_windows:
             self._expire_timed(ts, expired, pending)
+            if len(expired) > 1:
+                expired.sort(key=lambda e: _pm_visit_key(e[0]))
         else:
-            self._expire_groups(ts, expired, pending)
-        if len(expired) > 1:
-            expired.sort(key=lambda e: _pm_visit_key(e[0]))
+            self._expire_groups(ts, expired, pending)  # already in Flink's order
         matches = self._emit([(pm, pm[3], 0) for pm in pending]) if (pending or self.completed) else []
         return matches, expired
 
@@ -812,6 +815,8 @@ class NfaRun:
         while queue and queue[0][0] <= ts:
             _expiry, start_seq, records = queue.popleft()
             del groups[start_seq]
+            # groups come in the order of their first event; within one, by rank
+            timed_out = []
             for sid, key, pm in records:
                 if dedupe:
                     self._forget(sid, pm)
@@ -826,7 +831,12 @@ class NfaRun:
                 if infos[sid].is_pending:
                     pending.append(pm)
                 else:
-                    expired.append((pm, pm[1] + window))
+                    timed_out.append(pm)
+            if timed_out:
+                if len(timed_out) > 1:
+                    timed_out.sort(key=_rank_of)
+                timeout = timed_out[0][1] + window
+                expired.extend([(pm, timeout) for pm in timed_out])
         self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
 
     def _expire_timed(self, ts: int, expired: list, pending: list) -> None:
@@ -873,6 +883,9 @@ def _visit_key(final: Final) -> tuple:
     """Where Flink meets a complete match: its first event, then its parent's rank and index."""
     pm = final[0]
     return (pm[1], pm[2], final[1], final[2])
+
+
+_rank_of = operator.itemgetter(3)  # a partial match's rank
 
 
 def _pm_visit_key(pm: PartialMatch) -> tuple:
