@@ -110,8 +110,8 @@ def _register_files(
     parser's jar (the SQL parser): Flink's own assigner reads a backlog of files in no useful order,
     so their readings may be late (docs/robustness.md)."""
     log.warning(
-        "without the Java parser's jar the watched files are read in no particular order: files that "
-        "pile up (a late start, a restore) may become late readings; install a JDK (docs/robustness.md)"
+        "with the SQL parser (no job jar) the input files are read in no particular order: files that "
+        "pile up (a late start, a restore) may become late readings; use the Java parser (docs/robustness.md)"
     )
     path = Path(source.input_path).resolve()
     options = {"connector": "filesystem", "path": str(path), "format": "raw", "raw.charset": "UTF-8"}
