@@ -6,6 +6,11 @@ the job's wall-clock time (start-up included) and events/s for each of `--runs` 
 median (the figure; a 2-core machine varies by a few seconds from run to run), and the distinct paths
 of the last run against the simulator's ground truth (found, missed, false).
 
+Each run also prints the CPU time of the job's processes (read from /proc while it runs, Linux only):
+the Python client, which in a local run also hosts the Python worker (PyFlink's loopback mode), and
+the JVM (start-up, the JVM parse, the mini-cluster, the JIT compilers). On a shared machine wall
+clock swings with the others' load; CPU seconds say where the job's own time goes.
+
 The Java anchor is measured in the same run, alternating with the job's runs so both see the same
 machine load: `bench/java/FlinkCepAnchor.java` (Java Flink CEP, the original 2018 pattern with
 `followedBy`, keyed by region, parallelism 1, the same file), compiled once with ``javac`` against
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -29,6 +35,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from soak import process_tree  # noqa: E402  (bench/ is this script's folder)
 
 from simulator import SimulationConfig, find_paths, simulate  # noqa: E402
 
@@ -83,6 +91,44 @@ def java_anchor_command(events_file: Path, cache: Path) -> list[str]:
     return ["java", *opens, "-cp", classpath, "FlinkCepAnchor", str(events_file)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (0 when it is gone or not Linux)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_sampling_cpu(command: list[str]) -> tuple[float, dict[str, float]]:
+    """Run `command` to its end; returns (wall seconds, CPU seconds by process name: python, java).
+
+    Each process's CPU is sampled every 0.2 s and its last sample kept (a process's last 0.2 s
+    may be missed)."""
+    started = time.perf_counter()
+    job = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    last: dict[int, tuple[str, float]] = {}
+    while job.poll() is None:
+        for pid in process_tree(job.pid):
+            name = "java" if pid != job.pid and _is_java(pid) else "python"
+            last[pid] = (name, max(cpu_seconds(pid), last.get(pid, ("", 0.0))[1]))
+        time.sleep(0.2)
+    wall = time.perf_counter() - started
+    if job.returncode:
+        raise subprocess.CalledProcessError(job.returncode, command)
+    totals: dict[str, float] = {}
+    for name, seconds in last.values():
+        totals[name] = totals.get(name, 0.0) + seconds
+    return wall, totals
+
+
+def _is_java(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip() == "java"
+    except OSError:
+        return False
+
+
 def timed(command: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -128,10 +174,14 @@ def main() -> int:
     for run in range(1, args.runs + 1):
         for stale in (alerts_file, dead_file):
             stale.unlink(missing_ok=True)  # each run starts without the alerts of the one before
-        started = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-        times.append(time.perf_counter() - started)
-        print(f"run {run}: {times[-1]:.1f} s -> {events / times[-1]:,.0f} events/s", flush=True)
+        wall, cpu = run_sampling_cpu(command)
+        times.append(wall)
+        split = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in sorted(cpu.items()))
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(
+            f"run {run}: {wall:.1f} s -> {events / wall:,.0f} events/s (CPU: {split}; load {load})",
+            flush=True,
+        )
         if java:
             java_times.append(timed(java))
             print(f"  java anchor {run}: {java_times[-1]:.1f} s -> {events / java_times[-1]:,.0f} events/s")

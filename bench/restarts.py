@@ -146,8 +146,8 @@ def main() -> int:
                     restored_from = newest_checkpoint(ckpt)
                     restores.append(f"{now:.0f}s -> {restored_from.parent.name[:8]}/{restored_from.name}")
                     print(
-                        f"SIGKILL at {now:.0f} s (fed {fed}/{len(batches)} files); restoring from "
-                        f"{restored_from}",
+                        f"SIGKILL at {now:.0f} s (fed {fed}/{len(batches)} files, "
+                        f"{_lines(out / 'alerts.jsonl')} alerts written); restoring from {restored_from}",
                         flush=True,
                     )
                     job = start(restored_from)
@@ -175,6 +175,7 @@ def main() -> int:
         json.loads(line) for line in (out / "dead-letters.jsonl").read_text().splitlines() if line.strip()
     ]
     lettered = Counter(d["raw"] for d in letters if d["reason"] in ("malformed", "invalid"))
+    late = sum(d["reason"] == "late" for d in letters)
     lost = sum((bad - lettered).values())
     repeated = sum(n - 1 for n in lettered.values() if n > 1)
     missed, false = sum((truth - found).values()), sum((found - truth).values())
@@ -184,11 +185,15 @@ def main() -> int:
         f"alerts: {len(alerts)} lines, truth {sum(truth.values())}: missed {missed}, false {false}, "
         f"duplicated lines {duplicates}; malformed/invalid lines {sum(bad.values())}: "
         f"without a dead letter {lost}, "
-        f"dead letters written again after a restore {repeated}"
+        f"dead letters written again after a restore {repeated}; late readings {late}"
     )
     ok = not (missed or false or duplicates or lost)
     print("same alert set, no duplicate alert, no lost dead letter:", "yes" if ok else "NO")
     return 0 if ok else 1
+
+
+def _lines(path: Path) -> int:
+    return sum(1 for line in path.read_bytes().splitlines() if line.strip()) if path.exists() else 0
 
 
 def _valid(raw: bytes) -> bool:

@@ -25,8 +25,10 @@ The rule (`check_early_results`): a pattern is monotone here when
 With such a pattern a matcher fed the events in (timestamp, arrival) order finds, among the events
 seen so far, exactly the matches of the whole stream whose events have all been seen. `EarlyResults`
 keeps such a matcher *ahead* of the watermark: the committed matcher (fed up to the watermark) plus
-the pending events, advanced incrementally while events arrive in timestamp order and rebuilt from
-a copy of the committed matcher when one arrives out of order. Each match it finds that was not
+the pending events, advanced incrementally while events arrive in timestamp order and rebuilt when
+one arrives out of order. Copies it leaves behind now and then (waypoints) let a rebuild start close
+to the late event, and let the event-time pass start where the ahead matcher already was instead of
+feeding every event a second time. Each match it finds that was not
 reported before is reported early and remembered (by its events' ids, with its last timestamp); the
 event-time pass at the watermark then drops the matches it reproduces, and a match is forgotten once
 the watermark has passed its last event (the pass has reproduced it by then).
@@ -55,6 +57,10 @@ Match = dict
 MatchKey = tuple
 EventId = Callable[[Any], Any]
 _SNAPSHOT_VERSION = 1
+#: Events the ahead matcher takes between two of its waypoints (`EarlyResults`): a copy costs about
+#: what two or three `process` calls cost with a few hundred partial matches, and a pass or a rebuild
+#: replays at most this many events before reaching the events it must see.
+WAYPOINT_EVERY = 32
 
 
 def check_early_results(pattern: Pattern) -> None:
@@ -114,7 +120,7 @@ def _default_event_id(event: Any) -> Any:
 
 def match_key(match: Mapping[str, Sequence[Any]], event_id: EventId = _default_event_id) -> MatchKey:
     """A match's identity: stage names with the ids of their events (stable across a restore)."""
-    return tuple((name, tuple(event_id(e) for e in events)) for name, events in match.items())
+    return tuple([(name, tuple(map(event_id, events))) for name, events in match.items()])
 
 
 class EarlyResults:
@@ -122,16 +128,38 @@ class EarlyResults:
 
     The owner keeps the committed matcher (fed in timestamp order up to the watermark) and the
     pending events (timestamp -> events in arrival order, all above the watermark); it calls
-    `on_arrival` after adding an event to the pending ones, `on_final` with the matches of the
-    event-time pass and `forget_through` after the pass. `emitted` (match key -> last timestamp) is
-    the state to checkpoint; the ahead matcher is rebuilt when needed.
+    `on_arrival` after adding an event to the pending ones, `committed_through` before the event-time
+    pass, `on_final` with the matches of the pass and `forget_through` after it. `emitted` (match key ->
+    last timestamp) is the state to checkpoint; the ahead matcher and its waypoints are rebuilt when
+    needed.
+
+    Waypoints keep the matching work at about one `process` per event. The ahead matcher leaves a
+    copy of itself every `waypoint_every` events (at a timestamp boundary): a waypoint at `t` is the
+    committed matcher fed every pending event before `t`, exactly what the event-time pass would make
+    of it. So the pass starts from the latest waypoint at or below the watermark and replays only the
+    events after it (`committed_through`), and an event arriving out of order rebuilds the ahead
+    matcher from the latest waypoint at or before its timestamp rather than from the committed
+    matcher. A copy costs about what a few `process` calls cost, hence one every few dozen events.
     """
 
-    def __init__(self, event_id: EventId = _default_event_id, emitted: Optional[dict] = None) -> None:
+    def __init__(
+        self,
+        event_id: EventId = _default_event_id,
+        emitted: Optional[dict] = None,
+        waypoint_every: int = WAYPOINT_EVERY,
+    ) -> None:
+        if waypoint_every < 1:
+            raise ValueError(f"waypoint_every must be >= 1, got {waypoint_every}")
         self.event_id = event_id
+        self.waypoint_every = waypoint_every
         self.emitted: dict[MatchKey, int] = dict(emitted or {})
         self._ahead: Optional[Matcher] = None
         self._ahead_ts: Optional[int] = None  # timestamp of the last event the ahead matcher took
+        # (t, matcher fed every pending event before t), t ascending, all taken by the ahead matcher
+        self._waypoints: list[tuple[int, Matcher]] = []
+        self._since_waypoint = 0
+        # timeouts taken from the ahead matcher after the last pass's watermark, not reported yet
+        self._owed: list = []
         self.rebuilds = 0  # how often an event arrived out of order (for metrics and tests)
 
     def on_arrival(
@@ -139,23 +167,76 @@ class EarlyResults:
     ) -> list[Match]:
         """The matches not reported before among committed + pending, `event` being the newest arrival
         (already the last of ``pending[timestamp]``)."""
-        ahead = self._ahead
-        if ahead is not None and self._ahead_ts is not None and timestamp >= self._ahead_ts:
-            self._ahead_ts = timestamp
-            return self._new(ahead.process(event, timestamp), timestamp)
-        return self._rebuild(committed, pending)
-
-    def _rebuild(self, committed: Matcher, pending: Mapping[int, list]) -> list[Match]:
+        if self._ahead is None or self._ahead_ts is None:  # the first arrival, or after a restore
+            return self._rebuild(timestamp, committed, pending)
+        if timestamp >= self._ahead_ts:
+            return self._take(event, timestamp)
         self.rebuilds += 1
-        ahead = committed.copy()
+        return self._rebuild(timestamp, committed, pending)
+
+    def _take(self, event: Any, timestamp: int) -> list[Match]:
+        """Feed the ahead matcher the next event in (timestamp, arrival) order."""
+        ahead, last = self._ahead, self._ahead_ts
+        assert ahead is not None
+        if self._since_waypoint >= self.waypoint_every and last is not None and timestamp > last:
+            self._waypoints.append((timestamp, ahead.copy()))
+            self._since_waypoint = 0
+        self._since_waypoint += 1
+        self._ahead_ts = timestamp
+        return self._new(ahead.process(event, timestamp), timestamp)
+
+    def _rebuild(self, arrived_at: int, committed: Matcher, pending: Mapping[int, list]) -> list[Match]:
+        """Rebuild the ahead matcher from the latest waypoint an event at `arrived_at` leaves intact (or
+        from the committed matcher) and the pending events after it."""
+        kept = [waypoint for waypoint in self._waypoints if waypoint[0] <= arrived_at]
+        self._waypoints = kept
+        start, base = kept[-1] if kept else (None, committed)
+        if not kept:  # from the committed matcher: it times out again what was owed
+            self._owed = []
+        self._ahead, self._ahead_ts, self._since_waypoint = base.copy(), start, 0
         found: list[Match] = []
-        last = None
         for timestamp in sorted(pending):
-            for event in pending[timestamp]:
-                found.extend(self._new(ahead.process(event, timestamp), timestamp))
-            last = timestamp
-        self._ahead, self._ahead_ts = ahead, last
+            if start is None or timestamp >= start:
+                for event in pending[timestamp]:
+                    found.extend(self._take(event, timestamp))
         return found
+
+    def committed_through(
+        self, watermark: int, committed: Matcher, pending: Mapping[int, list]
+    ) -> tuple[Matcher, Optional[int], list]:
+        """Where the event-time pass up to `watermark` can start: ``(matcher, start, timeouts)``, the
+        matcher being `committed` fed every pending event before `start` (the pass skips those and
+        replays the rest; `start` is None when nothing can be skipped), and `timeouts` the timeouts
+        of the skipped part that the matcher no longer holds (report them with the pass's own).
+
+        The returned matcher becomes the owner's committed matcher; what it stood in for must not be
+        used again. Matches of the skipped events were all reported on their arrival.
+
+        Timeouts: a matcher only hands over its timed-out partial matches at `advance_time`, which
+        the ahead matcher never gets, so it would hold every timeout of its life (and copy them into
+        each waypoint). Each pass therefore takes them from it: those up to `watermark` the pass
+        reports itself, the later ones are owed until a pass skips past them. Waypoints taken before
+        that are dropped (they still hold what was taken).
+        """
+        ahead, last = self._ahead, self._ahead_ts
+        owed: list = []
+        if ahead is not None and last is not None and last <= watermark:
+            # every pending event is due and the ahead matcher took them all: it is the pass's result
+            owed, self._owed = self._owed, []
+            self.drop_ahead()
+            return ahead, last + 1, owed
+        usable = [i for i, (start, _) in enumerate(self._waypoints) if start <= watermark + 1]
+        if usable:
+            start, matcher = self._waypoints[usable[-1]]
+            owed, self._owed = self._owed, []
+        else:  # the pass replays from the committed matcher: it times out what was owed up to here
+            start, matcher = None, committed
+            self._owed = [timeout for timeout in self._owed if timeout[1] > watermark]
+        if ahead is not None and last is not None:
+            _, taken = ahead.advance_time(last)  # expires nothing new: it has processed `last`
+            self._owed.extend(timeout for timeout in taken if timeout[1] > watermark)
+        self._waypoints = []
+        return matcher, start, owed
 
     def _new(self, matches: list[Match], timestamp: int) -> list[Match]:
         if not matches:
@@ -186,8 +267,11 @@ class EarlyResults:
         return bool(stale)
 
     def drop_ahead(self) -> None:
-        """Forget the ahead matcher (e.g. after a restore): the next arrival rebuilds it."""
+        """Forget the ahead matcher and its waypoints (e.g. after a restore, or when the owner dropped a
+        pending event): the next arrival rebuilds it from the committed matcher."""
         self._ahead = self._ahead_ts = None
+        self._waypoints = []
+        self._owed = []
 
 
 class EarlyMatcher:
@@ -208,13 +292,20 @@ class EarlyMatcher:
     ([], [])
     """
 
-    def __init__(self, pattern: Pattern, *, event_id: EventId = _default_event_id, **options: Any) -> None:
+    def __init__(
+        self,
+        pattern: Pattern,
+        *,
+        event_id: EventId = _default_event_id,
+        waypoint_every: int = WAYPOINT_EVERY,
+        **options: Any,
+    ) -> None:
         check_early_results(pattern)
         self._pattern = pattern
         self._options = options
         self.committed = Matcher(pattern, **options)
         self.pending: dict[int, list] = {}
-        self.early = EarlyResults(event_id)
+        self.early = EarlyResults(event_id, waypoint_every=waypoint_every)
         self.watermark: Optional[int] = None
         prefilter = self.committed.prefilter
         self._keep = prefilter.compile() if prefilter is not None else None
@@ -235,8 +326,13 @@ class EarlyMatcher:
         """Run the event-time pass up to `watermark`: (matches not reported early, timeouts)."""
         matches: list[Match] = []
         timeouts: list = []
-        committed = self.committed
+        committed, start, owed = self.early.committed_through(watermark, self.committed, self.pending)
+        self.committed = committed
+        timeouts.extend(owed)
         for timestamp in sorted(ts for ts in self.pending if ts <= watermark):
+            if start is not None and timestamp < start:  # the committed matcher has taken them
+                del self.pending[timestamp]
+                continue
             done, expired = committed.advance_time(timestamp)
             matches.extend(done)
             timeouts.extend(expired)
@@ -258,7 +354,13 @@ class EarlyMatcher:
 
     @classmethod
     def restore(
-        cls, pattern: Pattern, blob: bytes, *, event_id: EventId = _default_event_id, **options: Any
+        cls,
+        pattern: Pattern,
+        blob: bytes,
+        *,
+        event_id: EventId = _default_event_id,
+        waypoint_every: int = WAYPOINT_EVERY,
+        **options: Any,
     ) -> EarlyMatcher:
         try:
             version, committed, pending, emitted, watermark = pickle.loads(blob)
@@ -266,9 +368,9 @@ class EarlyMatcher:
             raise BufferStateError(f"not an early-matcher snapshot: {exc}") from exc
         if version != _SNAPSHOT_VERSION:
             raise BufferStateError(f"early-matcher snapshot version {version} is not supported")
-        matcher = cls(pattern, event_id=event_id, **options)
+        matcher = cls(pattern, event_id=event_id, waypoint_every=waypoint_every, **options)
         matcher.committed = Matcher.restore(pattern, committed, **options)
         matcher.pending = pending
-        matcher.early = EarlyResults(event_id, emitted)
+        matcher.early = EarlyResults(event_id, emitted, waypoint_every)
         matcher.watermark = watermark
         return matcher

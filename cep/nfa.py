@@ -84,6 +84,7 @@ class Nfa:
         names: tuple[str, ...],
         dedupe_key: Optional[Callable[[Any], Hashable]],
         state_windows: tuple[int, ...] = (),
+        contiguous_stages: bool = False,
     ) -> None:
         self.states = states
         self.start = start
@@ -94,6 +95,9 @@ class Nfa:
         self.skip = skip
         self.names = names
         self.dedupe_key = dedupe_key
+        # no group stage: a partial match's events of one stage are always next to each other
+        # in its buffer (stages only move forward), so a walk may stop after them
+        self.contiguous_stages = contiguous_stages
 
     def fingerprint(self) -> str:
         """A short description of the graph's shape, stored in snapshots to catch pattern changes."""
@@ -182,7 +186,8 @@ class _Compiler:
                 "dedupe_runs() cannot be combined with within(..., WithinType.PREVIOUS_AND_CURRENT)"
             )
         windows = tuple(self.state_windows.get(s.sid, 0) for s in self.states) if self.state_windows else ()
-        return _freeze(self.states, start, self.window or 0, skip, names, dedupe, windows)
+        contiguous = all(stage.group is None for stage in _all_stages(last))
+        return _freeze(self.states, start, self.window or 0, skip, names, dedupe, windows, contiguous)
 
     # ------------------------------------------------------------------ states
     def _state(self, name: str, kind: str) -> State:
@@ -532,6 +537,7 @@ def _freeze(
     names: tuple[str, ...],
     dedupe_key: Any,
     state_windows: tuple[int, ...] = (),
+    contiguous_stages: bool = False,
 ) -> Nfa:
     for s in states:
         for e in s.edges:
@@ -546,7 +552,7 @@ def _freeze(
         s.edges = tuple(s.edges)
     for s in states:
         s.reaches_final = _proceeds_to_final(s)
-    return Nfa(tuple(states), start, window_ms, skip, names, dedupe_key, state_windows)
+    return Nfa(tuple(states), start, window_ms, skip, names, dedupe_key, state_windows, contiguous_stages)
 
 
 def _proceeds_to_final(state: State) -> bool:

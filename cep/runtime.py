@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import operator
 import time
 from collections import deque
 from typing import Any, Callable, Optional
@@ -114,14 +115,28 @@ class _Context:
     One context is reused for every partial match a state examines (only `node` changes), and
     every accessor walks the partial match's own buffer nodes, so a condition that never asks
     costs nothing and one that asks pays for that stage only.
+
+    Every accessor that depends on the partial match (or on the clock) sets `used`. The run
+    clears it before a condition call: a condition that returned without setting it decided
+    from the event alone, so its answer holds for every partial match of that state and the
+    others need not be asked (conditions are functions of the event and the context, as in
+    Flink; one that keeps its own mutable state would see fewer calls).
     """
 
-    __slots__ = ("clock", "node", "ts")
+    __slots__ = ("clock", "contiguous", "node", "ts", "used")
 
-    def __init__(self, node: Optional[Node], ts: int, clock: Callable[[], int] = _wall_clock_ms) -> None:
+    def __init__(
+        self,
+        node: Optional[Node],
+        ts: int,
+        clock: Callable[[], int] = _wall_clock_ms,
+        contiguous: bool = False,
+    ) -> None:
         self.node = node
         self.ts = ts
         self.clock = clock
+        self.used = False
+        self.contiguous = contiguous  # `Nfa.contiguous_stages`: a stage's events are adjacent
 
     def timestamp(self) -> int:
         """The timestamp of the event being examined."""
@@ -132,6 +147,7 @@ class _Context:
 
         The matcher's clock: by default the wall clock, as Flink's processing-time service.
         """
+        self.used = True
         return self.clock()
 
     def get_events_for_pattern(self, name: str) -> tuple:
@@ -141,23 +157,33 @@ class _Context:
         returns): index it, iterate it or copy it with `list(...)`; it is built from the stage's
         own buffer nodes only, without copying the rest of the partial match.
         """
+        self.used = True
         node = self.node
-        found = None
-        while node is not None:
-            if node[0] == name:
-                if found is None:
-                    found = [node[1]]
-                else:
-                    found.append(node[1])
+        while node is not None and node[0] != name:
             node = node[4]
-        if found is None:
+        if node is None:
             return ()
+        first = node[1]
+        node = node[4]
+        if self.contiguous and (node is None or node[0] != name):
+            return (first,)  # the usual case: one event, nothing more to walk
+        found = [first]
+        if self.contiguous:
+            while node is not None and node[0] == name:
+                found.append(node[1])
+                node = node[4]
+        else:
+            while node is not None:
+                if node[0] == name:
+                    found.append(node[1])
+                node = node[4]
         if len(found) > 1:
             found.reverse()
         return tuple(found)
 
     def accepted_events(self) -> list:
         """Every event accepted so far in this partial match, oldest first."""
+        self.used = True
         out = []
         node = self.node
         while node is not None:
@@ -168,6 +194,7 @@ class _Context:
 
     def last_event(self, name: str) -> Any:
         """The newest event accepted for stage `name`, or None."""
+        self.used = True
         node = self.node
         while node is not None:
             if node[0] == name:
@@ -177,10 +204,14 @@ class _Context:
 
 
 class _StateInfo:
-    __slots__ = ("index", "is_pending", "simple", "state", "wake")
+    __slots__ = ("index", "is_pending", "only_take", "sid", "simple", "state", "wake")
 
     def __init__(self, state: State, use_shortcuts: bool) -> None:
         self.state = state
+        self.sid = state.sid
+        # the state's one edge when it is a TAKE (a start state's usual shape): no decision graph
+        edges = state.edges
+        self.only_take = edges[0] if len(edges) == 1 and edges[0].action == TAKE else None
         wake = wake_condition(state) if use_shortcuts else None
         self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
         self.index = index_spec(state) if use_shortcuts else None
@@ -227,7 +258,7 @@ class NfaRun:
         self, nfa: Nfa, use_shortcuts: bool = True, clock: Callable[[], int] = _wall_clock_ms
     ) -> None:
         self.nfa = nfa
-        self.ctx = _Context(None, 0, clock)
+        self.ctx = _Context(None, 0, clock, nfa.contiguous_stages)
         self.window = nfa.window_ms
         # WithinType.PREVIOUS_AND_CURRENT windows per state id; with any, expiries are kept per
         # partial match in `timed_expiries`, a heap of (expiry, order, state id, key, pm)
@@ -236,6 +267,9 @@ class NfaRun:
         self.timed_order = 0
         self.skip = nfa.skip
         self.infos = _infos_for(nfa, use_shortcuts)
+        # share one state's condition answers among its partial matches when no condition
+        # looked at the partial match (see `_Context`); a shortcut like the others
+        self.share_answers = use_shortcuts
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
         # per state: {id(pm): pm}, or {awaited value: {id(pm): pm}} for an indexed state
@@ -267,7 +301,7 @@ class NfaRun:
         """
         other = NfaRun.__new__(NfaRun)
         other.__dict__.update(self.__dict__)  # the read-only parts; mutable ones replaced below
-        other.ctx = _Context(None, 0, self.ctx.clock)
+        other.ctx = _Context(None, 0, self.ctx.clock, self.ctx.contiguous)
         buckets = []
         for info, bucket in zip(self.infos, self.buckets):
             if info.index is None:
@@ -418,11 +452,18 @@ class NfaRun:
         ctx.ts = ts
         start_info = self.start_info
         if start_info.wake is None or start_info.wake(event, None):
-            self._step(start_info.state, None, event, ts, seq, new, finals, None, ctx)
+            ctx.node = None
+            take = start_info.only_take
+            if take is None:
+                enabled = _enabled_edges(start_info.state, event, ctx)
+            else:
+                enabled = [take] if take.cond is None or take.cond(event, ctx) else None
+            if enabled:
+                self._step(start_info.state, None, enabled, event, ts, seq, new, finals, None, ctx)
         buckets = self.buckets
         updates = []  # (container, key, group, what changed, indexed): applied at the end
         for info in self.live:
-            sid = info.state.sid
+            sid = info.sid
             bucket = buckets[sid]
             if not bucket:
                 continue
@@ -450,11 +491,27 @@ class NfaRun:
                 # else every partial match stays where it is: nothing to update
             else:
                 kept: list = []
+                state = info.state
+                shared = None  # the enabled edges, when they do not depend on the partial match
                 for pm in group.values():
-                    self._step(info.state, pm, event, ts, seq, new, finals, kept, ctx)
+                    if shared is None:
+                        ctx.node = pm[0]
+                        ctx.used = False
+                        enabled = _enabled_edges(state, event, ctx)
+                        if not ctx.used and self.share_answers:
+                            shared = enabled
+                            if _only_stays(enabled, state):
+                                break  # every partial match ignores the event and stays as it is
+                    else:
+                        enabled = shared
+                    self._step(state, pm, enabled, event, ts, seq, new, finals, kept, ctx)
+                else:
+                    shared = None
+                if shared is not None:
+                    continue  # all stay (the loop above stopped at the first one)
                 if len(kept) != len(group):
                     updates.append((container, key, group, {id(pm): pm for pm in kept}, index is not None))
-        dedupe_keys: list = [None] * len(new)
+        dedupe_keys = None  # computed before any change: the key function may raise
         if new and self.dedupe_key is not None:
             dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
         self.seq = seq + 1
@@ -468,8 +525,12 @@ class NfaRun:
                 del container[key]
         if new:
             add = self.add
-            for (state, pm), key_sequence in zip(new, dedupe_keys):
-                add(state, pm, key_sequence)
+            if dedupe_keys is None:
+                for state, pm in new:
+                    add(state, pm)
+            else:
+                for (state, pm), key_sequence in zip(new, dedupe_keys):
+                    add(state, pm, key_sequence)
         if finals or self.completed.keys:  # (the list itself: no __bool__ call per event)
             return self._emit(finals)
         return []
@@ -493,19 +554,33 @@ class NfaRun:
         """
         cond, _target, keeps_on_take = info.simple
         hits = None
-        if cond is None:
-            hits = list(group.values())
-            for pm in hits:
+        if cond is not None:
+            pms = iter(group.values())
+            for pm in pms:  # the first one: was the answer decided by the event alone?
                 ctx.node = pm[0]
-                self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
-        else:
-            for pm in group.values():
-                ctx.node = pm[0]
+                ctx.used = False
                 if cond(event, ctx):
-                    if hits is None:
-                        hits = []
-                    hits.append(pm)
-                    self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+                    if ctx.used:
+                        hits = [pm]
+                        self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+                        break
+                    cond = None  # every partial match here takes the event: no more calls
+                elif not ctx.used:
+                    return None  # none of them can take the event: all stay as they are
+                break
+            if cond is not None:
+                for pm in pms:
+                    ctx.node = pm[0]
+                    if cond(event, ctx):
+                        if hits is None:
+                            hits = []
+                        hits.append(pm)
+                        self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+                return None if keeps_on_take else hits
+        hits = list(group.values())
+        for pm in hits:
+            ctx.node = pm[0]
+            self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
         return None if keeps_on_take else hits
 
     def _take_simple(
@@ -539,6 +614,7 @@ class NfaRun:
         self,
         state: State,
         pm: Optional[PartialMatch],
+        enabled: list,
         event: Any,
         ts: int,
         seq: int,
@@ -547,26 +623,16 @@ class NfaRun:
         kept: Optional[list],
         ctx: _Context,
     ) -> None:
-        """Flink's computeNextStates for one partial match (pm None = the start state).
+        """Flink's computeNextStates for one partial match (pm None = the start state), given
+        the TAKE and IGNORE edges its decision graph enables (`_enabled_edges`).
 
         Results go to `finals` (complete), `kept` (the same partial match, still in `state`:
         it stays in its bucket) or `new` (to be inserted after the event).
         """
-        node = pm[0] if pm is not None else None
-        ctx.node = node
-        enabled = []
-        stack = [state]
-        while stack:
-            s = stack.pop()
-            for e in s.edges:
-                c = e.cond
-                if c is None or c(event, ctx):
-                    if e.action == PROCEED:
-                        stack.append(e.target)
-                    else:
-                        enabled.append(e)
         if not enabled:
             return
+        node = pm[0] if pm is not None else None
+        ctx.node = node
         is_start = pm is None
         if is_start:
             rank, start_ts, start_seq = _START_RANK, ts, seq
@@ -598,13 +664,12 @@ class NfaRun:
                 retained.append((target, n))
         if discard:
             return  # a STOP state discards the path; its complete matches are kept, as in Flink
-        count = len(retained)
         for j, (target, n) in enumerate(retained):
             if j == stay:
                 kept.append(pm)  # type: ignore[union-attr]
                 continue
-            if count == 1:
-                r = rank
+            if j == 0 and stay < 0:
+                r = rank  # the parent leaves: its first successor takes its place
             elif stay < 0 or j > stay:
                 r = _after(rank, seq, j)
             else:
@@ -655,19 +720,21 @@ class NfaRun:
         they came from; then the queue gives up matches while none is held back by an earlier
         partial match (only under a skip strategy), each one pruning what its strategy discards.
         """
+        completed = self.completed
+        skip = self.skip
+        if len(finals) == 1 and not completed.keys and not skip.is_skip:
+            return [materialize(finals[0][0][0])]  # alone in the queue: released at once
         if len(finals) > 1:
             finals.sort(key=_visit_key)
-        completed = self.completed
         for f in finals:
             pm = f[0]
             completed.offer((pm[1], pm[2]), pm)
         out = []
-        skip = self.skip
         if not skip.is_skip:
-            while completed:
+            while completed.keys:
                 out.append(materialize(completed.poll()[0]))
             return out
-        while completed:
+        while completed.keys:
             earliest = self._earliest_partial_start()
             if earliest is not None and earliest < completed.peek_key():
                 break
@@ -730,10 +797,10 @@ class NfaRun:
         pending: list = []
         if self.state_windows:
             self._expire_timed(ts, expired, pending)
+            if len(expired) > 1:
+                expired.sort(key=lambda e: _pm_visit_key(e[0]))
         else:
-            self._expire_groups(ts, expired, pending)
-        if len(expired) > 1:
-            expired.sort(key=lambda e: _pm_visit_key(e[0]))
+            self._expire_groups(ts, expired, pending)  # already in Flink's order
         matches = self._emit([(pm, pm[3], 0) for pm in pending]) if (pending or self.completed) else []
         return matches, expired
 
@@ -748,6 +815,8 @@ class NfaRun:
         while queue and queue[0][0] <= ts:
             _expiry, start_seq, records = queue.popleft()
             del groups[start_seq]
+            # groups come in the order of their first event; within one, by rank
+            timed_out = []
             for sid, key, pm in records:
                 if dedupe:
                     self._forget(sid, pm)
@@ -762,7 +831,12 @@ class NfaRun:
                 if infos[sid].is_pending:
                     pending.append(pm)
                 else:
-                    expired.append((pm, pm[1] + window))
+                    timed_out.append(pm)
+            if timed_out:
+                if len(timed_out) > 1:
+                    timed_out.sort(key=_rank_of)
+                timeout = timed_out[0][1] + window
+                expired.extend([(pm, timeout) for pm in timed_out])
         self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
 
     def _expire_timed(self, ts: int, expired: list, pending: list) -> None:
@@ -811,6 +885,9 @@ def _visit_key(final: Final) -> tuple:
     return (pm[1], pm[2], final[1], final[2])
 
 
+_rank_of = operator.itemgetter(3)  # a partial match's rank
+
+
 def _pm_visit_key(pm: PartialMatch) -> tuple:
     return (pm[1], pm[2], pm[3])
 
@@ -841,6 +918,28 @@ def _key_sequence(node: Optional[Node], key: Callable[[Any], Any]) -> tuple:
         out.append((node[0], key(node[1])))
         node = node[4]
     return tuple(out)
+
+
+def _only_stays(enabled: list, state: State) -> bool:
+    """Whether the enabled edges are just `state`'s IGNORE back to itself."""
+    return len(enabled) == 1 and enabled[0].action == IGNORE and enabled[0].target is state
+
+
+def _enabled_edges(state: State, event: Any, ctx: _Context) -> list:
+    """The TAKE and IGNORE edges of `state`'s decision graph that the event enables, in Flink's
+    order (PROCEED edges followed while their conditions hold, last pushed first)."""
+    enabled = []
+    stack = [state]
+    while stack:
+        s = stack.pop()
+        for e in s.edges:
+            c = e.cond
+            if c is None or c(event, ctx):
+                if e.action == PROCEED:
+                    stack.append(e.target)
+                else:
+                    enabled.append(e)
+    return enabled
 
 
 def _final_after_proceed(state: State, event: Any, ctx: _Context) -> bool:

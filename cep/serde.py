@@ -42,6 +42,7 @@ from cep.conditions import (
     Unseen,
 )
 from cep.errors import CepError, MalformedPatternError
+from cep.json_fields import LITERAL_TYPES, JsonObject
 from cep.pattern import Pattern
 from cep.quantifier import Contiguity, Property
 
@@ -67,7 +68,6 @@ _CONTIGUITY = {
 _INNER = {Contiguity.RELAXED: "relaxed", Contiguity.STRICT: "consecutive", Contiguity.NONDETERMINISTIC: "any"}
 _SKIPS = ("no_skip", "skip_to_next", "skip_past_last_event", "skip_to_first", "skip_to_last")
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
-_LITERAL = (str, int, float, bool)
 
 
 # ------------------------------------------------------------------------------------- writing
@@ -186,7 +186,7 @@ def _condition_to_dict(cond: Condition, where: str) -> dict:
 
 
 def _literal(value: Any, where: str) -> Any:
-    if not isinstance(value, _LITERAL):
+    if not isinstance(value, LITERAL_TYPES):
         raise CepError(f"the value {value!r} in {where} is not a JSON literal (str, int, float, bool)")
     if isinstance(value, float) and not math.isfinite(value):
         raise CepError(f"the value {value!r} in {where} is not a finite number; JSON cannot hold it")
@@ -218,7 +218,7 @@ def pattern_from_dict(doc: Any) -> Pattern:
     MalformedPatternError
         The message starts with the JSON path of the field at fault (``$.stages[2].quantifier.min``).
     """
-    obj = _Obj(doc, "$")
+    obj = JsonObject(doc, "$")
     version = obj.take("version", int)
     if version != SCHEMA_VERSION:
         raise MalformedPatternError(
@@ -229,19 +229,19 @@ def pattern_from_dict(doc: Any) -> Pattern:
     return pattern
 
 
-def _sequence_from(obj: _Obj) -> Pattern:
-    skip = _skip_from(_Obj(obj.take("skip", dict), f"{obj.path}.skip"))
+def _sequence_from(obj: JsonObject) -> Pattern:
+    skip = _skip_from(JsonObject(obj.take("skip", dict), f"{obj.path}.skip"))
     stages = obj.take("stages", list)
     if not stages:
         raise MalformedPatternError(f"{obj.path}.stages: a pattern needs at least one stage")
     pattern: Optional[Pattern] = None
     for i, raw in enumerate(stages):
-        pattern = _stage_from(_Obj(raw, f"{obj.path}.stages[{i}]"), pattern, skip)
+        pattern = _stage_from(JsonObject(raw, f"{obj.path}.stages[{i}]"), pattern, skip)
     assert pattern is not None
     return pattern
 
 
-def _skip_from(obj: _Obj) -> AfterMatchSkipStrategy:
+def _skip_from(obj: JsonObject) -> AfterMatchSkipStrategy:
     kind = obj.take("kind", str)
     if kind not in _SKIPS:
         raise MalformedPatternError(f"{obj.path}.kind: unknown skip strategy {kind!r}; one of {list(_SKIPS)}")
@@ -258,10 +258,10 @@ def _skip_from(obj: _Obj) -> AfterMatchSkipStrategy:
 _VERBS = {name: name for name in _CONTIGUITY.values()}
 
 
-def _stage_from(obj: _Obj, previous: Optional[Pattern], skip: AfterMatchSkipStrategy) -> Pattern:
+def _stage_from(obj: JsonObject, previous: Optional[Pattern], skip: AfterMatchSkipStrategy) -> Pattern:
     with obj.builder_errors():
         if "group" in obj.raw:
-            target: Any = _sequence_from(_Obj(obj.take("group", dict), f"{obj.path}.group"))
+            target: Any = _sequence_from(JsonObject(obj.take("group", dict), f"{obj.path}.group"))
         else:
             target = obj.take("name", str)
         if previous is None:
@@ -279,7 +279,7 @@ def _stage_from(obj: _Obj, previous: Optional[Pattern], skip: AfterMatchSkipStra
             stage.where(_condition_from(obj.take("where", dict), f"{obj.path}.where"))
         optional = obj.take("optional", bool, default=False)
         if "quantifier" in obj.raw:
-            quantifier = _Obj(obj.take("quantifier", dict), f"{obj.path}.quantifier")
+            quantifier = JsonObject(obj.take("quantifier", dict), f"{obj.path}.quantifier")
             optional = _quantifier_from(quantifier, stage, optional)
         if optional:
             stage.optional()
@@ -288,7 +288,7 @@ def _stage_from(obj: _Obj, previous: Optional[Pattern], skip: AfterMatchSkipStra
         if "within_ms" in obj.raw:
             stage.within(obj.take("within_ms", int))
         if "dedupe_runs" in obj.raw:
-            runs = _Obj(obj.take("dedupe_runs", dict), f"{obj.path}.dedupe_runs")
+            runs = JsonObject(obj.take("dedupe_runs", dict), f"{obj.path}.dedupe_runs")
             fields = runs.take("fields", list)
             if not fields or not all(isinstance(f, str) and f for f in fields):
                 raise MalformedPatternError(f"{runs.path}.fields: a non-empty list of field names")
@@ -298,7 +298,7 @@ def _stage_from(obj: _Obj, previous: Optional[Pattern], skip: AfterMatchSkipStra
     return stage
 
 
-def _quantifier_from(obj: _Obj, stage: Pattern, optional: bool) -> bool:
+def _quantifier_from(obj: JsonObject, stage: Pattern, optional: bool) -> bool:
     """Apply the quantifier; returns whether `optional()` is still to be called.
 
     An optional ``times`` from 1 is built as ``times(0, max)``, which the builder accepts even right
@@ -340,7 +340,7 @@ def condition_from_dict(doc: Any) -> Condition:
 
 
 def _condition_from(raw: Any, path: str) -> Condition:
-    obj = _Obj(raw, path)
+    obj = JsonObject(raw, path)
     op = obj.take("op", str)
     cond: Condition
     if op in ("true", "false"):
@@ -358,7 +358,7 @@ def _condition_from(raw: Any, path: str) -> Condition:
     elif op in _COMPARISONS:
         name = obj.take_field()
         if "last" in obj.raw:
-            ref = _Obj(obj.take("last", dict), f"{path}.last")
+            ref = JsonObject(obj.take("last", dict), f"{path}.last")
             cond = Compare(name, op, Ref(ref.take("stage", str), ref.take_field()))
             ref.done()
         else:
@@ -368,7 +368,7 @@ def _condition_from(raw: Any, path: str) -> Condition:
         values = obj.take("values", list)
         if not values:
             raise MalformedPatternError(f"{path}.values: in needs at least one value")
-        cond = In(name, [_Obj.literal(v, f"{path}.values[{i}]") for i, v in enumerate(values)])
+        cond = In(name, [JsonObject.literal(v, f"{path}.values[{i}]") for i, v in enumerate(values)])
     elif op == "is_null":
         cond = IsNull(obj.take_field())
     elif op in ("startswith", "contains"):
@@ -392,81 +392,3 @@ def _condition_from(raw: Any, path: str) -> Condition:
         raise MalformedPatternError(f"{path}.op: unknown operator {op!r}; one of {known}")
     obj.done()
     return cond
-
-
-_JSON_TYPES = {dict: "an object", list: "an array", str: "a string", int: "an integer", bool: "true or false"}
-
-
-class _Obj:
-    """A JSON object being read: typed field access that names the path, and a check for leftovers."""
-
-    def __init__(self, raw: Any, path: str) -> None:
-        if not isinstance(raw, dict):
-            raise MalformedPatternError(f"{path}: expected an object, got {_shown(raw)}")
-        self.raw = raw
-        self.path = path
-        self._read: set = set()
-
-    def take(self, key: str, kind: type, default: Any = ...) -> Any:
-        self._read.add(key)
-        if key not in self.raw:
-            if default is ...:
-                raise MalformedPatternError(f"{self.path}.{key}: required, missing")
-            return default
-        value = self.raw[key]
-        wrong_bool = kind is int and isinstance(value, bool)
-        if not isinstance(value, kind) or wrong_bool:
-            raise MalformedPatternError(
-                f"{self.path}.{key}: expected {_JSON_TYPES[kind]}, got {_shown(value)}"
-            )
-        return value
-
-    def take_field(self) -> str:
-        name = self.take("field", str)
-        if not name:
-            raise MalformedPatternError(f"{self.path}.field: a field name must not be empty")
-        return name
-
-    def take_literal(self, key: str) -> Any:
-        self._read.add(key)
-        if key not in self.raw:
-            raise MalformedPatternError(f"{self.path}.{key}: required, missing")
-        return self.literal(self.raw[key], f"{self.path}.{key}")
-
-    @staticmethod
-    def literal(value: Any, path: str) -> Any:
-        if not isinstance(value, _LITERAL) or (isinstance(value, float) and not math.isfinite(value)):
-            raise MalformedPatternError(
-                f"{path}: expected a string, finite number or boolean, got {_shown(value)}"
-            )
-        return value
-
-    def done(self) -> None:
-        unknown = sorted(set(self.raw) - self._read)
-        if unknown:
-            raise MalformedPatternError(f"{self.path}.{unknown[0]}: unknown field")
-
-    def builder_errors(self) -> _PathPrefix:
-        return _PathPrefix(self.path)
-
-
-class _PathPrefix:
-    """Prefix a builder's own `MalformedPatternError` (e.g. greedy after allow_combinations) with a path."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: Any, exc: Any, tb: Any) -> bool:
-        if isinstance(exc, MalformedPatternError) and not str(exc).startswith("$"):
-            raise MalformedPatternError(f"{self.path}: {exc}") from exc
-        if isinstance(exc, CepError) and not isinstance(exc, MalformedPatternError):
-            raise MalformedPatternError(f"{self.path}: {exc}") from exc
-        return False
-
-
-def _shown(value: Any) -> str:
-    text = json.dumps(value, default=repr)
-    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,4 +1,5 @@
-"""What the simulator, the job and the deploy tooling share: the reading schema and the AWS client builder.
+"""What the simulator, the job and the deploy tooling share: the reading schema, the AWS client builder
+and the declaration of command-line options (`common.options`).
 
 This package is the bottom layer: it imports nothing of ours, so `jobs` and `infra` can depend on it
 without pulling in the simulator (and the EMR package ships it instead of the simulator).

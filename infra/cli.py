@@ -1,4 +1,5 @@
-"""`emberwatch-deploy`: deploy, run, upgrade and tear down Emberwatch on AWS.
+"""`emberwatch-deploy`: deploy, run, upgrade and tear down Emberwatch on AWS (the command line; what it
+does against the stack is in `infra.operations`).
 
     emberwatch-deploy up --allowed-cidr 203.0.113.7/32 --subnet-id subnet-0abc --alert-email me@example.com
     emberwatch-deploy submit                  # start the job (EMR step running `flink run` on YARN)
@@ -13,42 +14,31 @@ Every command takes --stack-name (EMBERWATCH_STACK, default "emberwatch"), --reg
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, EndpointConnectionError
 
-from infra import dashboard_import, stack, steps
-from infra.aws import make_client
+from infra import dashboard_import, stack
 from infra.errors import DeployError
-from infra.package import JobPackage, bootstrap_script, build_package
+from infra.operations import (
+    Clients,
+    stack_outputs,
+    stack_parameter,
+    submit_job,
+    take_savepoint,
+    upload_package,
+)
+from infra.package import build_package
 
 logger = logging.getLogger(__name__)
 
 ENV_STACK = "EMBERWATCH_STACK"
 ENV_OS_PASSWORD = "EMBERWATCH_OS_PASSWORD"
 DEFAULT_STACK = "emberwatch"
-BOOTSTRAP_KEY = "artifacts/bootstrap.sh"
-
-
-@dataclass(frozen=True)
-class Clients:
-    """The AWS clients one command needs, built once through `make_client`."""
-
-    session: Any
-    region: str | None
-    endpoint_url: str | None
-
-    def client(self, service: str) -> Any:
-        return make_client(
-            service, boto3_session=self.session, region=self.region, endpoint_url=self.endpoint_url
-        )
 
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -76,68 +66,6 @@ def _parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def _stack_parameter(cfn: Any, stack_name: str, key: str) -> str:
-    params = cfn.describe_stacks(StackName=stack_name)["Stacks"][0].get("Parameters", [])
-    return next((p["ParameterValue"] for p in params if p["ParameterKey"] == key), "")
-
-
-def _outputs(
-    clients: Clients, stack_name: str, *required: str, overrides: dict[str, str | None] | None = None
-) -> dict[str, str]:
-    outputs = stack.stack_facts(clients.client("cloudformation"), stack_name)
-    outputs.update({key: value for key, value in (overrides or {}).items() if value})
-    missing = [name for name in required if not outputs.get(name)]
-    if missing:
-        raise DeployError(
-            f"Stack {stack_name} has no output(s) {', '.join(missing)}: "
-            + (
-                "the EMR cluster is not deployed; run `emberwatch-deploy up` without --no-cluster."
-                if "ClusterId" in missing
-                else "it may still be creating; check `emberwatch-deploy status`."
-            )
-        )
-    return outputs
-
-
-def upload_package(s3: Any, bucket: str, package: JobPackage) -> bool:
-    """Upload the bootstrap script and the package; False when the package was already there."""
-    s3.put_object(Bucket=bucket, Key=BOOTSTRAP_KEY, Body=bootstrap_script())
-    try:
-        s3.head_object(Bucket=bucket, Key=package.s3_key)
-        return False
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey", "NotFound"):
-            raise DeployError(f"Cannot read s3://{bucket}/{package.s3_key}: {exc}") from exc
-    s3.upload_fileobj(
-        io.BytesIO(package.data),
-        bucket,
-        package.s3_key,
-        ExtraArgs={"Metadata": {"sha256": package.sha256, "version": package.version}},
-    )
-    return True
-
-
-def job_settings(outputs: dict[str, str], region: str, initpos: str, extra: list[str]) -> steps.JobSettings:
-    """The job's endpoints, from the stack outputs."""
-    return steps.JobSettings(
-        stream=outputs["StreamName"],
-        region=region,
-        topic_arn=outputs["AlertTopicArn"],
-        opensearch_url=outputs["OpenSearchEndpoint"],
-        index=outputs.get("RawIndexName", "sensor-readings"),
-        bucket=outputs["BucketName"],
-        initpos=initpos,
-        extra_args=tuple(extra),
-    )
-
-
-def _region(clients: Clients) -> str:
-    region = clients.region or clients.session.region_name
-    if not region:
-        raise DeployError("No AWS region: pass --region, or set AWS_REGION.")
-    return region
-
-
 # ------------------------------------------------------------------------------------------ commands
 
 
@@ -161,7 +89,7 @@ def cmd_up(args: argparse.Namespace) -> int:
             "First deploy needs --allowed-cidr: the network allowed to open Dashboards, e.g. your public "
             "IP as x.x.x.x/32 (see https://checkip.amazonaws.com)."
         )
-    known_subnet = params.get("SubnetId") or (exists and _stack_parameter(cfn, args.stack_name, "SubnetId"))
+    known_subnet = params.get("SubnetId") or (exists and stack_parameter(cfn, args.stack_name, "SubnetId"))
     if not args.no_cluster and not known_subnet:
         raise DeployError(
             "The EMR cluster needs --subnet-id: a subnet with a route to the internet (public, or behind "
@@ -177,7 +105,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         params["DeployCluster"] = "false"
     else:
         params["DeployCluster"] = "true"
-        installed = _stack_parameter(cfn, args.stack_name, "ArtifactKey")
+        installed = stack_parameter(cfn, args.stack_name, "ArtifactKey")
         if not installed or args.reinstall:
             params["ArtifactKey"] = package.s3_key
         elif installed != package.s3_key:
@@ -192,7 +120,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         step_ids = submit_job(clients, args.stack_name, "LATEST", [], None, None, wait=False)
         print(f"job submitted: steps {' '.join(step_ids)}")
     if args.import_dashboards:
-        url = _outputs(clients, args.stack_name, "OpenSearchEndpoint")["OpenSearchEndpoint"]
+        url = stack_outputs(clients, args.stack_name, "OpenSearchEndpoint")["OpenSearchEndpoint"]
         auth = dashboard_import.request_auth("sigv4", region=clients.region, boto3_session=clients.session)
         imported = dashboard_import.import_saved_objects(url, auth)
         print(f"imported {imported.success_count} saved objects into {url}/_dashboards")
@@ -202,37 +130,6 @@ def cmd_up(args: argparse.Namespace) -> int:
 def _print_outputs(outputs: dict[str, str]) -> None:
     for key in sorted(outputs):
         print(f"  {key:20} {outputs[key]}")
-
-
-def submit_job(
-    clients: Clients,
-    stack_name: str,
-    initpos: str,
-    extra: list[str],
-    package_key: str | None,
-    from_savepoint: str | None,
-    wait: bool,
-    overrides: dict[str, str | None] | None = None,
-) -> list[str]:
-    """Queue the fetch-package and `flink run` steps; returns their step ids."""
-    cfn, emr = clients.client("cloudformation"), clients.client("emr")
-    required = ("ClusterId", "BucketName", "StreamName", "AlertTopicArn", "OpenSearchEndpoint")
-    outputs = _outputs(clients, stack_name, *required, overrides=overrides)
-    settings = job_settings(outputs, _region(clients), initpos, extra)
-    key = package_key or _stack_parameter(cfn, stack_name, "ArtifactKey")
-    if not key:
-        raise DeployError(f"Stack {stack_name} names no package: run `emberwatch-deploy up` first.")
-    if from_savepoint == "latest":
-        from_savepoint = steps.latest_savepoint(clients.client("s3"), settings.bucket)
-        if from_savepoint is None:
-            raise DeployError(
-                f"No savepoint under s3://{settings.bucket}/savepoints/: run `savepoint` first."
-            )
-    step_ids = steps.add_steps(emr, outputs["ClusterId"], steps.submit_steps(settings, key, from_savepoint))
-    if wait:
-        for step_id in step_ids:
-            steps.wait_for_step(emr, outputs["ClusterId"], step_id)
-    return step_ids
 
 
 def cmd_submit(args: argparse.Namespace) -> int:
@@ -257,28 +154,6 @@ def _overrides(args: argparse.Namespace) -> dict[str, str | None]:
     }
 
 
-def take_savepoint(clients: Clients, stack_name: str, overrides: dict[str, str | None] | None = None) -> str:
-    """Stop the job with a savepoint (an EMR step) and return the savepoint's S3 path."""
-    emr, s3 = clients.client("emr"), clients.client("s3")
-    outputs = _outputs(clients, stack_name, "ClusterId", "BucketName", overrides=overrides)
-    settings = job_settings(
-        {"StreamName": "", "AlertTopicArn": "", "OpenSearchEndpoint": "", **outputs},
-        _region(clients),
-        "LATEST",
-        [],
-    )
-    before = steps.latest_savepoint(s3, settings.bucket)
-    (step_id,) = steps.add_steps(emr, outputs["ClusterId"], [steps.savepoint_step(settings)])
-    steps.wait_for_step(emr, outputs["ClusterId"], step_id)
-    after = steps.latest_savepoint(s3, settings.bucket)
-    if after is None or after == before:
-        raise DeployError(
-            f"Step {step_id} finished but no new savepoint appeared under "
-            f"s3://{settings.bucket}/savepoints/: read the step's stdout under emr-logs/ in the bucket."
-        )
-    return after
-
-
 def cmd_savepoint(args: argparse.Namespace) -> int:
     print(take_savepoint(_clients(args), args.stack_name, _overrides(args)))
     return 0
@@ -288,7 +163,7 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
     clients = _clients(args)
     package = build_package(Path(args.project_root).resolve())
     overrides = _overrides(args)
-    outputs = _outputs(clients, args.stack_name, "BucketName", "ClusterId", overrides=overrides)
+    outputs = stack_outputs(clients, args.stack_name, "BucketName", "ClusterId", overrides=overrides)
     upload_package(clients.client("s3"), outputs["BucketName"], package)
     savepoint = take_savepoint(clients, args.stack_name, overrides)
     print(f"job stopped with savepoint {savepoint}")
@@ -336,7 +211,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def cmd_dashboards(args: argparse.Namespace) -> int:
     clients = _clients(args)
-    url = args.url or _outputs(clients, args.stack_name, "OpenSearchEndpoint")["OpenSearchEndpoint"]
+    url = args.url or stack_outputs(clients, args.stack_name, "OpenSearchEndpoint")["OpenSearchEndpoint"]
     password = args.password or os.environ.get(ENV_OS_PASSWORD)
     auth = dashboard_import.request_auth(
         args.auth, region=args.region, boto3_session=clients.session, basic=(args.user, password)

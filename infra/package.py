@@ -1,6 +1,9 @@
-"""Build the job package: `cep`, `common`, `jobs` and the requirements the EMR nodes install.
+"""Build the job package: `cep`, `common`, `jobs` (with the parser's jar) and the requirements the EMR
+nodes install.
 
-The simulator stays out: the job depends only on the engine and the shared schema (`common`).
+The simulator stays out: the job depends only on the engine and the shared schema (`common`). The
+parser's jar is the one the project's install built (`jobs.bushfire.parser_jar`), so the nodes need no
+JDK; a missing or stale jar stops the build with what to do.
 
 The zip is deterministic (sorted entries, fixed timestamps), so its SHA-256 names it: the same source
 gives the same S3 key and an upload is skipped when the key already exists. The same zip is the
@@ -17,10 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.errors import DeployError
+from jobs.bushfire import parser_jar
 
 PACKAGES = ("cep", "common", "jobs")
 # Files of the packages that belong in the zip (code plus the package data pyproject declares).
-INCLUDED_SUFFIXES = frozenset({".py", ".yaml", ".json", ".html", ".sh", ".java"})
+INCLUDED_SUFFIXES = frozenset({".py", ".yaml", ".json", ".html", ".sh", ".java", ".jar"})
+PARSER_JVM_DIR = Path("jobs") / "bushfire" / "jvm"
 # Extras of pyproject.toml the job needs on the cluster besides the core dependencies.
 RUNTIME_EXTRAS = ("flink",)
 EMR_SCRIPTS_DIR = Path(__file__).parent / "emr"
@@ -80,6 +85,17 @@ def _source_files(root: Path) -> list[tuple[str, Path]]:
     return found
 
 
+def check_parser_jar(root: Path) -> Path:
+    """The parser's jar in the tree, built from the sources beside it."""
+    jvm_dir = root / PARSER_JVM_DIR
+    jar = jvm_dir / parser_jar.JAR_NAME
+    if not jar.is_file():
+        raise DeployError(f"{jar} is missing, and the EMR nodes run the job with it: {parser_jar.BUILD_HINT}")
+    if not parser_jar.is_current(jar, jvm_dir):
+        raise DeployError(f"{jar} is older than the Java sources beside it: {parser_jar.BUILD_HINT}")
+    return jar
+
+
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = 0o644) -> None:
     info = zipfile.ZipInfo(name, date_time=_FIXED_TIME)
     info.external_attr = (0o100000 | mode) << 16
@@ -98,6 +114,7 @@ def build_package(root: Path) -> JobPackage:
     pyproject = read_pyproject(root)
     version = pyproject["project"]["version"]
     sources = _source_files(root)
+    check_parser_jar(root)
     requirements = "\n".join(runtime_requirements(pyproject)) + "\n"
     scripts = sorted(EMR_SCRIPTS_DIR.glob("*.sh"))
     names = [name for name, _ in sources] + ["requirements.txt"] + [f"emr/{p.name}" for p in scripts]

@@ -24,8 +24,9 @@ PREFIX = "/opt/emberwatch"
 PYTHON = f"{PREFIX}/venv/bin/python3"
 # The version bootstrap.sh and jobs/bushfire/connector.py pin (tests/infra/test_steps.py checks all three).
 CONNECTOR_JAR = f"{PREFIX}/lib/flink-sql-connector-kinesis-4.0.0-1.16.jar"
-# The job's PARSE_READING UDF, built by the bootstrap action on every node: on the client's class path
-# (-C) so that Flink can compile the SQL operators while it builds the job graph (FLINK-28897).
+# The job's PARSE_READING UDF, shipped in the package and linked by the bootstrap action on every node:
+# on the client's class path (-C) so that Flink can compile the SQL operators while it builds the job
+# graph (FLINK-28897).
 PARSER_JAR = f"{PREFIX}/lib/emberwatch-parse-reading.jar"
 LOCAL_PACKAGE = "/home/hadoop/emberwatch/emberwatch-job.zip"
 SAVEPOINT_SCRIPT = f"{PREFIX}/bin/savepoint.sh"

@@ -9,9 +9,9 @@ set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 cd "$EMBERWATCH_ROOT"
 
+ensure_javac || log "the job will parse with Flink SQL's JSON functions (slower)"  # before the install: it builds the parser jar
 ensure_venv test
 ensure_kinesis_local
-ensure_javac || log "the job will parse with Flink SQL's JSON functions (slower)"
 ensure_kinesis_connector
 ensure_opensearch
 OUT="${DEMO_OUT:-$EMBERWATCH_ROOT/demo-out}"

@@ -27,8 +27,8 @@ for arg in "$@"; do
     esac
 done
 
+ensure_javac || log "the job will parse with Flink SQL's JSON functions (slower)"  # before the install: it builds the parser jar
 ensure_venv test
-ensure_javac || log "the job will parse with Flink SQL's JSON functions (slower)"
 OUT="${DEMO_OUT:-$EMBERWATCH_ROOT/demo-out}"
 rm -rf "$OUT"
 mkdir -p "$OUT/readings"

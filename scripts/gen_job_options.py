@@ -1,8 +1,9 @@
-"""Render the bushfire job's options (``jobs.bushfire.config.OPTIONS``) as the Markdown table in docs/job.md.
+"""Render the options of the job (``jobs.bushfire.config.OPTIONS``) and of the simulator
+(``simulator.options.OPTIONS``) as the Markdown tables in docs/job.md and docs/simulator.md.
 
-    python scripts/gen_job_options.py           # rewrite the table between the markers in docs/job.md
-    python scripts/gen_job_options.py --check   # exit 1 when docs/job.md is out of date (the test runs this)
-    python scripts/gen_job_options.py --print   # print the table only
+    python scripts/gen_job_options.py           # rewrite the tables between the markers
+    python scripts/gen_job_options.py --check   # exit 1 when a table is out of date (the test runs this)
+    python scripts/gen_job_options.py --print   # print the job's table only
 
 The declarations are the one source: flag, environment variable, default and help all come from them,
 so the table cannot drift from ``--help``.
@@ -19,9 +20,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs.bushfire.config import ENV_CONFIG, OPTIONS, Option, parse_duration_ms  # noqa: E402
+from common.options import Option, OptionSet, parse_duration_ms  # noqa: E402
+from jobs.bushfire.config import OPTIONS  # noqa: E402
+from simulator.options import OPTIONS as SIMULATOR_OPTIONS  # noqa: E402
 
 JOB_DOC = ROOT / "docs/job.md"
+SIMULATOR_DOC = ROOT / "docs/simulator.md"
+TABLES = ((JOB_DOC, OPTIONS), (SIMULATOR_DOC, SIMULATOR_OPTIONS))
 BEGIN = "<!-- options:begin -->"
 END = "<!-- options:end -->"
 UNSET = "–"
@@ -58,9 +63,9 @@ def format_flag(option: Option) -> str:
         return f"`{option.flag}`"
     if option.is_repeated:
         return f"`{option.flag} KEY=VALUE`"
-    if isinstance(option.default, Enum):
-        choices = ",".join(str(member.value) for member in type(option.default))
-        return f"`{option.flag} {{{choices}}}`"
+    choices = option.metavar or getattr(option.convert, "metavar", None)
+    if choices:
+        return f"`{option.flag} {choices}`"
     return f"`{option.flag}`"
 
 
@@ -68,13 +73,14 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render_table(options: tuple[Option, ...] = OPTIONS) -> str:
+def render_table(options: OptionSet = OPTIONS) -> str:
     """The options table, one row per declared option, in declaration order, `--config` first."""
+    example = f", e.g. `{options.config_example}`" if options.config_example else ""
     rows = [
         "| flag | environment variable | default | meaning |",
         "| --- | --- | --- | --- |",
-        f"| `--config PATH` | `{ENV_CONFIG}` | {UNSET} | JSON file with options keyed by flag name without "
-        'dashes, e.g. `{"threshold": 55, "alerts-out": "alerts.jsonl"}` |',
+        f"| `--config PATH` | `{options.config_env}` | {UNSET} | JSON file with options keyed by flag name "
+        f"without dashes{example} |",
     ]
     for option in options:
         rows.append(
@@ -87,32 +93,34 @@ def with_table(document: str, table: str) -> str:
     """`document` with the text between the markers replaced by `table`."""
     start, end = document.find(BEGIN), document.find(END)
     if start < 0 or end < start:
-        raise ValueError(f"docs/job.md needs the markers {BEGIN} and {END}, in that order")
+        raise ValueError(f"an options table's document needs the markers {BEGIN} and {END}, in that order")
     return document[: start + len(BEGIN)] + "\n" + table + document[end:]
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--check", action="store_true", help="exit 1 when docs/job.md is out of date")
+    mode.add_argument("--check", action="store_true", help="exit 1 when a table is out of date")
     mode.add_argument("--print", action="store_true", help="print the table instead of writing it")
     args = parser.parse_args(argv)
-    table = render_table()
     if args.print:
-        sys.stdout.write(table)
+        sys.stdout.write(render_table())
         return 0
-    current = JOB_DOC.read_text(encoding="utf-8")
-    wanted = with_table(current, table)
-    if args.check:
-        if current != wanted:
-            print("docs/job.md: the options table is out of date; run python scripts/gen_job_options.py")
-            return 1
-        return 0
-    if current != wanted:
-        JOB_DOC.write_text(wanted, encoding="utf-8")
-        print("docs/job.md: options table rewritten")
+    stale = []
+    for document, options in TABLES:
+        current = document.read_text(encoding="utf-8")
+        wanted = with_table(current, render_table(options))
+        if current == wanted:
+            continue
+        stale.append(document.relative_to(ROOT).as_posix())
+        if not args.check:
+            document.write_text(wanted, encoding="utf-8")
+    if stale and args.check:
+        print(f"{', '.join(stale)}: the options table is out of date; run python scripts/gen_job_options.py")
+        return 1
+    for name in stale:
+        print(f"{name}: options table rewritten")
     return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

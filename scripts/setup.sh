@@ -17,7 +17,11 @@ ensure_venv() {
         "${PYTHON:-python3}" -m venv "$VENV"
         "$PY" -m pip install -q --upgrade pip >/dev/null
     fi
-    if [ ! -f "$stamp" ] || [ "$EMBERWATCH_ROOT/pyproject.toml" -nt "$stamp" ]; then
+    # Reinstall when the metadata or the Java parser's sources changed: the build compiles them into
+    # jobs/bushfire/jvm/emberwatch-parse-reading.jar (setup.py; it needs ensure_javac first).
+    if [ ! -f "$stamp" ] || [ "$EMBERWATCH_ROOT/pyproject.toml" -nt "$stamp" ] \
+        || [ "$EMBERWATCH_ROOT/setup.py" -nt "$stamp" ] \
+        || [ -n "$(find "$EMBERWATCH_ROOT/jobs/bushfire/jvm" -name '*.java' -newer "$stamp" 2>/dev/null)" ]; then
         log "installing emberwatch[$extras] (first run: about a minute)"
         "$PY" -m pip install -q -e "$EMBERWATCH_ROOT[$extras]" >"$VENV/pip-install.log" 2>&1 \
             || { cat "$VENV/pip-install.log" >&2; return 1; }
@@ -52,7 +56,7 @@ ensure_debian_package() {
     apt-get install -y -qq --no-install-recommends "$package" >/dev/null
 }
 
-# ensure_javac: a JDK, so the job can compile its parser UDF (jobs/bushfire/jvm) once.
+# ensure_javac: a JDK, so installing the package compiles the job's parser UDF (jobs/bushfire/jvm).
 ensure_javac() { ensure_debian_package javac openjdk-17-jdk-headless "the job's parser UDF"; }
 
 # ensure_chromium: Debian's headless Chromium, for the heat-map page test.

@@ -4,10 +4,10 @@
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 cd "$EMBERWATCH_ROOT"
+ensure_javac  # before the install: it builds the job's parser jar
 ensure_venv test
 ensure_kinesis_local
 ensure_chromium
-ensure_javac
 ensure_kinesis_connector
 ensure_opensearch
 log "ruff"

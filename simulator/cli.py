@@ -1,7 +1,7 @@
 """`emberwatch-sim` / `python -m simulator`: generate sensor readings and send them somewhere.
 
-Every option falls back to an environment variable (`config.env_var_for`: `--minutes` ->
-`EMBERWATCH_SIM_MINUTES`), then to the preset's or the built-in default.
+The options (flags, `EMBERWATCH_SIM_*` environment variables, a `--config` file) and the run config
+they make are in `simulator.options`; this module sends the records, paced, and writes the truth.
 """
 
 from __future__ import annotations
@@ -18,15 +18,8 @@ from pathlib import Path
 import orjson
 from tqdm import tqdm
 
-from simulator.config import (
-    DEFAULT_CHAIN_LENGTH,
-    DEFAULT_WINDOW_MS,
-    PRESETS,
-    SimulationConfig,
-    TopologyKind,
-    env_var_for,
-)
 from simulator.events import Record, is_valid_event
+from simulator.options import CliError, config_from_args, parse_args, parse_rate
 from simulator.simulation import Simulation, simulate
 from simulator.sinks.base import Sink, SinkError
 from simulator.sinks.file import JsonlFileSink, RollingDirectorySink
@@ -35,158 +28,7 @@ from simulator.truth import find_paths, paths_to_json
 
 logger = logging.getLogger("simulator")
 
-SINKS = ("stdout", "file", "dir", "kinesis", "iot")
 BATCH_RECORDS = 500  # records handed to a sink at a time (the Kinesis PutRecords limit)
-_FAULT_OPTIONS = {  # CLI option -> FaultConfig field
-    "delay_rate": "delay_rate", "max_delay_ms": "max_delay_ms", "drop_rate": "drop_rate",
-    "duplicate_rate": "duplicate_rate", "skew_rate": "skew_rate", "max_skew_ms": "max_skew_ms",
-    "stuck_rate": "stuck_rate", "spike_rate": "spike_rate", "malformed_rate": "malformed_rate",
-}
-_FIRE_OPTIONS = {
-    "ignitions_per_region": "ignitions_per_region", "spread_probability": "spread_probability",
-    "burn_minutes": "burn_minutes", "wind_direction": "wind_direction_deg", "wind_bias": "wind_bias",
-}
-_TOPOLOGY_OPTIONS = {
-    "regions": "regions", "nodes_per_region": "nodes_per_region", "grid_cols": "grid_cols",
-    "radius": "radius", "topology_file": "file",
-}
-
-
-class CliError(Exception):
-    """A bad combination of options; the message says what to change."""
-
-
-# --- options --------------------------------------------------------------------------------------
-def _env_default(dest: str, convert: type = str) -> object:
-    raw = os.environ.get(env_var_for(dest))
-    if raw is None or raw == "":
-        return None
-    try:
-        return convert(raw)
-    except ValueError:
-        raise CliError(f"{env_var_for(dest)}={raw!r} is not a valid {convert.__name__}") from None
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser; defaults come from the environment (None = not given)."""
-    p = argparse.ArgumentParser(
-        prog="emberwatch-sim",
-        description="Simulate an IoT sensor network watching for bushfires; send its readings somewhere.",
-        epilog="Every option falls back to the environment variable EMBERWATCH_SIM_<OPTION> "
-               "(e.g. EMBERWATCH_SIM_MINUTES), then to the preset or built-in default.",
-    )
-
-    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
-    groups: list = [p]  # options go into the most recently opened group
-
-    def group(title: str) -> None:
-        groups.append(p.add_argument_group(title))
-
-    def opt(flag: str, convert: type = str, **kw: object) -> None:
-        dest = flag.lstrip("-").replace("-", "_")
-        groups[-1].add_argument(flag, dest=dest, type=convert, default=_env_default(dest, convert), **kw)
-
-    def switch(flag: str, text: str) -> None:
-        dest = flag.lstrip("-").replace("-", "_")
-        default = _flag(_env_default(dest))
-        groups[-1].add_argument(flag, dest=dest, action="store_true", default=default, help=text)
-
-    group("network")
-    opt("--preset", choices=PRESETS, help="start from a preset (blog-11: the article's 11 sensors; "
-        "benchmark: 100x100 sensors, 100 min, 1M readings; demo: small, all faults on)")
-    opt("--topology", choices=[k.value for k in TopologyKind if k != TopologyKind.BLOG_11])
-    opt("--topology-file", help="JSON nodes/edges file (see docs/simulator.md) for --topology file")
-    opt("--regions", int)
-    opt("--nodes-per-region", int)
-    opt("--grid-cols", int, help="grid width (default: square)")
-    opt("--radius", float, help="random topology: link radius as a fraction of the region's side")
-    group("fire and time")
-    opt("--minutes", int, help="run length in reporting intervals of one minute")
-    opt("--seed", int, help="random seed: the same seed and options give the same records")
-    opt("--ignitions-per-region", float, help="expected random ignitions per region (Poisson)")
-    opt("--spread-probability", float, help="chance per step that a burning node ignites a neighbour")
-    opt("--burn-minutes", int, help="how long a node burns (reads hot) before it cools down")
-    opt("--wind-direction", float, help="compass bearing the wind blows towards, degrees")
-    opt("--wind-bias", float, help="0..1: how much the wind favours downwind spread")
-    group("faults (rates per reading; skew and stuck: per sensor)")
-    for dest in _FAULT_OPTIONS:
-        opt("--" + dest.replace("_", "-"), int if dest.endswith("_ms") else float)
-    switch("--no-faults", text="switch off the preset's faults")
-    group("output")
-    opt("--sink", choices=SINKS, help="where records go (default: stdout)")
-    opt("--out", help="file (--sink file) or directory (--sink dir)")
-    opt("--records-per-file", int, help="--sink dir: records per completed file (default 100000)")
-    opt("--stream", help="--sink kinesis: stream name")
-    opt("--create-stream", int, metavar="SHARDS", help="--sink kinesis: create the stream with SHARDS shards")
-    opt("--topic", help="--sink iot: topic; {region} and {node} are filled in "
-        "(default emberwatch/sensors/{region}/{node})")
-    opt("--endpoint-url", help="AWS endpoint override (an emulator) for --sink kinesis/iot")
-    opt("--aws-region", help="AWS region for --sink kinesis/iot (default: the AWS SDK's own lookup)")
-    opt("--truth", help="write the ground truth (infection tree, alerted paths) to this JSON file")
-    opt("--chain-length", int, help=f"truth: nodes per path (default {DEFAULT_CHAIN_LENGTH})")
-    opt("--window-ms", int, help=f"truth: window in ms (default {DEFAULT_WINDOW_MS})")
-    opt("--render", help="write an HTML picture of the network and the fire to this path")
-    group("pacing")
-    opt("--rate", help="realtime, asap (default) or xN (N times faster than real time)")
-    opt("--max-events", int, help="stop after this many records")
-    switch("--dry-run", text="print the records to stdout instead of sending them")
-    switch("--quiet", text="no progress bar, no summary")
-    return p
-
-
-def _flag(value: object) -> bool:
-    return value is not None and str(value).lower() not in ("", "0", "false", "no")
-
-
-def config_from_args(args: argparse.Namespace) -> SimulationConfig:
-    """The simulation config: the preset (or defaults), then every option that was given."""
-    cfg = SimulationConfig.preset(args.preset) if args.preset else SimulationConfig()
-    topology = cfg.topology
-    if args.topology:
-        if args.preset == "blog-11":
-            raise CliError("--preset blog-11 has its own topology; drop --topology")
-        topology = dataclasses.replace(topology, kind=TopologyKind(args.topology))
-    topo_changes = {f: getattr(args, o) for o, f in _TOPOLOGY_OPTIONS.items() if getattr(args, o) is not None}
-    if topo_changes and topology.kind == TopologyKind.BLOG_11:
-        raise CliError("--preset blog-11 has a fixed network; drop " + ", ".join(sorted(topo_changes)))
-    if "file" in topo_changes and not args.topology:
-        topology = dataclasses.replace(topology, kind=TopologyKind.FILE)
-    if topology.kind == TopologyKind.FILE and not (topo_changes.get("file") or topology.file):
-        raise CliError("--topology file needs --topology-file PATH")
-    topology = dataclasses.replace(topology, **topo_changes)
-    fire_changes = {f: getattr(args, o) for o, f in _FIRE_OPTIONS.items() if getattr(args, o) is not None}
-    faults = cfg.faults
-    if args.no_faults:
-        faults = type(faults)()
-    fault_changes = {f: getattr(args, o) for o, f in _FAULT_OPTIONS.items() if getattr(args, o) is not None}
-    for name, value in fault_changes.items():
-        if name.endswith("_rate") and not 0.0 <= value <= 1.0:
-            raise CliError(f"--{name.replace('_', '-')} must be between 0 and 1, got {value}")
-    changes: dict = {
-        "topology": topology,
-        "fire": dataclasses.replace(cfg.fire, **fire_changes),
-        "faults": dataclasses.replace(faults, **fault_changes),
-    }
-    if args.minutes is not None:
-        changes["minutes"] = args.minutes
-    if args.seed is not None:
-        changes["seed"] = args.seed
-    return cfg.replace(**changes)
-
-
-def parse_rate(rate: str | None) -> float | None:
-    """Speed-up over real time: `realtime` -> 1, `x60` (or `60`) -> 60, `asap`/None -> None (no pacing)."""
-    if rate is None or rate == "asap":
-        return None
-    if rate == "realtime":
-        return 1.0
-    try:
-        value = float(rate[1:] if rate.startswith("x") else rate)
-    except ValueError:
-        raise CliError(f"--rate {rate!r}: use realtime, asap or xN (e.g. x60)") from None
-    if value <= 0:
-        raise CliError("--rate xN needs N > 0")
-    return value
 
 
 def make_sink(args: argparse.Namespace) -> Sink:
@@ -352,15 +194,14 @@ def truth_document(sim: Simulation, paths: set, chain_length: int, window_ms: in
 
 def run(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the simulation, and return the exit code."""
-    args = build_parser().parse_args(argv)
+    args = parse_args(argv)
     quiet = args.quiet
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, stream=sys.stderr,
                         format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger("botocore").setLevel(logging.DEBUG if args.debug else logging.WARNING)  # no noise
     cfg = config_from_args(args)
     speedup = parse_rate(args.rate)
-    chain_length = args.chain_length or DEFAULT_CHAIN_LENGTH
-    window_ms = args.window_ms or DEFAULT_WINDOW_MS
+    chain_length, window_ms = args.chain_length, args.window_ms
     sim = simulate(cfg)
     if args.dry_run:
         logger.info("dry run: printing records instead of sending them to %s", args.sink or "stdout")

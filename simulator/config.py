@@ -1,7 +1,7 @@
 """Simulation settings: one frozen dataclass per concern, composed into `SimulationConfig`.
 
-Environment variable names for the CLI live here too (see `ENV_*`), so that every place that reads
-configuration agrees on them. Nothing below the CLI reads `os.environ`.
+The command line, its environment variables and config file are declared in `simulator.options`;
+nothing below it reads `os.environ`.
 """
 
 from __future__ import annotations
@@ -10,34 +10,6 @@ import dataclasses
 import enum
 from dataclasses import dataclass, field
 from typing import Any
-
-# --- environment variables the CLI falls back to (flag, then env var, then default) ----------------
-# One per CLI option: `--nodes-per-region` falls back to EMBERWATCH_SIM_NODES_PER_REGION, and so on.
-ENV_PREFIX = "EMBERWATCH_SIM_"
-ENV_PRESET = ENV_PREFIX + "PRESET"
-ENV_TOPOLOGY = ENV_PREFIX + "TOPOLOGY"
-ENV_TOPOLOGY_FILE = ENV_PREFIX + "TOPOLOGY_FILE"
-ENV_REGIONS = ENV_PREFIX + "REGIONS"
-ENV_NODES_PER_REGION = ENV_PREFIX + "NODES_PER_REGION"
-ENV_MINUTES = ENV_PREFIX + "MINUTES"
-ENV_SEED = ENV_PREFIX + "SEED"
-ENV_SINK = ENV_PREFIX + "SINK"
-ENV_OUT = ENV_PREFIX + "OUT"
-ENV_TRUTH = ENV_PREFIX + "TRUTH"
-ENV_STREAM = ENV_PREFIX + "STREAM"
-ENV_TOPIC = ENV_PREFIX + "TOPIC"
-ENV_ENDPOINT_URL = ENV_PREFIX + "ENDPOINT_URL"
-ENV_RATE = ENV_PREFIX + "RATE"
-ENV_MAX_EVENTS = ENV_PREFIX + "MAX_EVENTS"
-
-
-def env_var_for(option_dest: str) -> str:
-    """The environment variable a CLI option falls back to.
-
-    `nodes_per_region` -> `EMBERWATCH_SIM_NODES_PER_REGION`.
-    """
-    return ENV_PREFIX + option_dest.upper()
-
 
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_CHAIN_LENGTH = 5

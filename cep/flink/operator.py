@@ -306,6 +306,8 @@ class CepFunction(KeyedProcessFunction):
         else:
             events.pop(0)
         self._evicted_buffered.inc()
+        if state.early is not None:  # the ahead matcher took the evicted event: rebuild it without
+            state.early.drop_ahead()
         if events:
             self._buffer.put(timestamp, events)
         else:
@@ -363,6 +365,9 @@ class CepFunction(KeyedProcessFunction):
             had_early = bool(early is not None and early.emitted)
             if due:
                 state.changed = True  # buffered events passed the pre-filter: each changes the matcher
+            if early is not None:  # start where the matcher kept ahead already was (cep.early)
+                matcher, due, owed = self._skip_ahead(state, watermark, due)
+                yield from self._emit(key, watermark, [], owed)
             for timestamp in due:
                 matches, timeouts = matcher.advance_time(timestamp)
                 yield from self._emit(key, timestamp, final(matches), timeouts)
@@ -378,6 +383,23 @@ class CepFunction(KeyedProcessFunction):
                 early.forget_through(watermark)
                 self._save_early(early)
         self._reschedule(state, watermark, ctx.timer_service())
+
+    def _skip_ahead(self, state: _KeyState, watermark: int, due: list) -> tuple[Any, list, list]:
+        """With early results: take the committed matcher from the ahead matcher's latest waypoint at
+        or below `watermark` and drop the buffered events it has taken; returns (the committed matcher,
+        the due timestamps still to replay, timeouts owed by the skipped part)."""
+        matcher, start, owed = state.early.committed_through(watermark, state.matcher, state.buffered)
+        if matcher is not state.matcher:
+            state.matcher = matcher
+            state.changed = True
+        if start is None:
+            return matcher, due, owed
+        for timestamp in due:
+            if timestamp >= start:
+                break
+            del state.buffered[timestamp]
+            self._buffer.remove(timestamp)
+        return matcher, [timestamp for timestamp in due if timestamp >= start], owed
 
     def _reschedule(self, state: _KeyState, watermark: int, timers: Any) -> None:
         """Keep the key's one timer at its next wake-up: earliest buffered timestamp or matcher deadline."""

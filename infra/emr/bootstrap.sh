@@ -3,7 +3,7 @@
 #   1. a Python 3.11 virtualenv in /opt/emberwatch/venv with the job's requirements,
 #   2. the Emberwatch package from S3, importable from that virtualenv,
 #   3. the pinned Kinesis connector jar from Maven Central, checked before use,
-#   4. the job's PARSE_READING UDF jar, compiled here from the package's source.
+#   4. the job's PARSE_READING UDF jar (built with the package, shipped in it) linked into lib/.
 # Usage: bootstrap.sh s3://BUCKET/artifacts/emberwatch-VERSION-DIGEST.zip [CONNECTOR_SHA256]
 # The connector's version and SHA-256 are pinned here and in jobs/bushfire/connector.py (tests check
 # that they agree); a second argument overrides the digest.
@@ -50,11 +50,8 @@ log "fetching $CONNECTOR_JAR"
 curl -fsSL --retry 5 --retry-connrefused -o "$PREFIX/lib/$CONNECTOR_JAR" "$CONNECTOR_URL"
 echo "$EXPECTED_SHA256  $PREFIX/lib/$CONNECTOR_JAR" | sha256sum --check --status \
     || { log "SHA-256 mismatch for $CONNECTOR_JAR (expected $EXPECTED_SHA256)"; exit 1; }
-# 4. The parser UDF: compiled against the virtualenv's PyFlink jars (Flink itself is not installed yet).
-if ! command -v javac >/dev/null 2>&1; then
-    log "installing a JDK (javac) to build the parser UDF"
-    sudo dnf install -y -q java-17-amazon-corretto-devel
-fi
-parser_jar=$(EMBERWATCH_CACHE_DIR="$PREFIX/lib" "$PREFIX/venv/bin/python" -m jobs.bushfire.parse_udf)
+# 4. The parser UDF: built with the package (jobs.bushfire.parser_jar), linked where `flink run -C` finds it.
+parser_jar="$PREFIX/app/jobs/bushfire/jvm/emberwatch-parse-reading.jar"
+[ -f "$parser_jar" ] || { log "the package has no $parser_jar: rebuild it with emberwatch-deploy"; exit 1; }
 ln -sf "$parser_jar" "$PREFIX/lib/emberwatch-parse-reading.jar"
 log "done"

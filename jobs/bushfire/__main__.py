@@ -54,11 +54,12 @@ def _main(args: list[str]) -> int:
     report.create_outputs()
     warm_up = _import_in_background(PYTHON_WORKER_MODULE)  # while the JVM starts
     from jobs.bushfire.environment import create_environment  # pyflink imports: after --help
-    from jobs.bushfire.jvm_startup import use_class_data_sharing
+    from jobs.bushfire.jvm_startup import use_class_data_sharing, use_quick_jit
     from jobs.bushfire.parse_udf import choose_parser
     from jobs.bushfire.pipeline import build
 
-    use_class_data_sharing()  # before PyFlink starts its JVM
+    use_quick_jit()  # before PyFlink starts its JVM
+    use_class_data_sharing()
     parser, jar = choose_parser(cfg.runtime.parser)
     env = create_environment(cfg.runtime, jars=[jar] if jar else [])
     build(env, cfg, parser)

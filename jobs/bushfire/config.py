@@ -1,76 +1,36 @@
-"""Configuration of the bushfire job: one frozen dataclass per concern, one resolver.
+"""Configuration of the bushfire job: one frozen dataclass per concern, and the options that set them.
 
-Every option has a command-line flag, an environment variable (the ``ENV_*`` constants below) and a
-default; :func:`load_config` applies the precedence flag > environment variable > config file >
-default in one place. Nothing below ``__main__`` reads ``os.environ``.
+Each option is declared once in :data:`OPTIONS` (``common.options``): its flag, its environment
+variable (``BUSHFIRE_`` + the flag's name), its config-file key (the flag without dashes), its help and
+the field it sets, whose dataclass default is the option's default. Adding an option is one field here
+and one ``Option(...)`` line. :func:`load_config` applies flag > environment variable > config file >
+default; nothing below ``__main__`` reads ``os.environ``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
-from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
+from common.options import (
+    NEGATABLE,
+    REPEATED,
+    SWITCH,
+    Option,
+    OptionError,
+    OptionSet,
+    apply_targets,
+    one_of,
+    parse_bool,
+    parse_duration_ms,
+    positive_int,
+)
 from jobs.bushfire.connector import default_connector_jars
 from jobs.bushfire.errors import ConfigError
-
-# Environment variables, one per option (flag > env var > config file > default).
-ENV_CONFIG = "BUSHFIRE_CONFIG"
-ENV_SOURCE = "BUSHFIRE_SOURCE"
-ENV_INPUT = "BUSHFIRE_INPUT"
-ENV_BOUNDED = "BUSHFIRE_BOUNDED"
-ENV_MONITOR_INTERVAL = "BUSHFIRE_MONITOR_INTERVAL"
-ENV_KINESIS_STREAM = "BUSHFIRE_KINESIS_STREAM"
-ENV_KINESIS_REGION = "BUSHFIRE_KINESIS_REGION"
-ENV_KINESIS_INITPOS = "BUSHFIRE_KINESIS_INITPOS"
-ENV_KINESIS_INITPOS_TIMESTAMP = "BUSHFIRE_KINESIS_INITPOS_TIMESTAMP"
-ENV_KINESIS_EFO_CONSUMER = "BUSHFIRE_KINESIS_EFO_CONSUMER"
-ENV_KINESIS_ENDPOINT = "BUSHFIRE_KINESIS_ENDPOINT"
-ENV_KINESIS_SHARD_IDLE = "BUSHFIRE_KINESIS_SHARD_IDLE"
-ENV_CONNECTOR_JARS = "BUSHFIRE_CONNECTOR_JARS"
-ENV_THRESHOLD = "BUSHFIRE_THRESHOLD"
-ENV_CHAIN_LENGTH = "BUSHFIRE_CHAIN_LENGTH"
-ENV_WINDOW = "BUSHFIRE_WINDOW"
-ENV_OUT_OF_ORDERNESS = "BUSHFIRE_OUT_OF_ORDERNESS"
-ENV_IDLENESS = "BUSHFIRE_IDLENESS"
-ENV_WATERMARK_INTERVAL = "BUSHFIRE_WATERMARK_INTERVAL"
-ENV_EVENT_DEDUPE_TTL = "BUSHFIRE_EVENT_DEDUPE_TTL"
-ENV_ALERT_DEDUPE_TTL = "BUSHFIRE_ALERT_DEDUPE_TTL"
-ENV_ALERTS_OUT = "BUSHFIRE_ALERTS_OUT"
-ENV_CONSOLE = "BUSHFIRE_CONSOLE"
-ENV_SNS_TOPIC_ARN = "BUSHFIRE_SNS_TOPIC_ARN"
-ENV_SNS_ENDPOINT = "BUSHFIRE_SNS_ENDPOINT"
-ENV_SNS_REGION = "BUSHFIRE_SNS_REGION"
-ENV_OPENSEARCH_URL = "BUSHFIRE_OPENSEARCH_URL"
-ENV_OPENSEARCH_AUTH = "BUSHFIRE_OPENSEARCH_AUTH"
-ENV_OPENSEARCH_USER = "BUSHFIRE_OPENSEARCH_USER"
-ENV_OPENSEARCH_PASSWORD = "BUSHFIRE_OPENSEARCH_PASSWORD"
-ENV_OPENSEARCH_REGION = "BUSHFIRE_OPENSEARCH_REGION"
-ENV_OPENSEARCH_INDEX = "BUSHFIRE_OPENSEARCH_INDEX"
-ENV_BULK_SIZE = "BUSHFIRE_BULK_SIZE"
-ENV_BULK_INTERVAL = "BUSHFIRE_BULK_INTERVAL"
-ENV_DEAD_LETTERS = "BUSHFIRE_DEAD_LETTERS"
-ENV_PARALLELISM = "BUSHFIRE_PARALLELISM"
-ENV_CHECKPOINT_INTERVAL = "BUSHFIRE_CHECKPOINT_INTERVAL"
-ENV_CHECKPOINT_DIR = "BUSHFIRE_CHECKPOINT_DIR"
-ENV_RESTORE_FROM = "BUSHFIRE_RESTORE_FROM"
-ENV_PYTHON_EXECUTABLE = "BUSHFIRE_PYTHON_EXECUTABLE"
-ENV_CRASH_AFTER_ALERTS = "BUSHFIRE_CRASH_AFTER_ALERTS"
-ENV_MAX_RUNTIME = "BUSHFIRE_MAX_RUNTIME"
-ENV_PARSER = "BUSHFIRE_PARSER"
-ENV_FLINK_OPTIONS = "BUSHFIRE_FLINK_OPTIONS"
-ENV_EARLY_ALERTS = "BUSHFIRE_EARLY_ALERTS"
-ENV_RULES = "BUSHFIRE_RULES"
-ENV_RULES_MIN_THRESHOLD = "BUSHFIRE_RULES_MIN_THRESHOLD"
-ENV_LOG_FILE = "BUSHFIRE_LOG_FILE"
-ENV_DEBUG = "BUSHFIRE_DEBUG"
-ENV_PROGRESS_INTERVAL = "BUSHFIRE_PROGRESS_INTERVAL"
 
 DEFAULT_THRESHOLD_C = 50.0
 DEFAULT_CHAIN_LENGTH = 5
@@ -236,53 +196,6 @@ class BushfireConfig:
     runtime: RuntimeConfig = RuntimeConfig()
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?\s*$")
-_UNIT_MS = {None: 1, "ms": 1, "s": 1_000, "sec": 1_000, "m": 60_000, "min": 60_000, "h": 3_600_000}
-
-
-def parse_duration_ms(text: str | int) -> int:
-    """Parse ``600000`` (ms), ``250ms``, ``60s``, ``10min``/``10m`` or ``2h`` into milliseconds."""
-    if isinstance(text, int):
-        return text
-    match = _DURATION.match(str(text))
-    if not match:
-        msg = f"cannot read duration {text!r}: give milliseconds (600000) or a unit: 250ms, 60s, 10min, 2h"
-        raise ConfigError(msg)
-    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
-
-
-def parse_bool(text: str | bool) -> bool:
-    """Read a boolean from an environment variable or config file value."""
-    if isinstance(text, bool):
-        return text
-    value = str(text).strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off", ""):
-        return False
-    raise ConfigError(f"cannot read boolean {text!r}: use true/false")
-
-
-def _positive_int(text: str | int) -> int:
-    value = int(text)
-    if value < 1:
-        raise ConfigError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _enum(kind: type[Enum]) -> Callable[[str], Enum]:
-    def convert(text: str | Enum) -> Enum:
-        if isinstance(text, kind):
-            return text
-        for member in kind:
-            if str(text).lower() == str(member.value).lower():
-                return member
-        choices = ", ".join(str(m.value) for m in kind)
-        raise ConfigError(f"{text!r} is not one of: {choices}")
-
-    return convert
-
-
 def _flink_options(value: str | Sequence[str] | Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
     """``KEY=VALUE`` items (repeated flags, or one per line in the environment variable) or a JSON
     object (config file) -> (key, value) pairs in order."""
@@ -295,7 +208,7 @@ def _flink_options(value: str | Sequence[str] | Mapping[str, Any]) -> tuple[tupl
             continue
         key, sep, text = item.partition("=")
         if not sep or not key.strip():
-            raise ConfigError(f"{item!r} is not KEY=VALUE, e.g. metrics.reporter.prom.port=9249")
+            raise OptionError(f"{item!r} is not KEY=VALUE, e.g. metrics.reporter.prom.port=9249")
         pairs.append((key.strip(), text.strip()))
     return tuple(pairs)
 
@@ -305,200 +218,140 @@ def _jars(text: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
-@dataclass(frozen=True)
-class Option:
-    """One configurable value: its flag, environment variable, default, converter and help."""
-
-    flag: str
-    env: str
-    default: Any
-    convert: Callable[[Any], Any]
-    help: str
-    is_switch: bool = False
-    is_repeated: bool = False  # the flag may be given several times; its values form a list
-    is_negatable: bool = False  # on/off flag pair: --name and --no-name
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
+def _path_or_none(text: str) -> Optional[str]:
+    """A path; the empty string means none (no file)."""
+    return str(text) or None
 
 
-_K = KinesisConfig()
-_R = RawEventsConfig()
-OPTIONS: tuple[Option, ...] = (
+_DECLARED = (
     # source
-    Option("--source", ENV_SOURCE, SourceKind.FILES, _enum(SourceKind),
-           "where readings come from: kinesis (EMR), files (a directory watched for new JSONL files), "
+    Option("--source", one_of(SourceKind), target="source.kind",
+           help="where readings come from: kinesis (EMR), files (a directory watched for new JSONL files), "
            "file (a JSONL file or directory read once to its end, then the job finishes)"),
-    Option("--input", ENV_INPUT, "out/readings", str, "file or directory for the files/file sources"),
-    Option("--bounded", ENV_BOUNDED, False, parse_bool,
-           "read the input's current files to their end, then finish (implied by --source file)",
-           is_switch=True),
-    Option("--monitor-interval", ENV_MONITOR_INTERVAL, DEFAULT_MONITOR_INTERVAL_MS, parse_duration_ms,
-           "how often the files source looks for new files"),
-    Option("--kinesis-stream", ENV_KINESIS_STREAM, _K.stream, str, "Kinesis data stream name"),
-    Option("--kinesis-region", ENV_KINESIS_REGION, _K.region, str, "AWS region of the Kinesis stream"),
-    Option("--kinesis-initpos", ENV_KINESIS_INITPOS, _K.initpos, _enum(StartPosition),
-           "start position without restored state: LATEST, TRIM_HORIZON or AT_TIMESTAMP"),
-    Option("--kinesis-initpos-timestamp", ENV_KINESIS_INITPOS_TIMESTAMP, None, str,
-           "start time for AT_TIMESTAMP (ISO-8601 like 2024-01-01T00:00:00.000-00:00, or epoch seconds)"),
-    Option("--kinesis-efo-consumer", ENV_KINESIS_EFO_CONSUMER, None, str,
-           "register an enhanced fan-out consumer with this name (polling when unset)"),
-    Option("--kinesis-endpoint", ENV_KINESIS_ENDPOINT, None, str, "Kinesis endpoint URL (e.g. an emulator)"),
-    Option("--kinesis-shard-idle", ENV_KINESIS_SHARD_IDLE, _K.shard_idle_ms, parse_duration_ms,
-           "a shard without records for this long stops holding back the watermark"),
-    Option("--connector-jars", ENV_CONNECTOR_JARS, (), _jars,
-           "comma-separated jar paths/URLs added to pipeline.jars; for --source kinesis the pinned "
+    Option("--input", target="source.input_path", help="file or directory for the files/file sources"),
+    Option("--bounded", parse_bool, kind=SWITCH, target="source.bounded",
+           help="read the input's current files to their end, then finish (implied by --source file)"),
+    Option("--monitor-interval", parse_duration_ms, target="source.monitor_interval_ms",
+           help="how often the files source looks for new files"),
+    Option("--kinesis-stream", target="source.kinesis.stream", help="Kinesis data stream name"),
+    Option("--kinesis-region", target="source.kinesis.region", help="AWS region of the Kinesis stream"),
+    Option("--kinesis-initpos", one_of(StartPosition), target="source.kinesis.initpos",
+           help="start position without restored state: LATEST, TRIM_HORIZON or AT_TIMESTAMP"),
+    Option("--kinesis-initpos-timestamp", target="source.kinesis.initpos_timestamp",
+           help="start time for AT_TIMESTAMP (ISO-8601 like 2024-01-01T00:00:00.000-00:00, or epoch "
+           "seconds)"),
+    Option("--kinesis-efo-consumer", target="source.kinesis.efo_consumer_name",
+           help="register an enhanced fan-out consumer with this name (polling when unset)"),
+    Option("--kinesis-endpoint", target="source.kinesis.endpoint",
+           help="Kinesis endpoint URL (e.g. an emulator)"),
+    Option("--kinesis-shard-idle", parse_duration_ms, target="source.kinesis.shard_idle_ms",
+           help="a shard without records for this long stops holding back the watermark"),
+    Option("--connector-jars", _jars, target="runtime.connector_jars",
+           help="comma-separated jar paths/URLs added to pipeline.jars; for --source kinesis the pinned "
            "flink-sql-connector-kinesis jar is found in set-up's Maven cache when not given"),
     # detection
-    Option("--threshold", ENV_THRESHOLD, DEFAULT_THRESHOLD_C, float,
-           "temperature (degrees C) every reading of a chain must reach"),
-    Option("--chain-length", ENV_CHAIN_LENGTH, DEFAULT_CHAIN_LENGTH, _positive_int,
-           "number of distinct nodes in an alerted path"),
-    Option("--window", ENV_WINDOW, DEFAULT_WINDOW_MS, parse_duration_ms,
-           "a path's last reading is less than this after its first: 600000 (ms), 60s, 10min"),
-    Option("--out-of-orderness", ENV_OUT_OF_ORDERNESS, 60_000, parse_duration_ms,
-           "how late a reading may arrive (event time) before it counts as late"),
-    Option("--idleness", ENV_IDLENESS, 30_000, parse_duration_ms,
-           "a source split without records for this long stops holding back the watermark"),
-    Option("--watermark-interval", ENV_WATERMARK_INTERVAL, 2_000, parse_duration_ms,
-           "how often watermarks are emitted (processing time, and per this much event-time progress)"),
-    Option("--early-alerts", ENV_EARLY_ALERTS, True, parse_bool,
-           "alert a path when its last reading arrives, in whatever order its readings came; "
-           "--no-early-alerts waits for the watermark (out-of-orderness) as plain event-time CEP does",
-           is_negatable=True),
-    Option("--rules", ENV_RULES, None, str,
-           "JSON file of detection rules, watched while the job runs (docs/rules.md); replaces "
+    Option("--threshold", float, target="detection.threshold_c",
+           help="temperature (degrees C) every reading of a chain must reach"),
+    Option("--chain-length", positive_int, target="detection.chain_length",
+           help="number of distinct nodes in an alerted path"),
+    Option("--window", parse_duration_ms, target="detection.window_ms",
+           help="a path's last reading is less than this after its first: 600000 (ms), 60s, 10min"),
+    Option("--out-of-orderness", parse_duration_ms, target="watermarks.out_of_orderness_ms",
+           help="how late a reading may arrive (event time) before it counts as late"),
+    Option("--idleness", parse_duration_ms, target="watermarks.idleness_ms",
+           help="a source split without records for this long stops holding back the watermark"),
+    Option("--watermark-interval", parse_duration_ms, target="watermarks.emit_interval_ms",
+           help="how often watermarks are emitted (processing time, and per this much event-time "
+           "progress)"),
+    Option("--early-alerts", parse_bool, kind=NEGATABLE, target="detection.early_alerts",
+           help="alert a path when its last reading arrives, in whatever order its readings came; "
+           "--no-early-alerts waits for the watermark (out-of-orderness) as plain event-time CEP does"),
+    Option("--rules", _path_or_none, target="detection.rules_path",
+           help="JSON file of detection rules, watched while the job runs (docs/rules.md); replaces "
            "--threshold/--chain-length/--window"),
-    Option("--rules-min-threshold", ENV_RULES_MIN_THRESHOLD, None, float,
-           "with --rules: the lowest threshold a rule may ever have (the JVM drops colder readings); "
-           "default: the lowest threshold in the file at start"),
-    Option("--event-dedupe-ttl", ENV_EVENT_DEDUPE_TTL, 3_600_000, parse_duration_ms,
-           "how long (event time) an event_id is remembered to drop re-delivered duplicates"),
-    Option("--alert-dedupe-ttl", ENV_ALERT_DEDUPE_TTL, 7 * DAY_MS, parse_duration_ms,
-           "how long an alerted (region, path) is remembered so it is not alerted again"),
+    Option("--rules-min-threshold", float, target="detection.rules_min_threshold_c",
+           help="with --rules: the lowest threshold a rule may ever have (the JVM drops colder "
+           "readings); default: the lowest threshold in the file at start"),
+    Option("--event-dedupe-ttl", parse_duration_ms, target="detection.event_dedupe_ttl_ms",
+           help="how long (event time) an event_id is remembered to drop re-delivered duplicates"),
+    Option("--alert-dedupe-ttl", parse_duration_ms, target="detection.alert_dedupe_ttl_ms",
+           help="how long an alerted (region, path) is remembered so it is not alerted again"),
     # alerts
-    Option("--alerts-out", ENV_ALERTS_OUT, "out/alerts.jsonl", str,
-           "JSONL file the alerts are appended to (empty string: none)"),
-    Option("--console", ENV_CONSOLE, True, parse_bool, "print alerts on the console (true/false)"),
-    Option("--sns-topic-arn", ENV_SNS_TOPIC_ARN, None, str, "publish each alert to this SNS topic"),
-    Option("--sns-endpoint", ENV_SNS_ENDPOINT, None, str, "SNS endpoint URL (e.g. a local moto_server)"),
-    Option("--sns-region", ENV_SNS_REGION, None, str, "AWS region of the SNS topic (default: from the ARN)"),
+    Option("--alerts-out", _path_or_none, target="alerts.alerts_out",
+           help="JSONL file the alerts are appended to (empty string: none)"),
+    Option("--console", parse_bool, target="alerts.console", help="print alerts on the console (true/false)"),
+    Option("--sns-topic-arn", target="alerts.sns_topic_arn", help="publish each alert to this SNS topic"),
+    Option("--sns-endpoint", target="alerts.sns_endpoint",
+           help="SNS endpoint URL (e.g. a local moto_server)"),
+    Option("--sns-region", target="alerts.sns_region",
+           help="AWS region of the SNS topic (default: from the ARN)"),
     # raw events
-    Option("--opensearch-url", ENV_OPENSEARCH_URL, None, str,
-           "index every valid raw reading into OpenSearch at this URL (off when unset)"),
-    Option("--opensearch-auth", ENV_OPENSEARCH_AUTH, _R.auth, _enum(OpenSearchAuth),
-           "none, basic (--opensearch-user/--opensearch-password) or sigv4 (IAM role)"),
-    Option("--opensearch-user", ENV_OPENSEARCH_USER, None, str, "user name for basic auth"),
-    Option("--opensearch-password", ENV_OPENSEARCH_PASSWORD, None, str,
-           "password for basic auth (prefer the environment variable)"),
-    Option("--opensearch-region", ENV_OPENSEARCH_REGION, None, str, "AWS region for sigv4 auth"),
-    Option("--opensearch-index", ENV_OPENSEARCH_INDEX, _R.index, str, "index (or alias) for raw readings"),
-    Option("--bulk-size", ENV_BULK_SIZE, _R.bulk_size, _positive_int, "documents per bulk request"),
-    Option("--bulk-interval", ENV_BULK_INTERVAL, _R.bulk_interval_ms, parse_duration_ms,
-           "longest time a document waits for its bulk request"),
+    Option("--opensearch-url", target="raw_events.opensearch_url",
+           help="index every valid raw reading into OpenSearch at this URL (off when unset)"),
+    Option("--opensearch-auth", one_of(OpenSearchAuth), target="raw_events.auth",
+           help="none, basic (--opensearch-user/--opensearch-password) or sigv4 (IAM role)"),
+    Option("--opensearch-user", target="raw_events.username", help="user name for basic auth"),
+    Option("--opensearch-password", target="raw_events.password",
+           help="password for basic auth (prefer the environment variable)"),
+    Option("--opensearch-region", target="raw_events.region", help="AWS region for sigv4 auth"),
+    Option("--opensearch-index", target="raw_events.index", help="index (or alias) for raw readings"),
+    Option("--bulk-size", positive_int, target="raw_events.bulk_size", help="documents per bulk request"),
+    Option("--bulk-interval", parse_duration_ms, target="raw_events.bulk_interval_ms",
+           help="longest time a document waits for its bulk request"),
     # dead letters and runtime
-    Option("--dead-letters", ENV_DEAD_LETTERS, "out/dead-letters.jsonl", str,
-           "JSONL file for records the job cannot use (malformed, invalid, late, failed deliveries)"),
-    Option("--parallelism", ENV_PARALLELISM, 1, _positive_int, "default operator parallelism"),
-    Option("--parser", ENV_PARSER, ParserChoice.AUTO, _enum(ParserChoice),
-           "how the JVM parses each line: java (one parse per line in a Java UDF, built once with javac), "
-           "sql (Flink's JSON functions, about 3x slower, no JDK needed) or auto (java when a JDK is found)"),
-    Option("--checkpoint-interval", ENV_CHECKPOINT_INTERVAL, None, parse_duration_ms,
-           "enable exactly-once checkpoints at this interval (off when unset)"),
-    Option("--checkpoint-dir", ENV_CHECKPOINT_DIR, None, str,
-           "checkpoint storage, e.g. s3://bucket/checkpoints or file:///tmp/ckpt"),
-    Option("--restore-from", ENV_RESTORE_FROM, None, str, "start from this savepoint or retained checkpoint"),
-    Option("--python-executable", ENV_PYTHON_EXECUTABLE, None, str,
-           "Python that runs the job's Python operators (default: the one running this job)"),
-    Option("--max-runtime", ENV_MAX_RUNTIME, None, parse_duration_ms,
-           "cancel the job after this long, e.g. 90s (demos on a watched directory); unset: run to its end"),
-    Option("--flink-option", ENV_FLINK_OPTIONS, (), _flink_options,
-           "a Flink configuration option KEY=VALUE for this job, given last (repeat the flag; one per line "
-           "in the environment variable), e.g. a metrics reporter: "
-           "metrics.reporter.prom.factory.class=org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
-           is_repeated=True),
-    Option("--log-file", ENV_LOG_FILE, "out/bushfire-job.log", str,
-           "file the job's and the libraries' log lines go to (the console shows warnings, errors and the "
-           "run summary only; empty string: no file)"),
-    Option("--progress-interval", ENV_PROGRESS_INTERVAL, 30_000, parse_duration_ms,
-           "how often a running job logs a progress line (alerts and dead letters so far); 0: never"),
-    Option("--debug", ENV_DEBUG, False, parse_bool,
-           "show full tracebacks and every library log line on the console", is_switch=True),
-    Option("--crash-after-alerts", ENV_CRASH_AFTER_ALERTS, None, _positive_int,
-           "fault injection for recovery drills: fail the job once after this many alerts were written "
-           "(needs --checkpoint-interval and --checkpoint-dir)"),
+    Option("--dead-letters", target="dead_letters.path",
+           help="JSONL file for records the job cannot use (malformed, invalid, late, failed deliveries)"),
+    Option("--parallelism", positive_int, target="runtime.parallelism", help="default operator parallelism"),
+    Option("--parser", one_of(ParserChoice), target="runtime.parser",
+           help="how the JVM parses each line: java (one parse per line in a Java UDF, built with the "
+           "package), sql (Flink's JSON functions, about 3x slower, no JDK needed) or auto (java when "
+           "its jar was built)"),
+    Option("--checkpoint-interval", parse_duration_ms, target="runtime.checkpoint_interval_ms",
+           help="enable exactly-once checkpoints at this interval (off when unset)"),
+    Option("--checkpoint-dir", target="runtime.checkpoint_dir",
+           help="checkpoint storage, e.g. s3://bucket/checkpoints or file:///tmp/ckpt"),
+    Option("--restore-from", target="runtime.restore_from",
+           help="start from this savepoint or retained checkpoint"),
+    Option("--python-executable", target="runtime.python_executable",
+           help="Python that runs the job's Python operators (default: the one running this job)"),
+    Option("--max-runtime", parse_duration_ms, target="runtime.max_runtime_ms",
+           help="cancel the job after this long, e.g. 90s (demos on a watched directory); unset: run to "
+           "its end"),
+    Option("--flink-option", _flink_options, kind=REPEATED, env="BUSHFIRE_FLINK_OPTIONS",
+           target="runtime.flink_options",
+           help="a Flink configuration option KEY=VALUE for this job, given last (repeat the flag; one "
+           "per line in the environment variable), e.g. a metrics reporter: "
+           "metrics.reporter.prom.factory.class=org.apache.flink.metrics.prometheus.PrometheusReporterFactory"),
+    Option("--log-file", _path_or_none, target="runtime.log_file",
+           help="file the job's and the libraries' log lines go to (the console shows warnings, errors "
+           "and the run summary only; empty string: no file)"),
+    Option("--progress-interval", parse_duration_ms, target="runtime.progress_interval_ms",
+           help="how often a running job logs a progress line (alerts and dead letters so far); 0: never"),
+    Option("--debug", parse_bool, kind=SWITCH, target="runtime.debug",
+           help="show full tracebacks and every library log line on the console"),
+    Option("--crash-after-alerts", positive_int, target="runtime.crash_after_alerts",
+           help="fault injection for recovery drills: fail the job once after this many alerts were "
+           "written (needs --checkpoint-interval and --checkpoint-dir)"),
 )
+OPTIONS = OptionSet(
+    _DECLARED,
+    prog="python -m jobs.bushfire",
+    description="Emberwatch bushfire alerting: detect fire propagation chains in sensor readings "
+    "(Flink event time, CEP keyed by region) and alert each distinct node path once.",
+    env_prefix="BUSHFIRE_",
+    config_example='{"threshold": 55, "alerts-out": "alerts.jsonl"}',
+).defaults_from(BushfireConfig())
 
 
 def build_arg_parser() -> argparse.ArgumentParser:
     """The job's command line; every flag's help names its environment variable and default."""
-    parser = argparse.ArgumentParser(
-        prog="python -m jobs.bushfire",
-        description="Emberwatch bushfire alerting: detect fire propagation chains in sensor readings "
-        "(Flink event time, CEP keyed by region) and alert each distinct node path once.",
-        epilog="Precedence: flag > environment variable > --config file > default.",
-    )
-    parser.add_argument(
-        "--config", default=None,
-        help=f"JSON file with options keyed by flag name without dashes, e.g. "
-        f'{{"threshold": 55, "alerts-out": "alerts.jsonl"}} (env {ENV_CONFIG})',
-    )
-    for option in OPTIONS:
-        shown = option.default.value if isinstance(option.default, Enum) else option.default
-        text = f"{option.help} (env {option.env}; default {shown!r})"
-        if option.is_negatable:
-            parser.add_argument(option.flag, dest=option.dest, action=argparse.BooleanOptionalAction,
-                                default=None, help=text)
-        elif option.is_switch:
-            parser.add_argument(option.flag, dest=option.dest, action="store_const", const=True,
-                                default=None, help=text)
-        elif option.is_repeated:
-            parser.add_argument(option.flag, dest=option.dest, action="append", default=None,
-                                metavar="KEY=VALUE", help=text)
-        else:
-            metavar = None
-            if isinstance(option.default, Enum):
-                metavar = "{" + ",".join(str(m.value) for m in type(option.default)) + "}"
-            parser.add_argument(option.flag, dest=option.dest, default=None, metavar=metavar, help=text)
-    return parser
-
-
-def _read_config_file(path: Optional[str]) -> dict[str, Any]:
-    if not path:
-        return {}
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"--config {path}: cannot read it ({exc.strerror or exc}); check the path") from exc
-    except ValueError as exc:
-        raise ConfigError(f"--config {path}: not valid JSON ({exc}); it must hold one JSON object") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} must hold a JSON object of option names to values")
-    known = {option.dest for option in OPTIONS}
-    values = {str(key).lstrip("-").replace("-", "_"): value for key, value in data.items()}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ConfigError(f"config file {path} has unknown options {unknown}; see --help for the names")
-    return values
-
-
-def resolve(option: Option, flags: Mapping[str, Any], env: Mapping[str, str], file: Mapping[str, Any]) -> Any:
-    """Apply flag > environment variable > config file > default to one option."""
-    for value in (flags.get(option.dest), env.get(option.env), file.get(option.dest)):
-        if value is None:
-            continue
-        try:
-            return option.convert(value)
-        except (ValueError, TypeError, ConfigError) as exc:
-            raise ConfigError(f"{option.flag} (env {option.env}): {exc}") from exc
-    return option.default
+    return OPTIONS.arg_parser()
 
 
 def load_config(
     argv: Optional[Sequence[str]] = None, env: Optional[Mapping[str, str]] = None
 ) -> BushfireConfig:
-    """Parse the command line and environment into a :class:`BushfireConfig`.
+    """Parse the command line, environment and config file into a :class:`BushfireConfig`.
 
     Raises
     ------
@@ -506,52 +359,19 @@ def load_config(
         When a value cannot be read or the combination makes no sense; the message says what to change.
     """
     env = os.environ if env is None else env
-    args = vars(build_arg_parser().parse_args(argv))
-    file = _read_config_file(args.get("config") or env.get(ENV_CONFIG))
-    v = {option.dest: resolve(option, args, env, file) for option in OPTIONS}
-    bounded = v["bounded"] or v["source"] is SourceKind.FILE
-    cfg = BushfireConfig(
-        source=SourceConfig(
-            kind=v["source"], input_path=v["input"], bounded=bounded,
-            monitor_interval_ms=v["monitor_interval"],
-            kinesis=KinesisConfig(
-                stream=v["kinesis_stream"], region=v["kinesis_region"], initpos=v["kinesis_initpos"],
-                initpos_timestamp=v["kinesis_initpos_timestamp"], efo_consumer_name=v["kinesis_efo_consumer"],
-                endpoint=v["kinesis_endpoint"], shard_idle_ms=v["kinesis_shard_idle"],
-            ),
-        ),
-        watermarks=WatermarkConfig(
-            out_of_orderness_ms=v["out_of_orderness"], idleness_ms=v["idleness"],
-            emit_interval_ms=v["watermark_interval"],
-        ),
-        detection=DetectionConfig(
-            threshold_c=v["threshold"], chain_length=v["chain_length"], window_ms=v["window"],
-            event_dedupe_ttl_ms=v["event_dedupe_ttl"], alert_dedupe_ttl_ms=v["alert_dedupe_ttl"],
-            early_alerts=v["early_alerts"], rules_path=v["rules"] or None,
-            rules_min_threshold_c=v["rules_min_threshold"],
-        ),
-        alerts=AlertConfig(
-            alerts_out=v["alerts_out"] or None, console=v["console"], sns_topic_arn=v["sns_topic_arn"],
-            sns_endpoint=v["sns_endpoint"], sns_region=v["sns_region"],
-        ),
-        raw_events=RawEventsConfig(
-            opensearch_url=v["opensearch_url"], auth=v["opensearch_auth"], username=v["opensearch_user"],
-            password=v["opensearch_password"], region=v["opensearch_region"], index=v["opensearch_index"],
-            bulk_size=v["bulk_size"], bulk_interval_ms=v["bulk_interval"],
-        ),
-        dead_letters=DeadLetterConfig(path=v["dead_letters"]),
-        runtime=RuntimeConfig(
-            parallelism=v["parallelism"], checkpoint_interval_ms=v["checkpoint_interval"],
-            checkpoint_dir=v["checkpoint_dir"], restore_from=v["restore_from"],
-            connector_jars=v["connector_jars"]
-            or default_connector_jars(v["source"] is SourceKind.KINESIS, env),
-            python_executable=v["python_executable"],
-            crash_after_alerts=v["crash_after_alerts"], max_runtime_ms=v["max_runtime"],
-            parser=v["parser"], flink_options=v["flink_option"], log_file=v["log_file"] or None,
-            debug=v["debug"], progress_interval_ms=v["progress_interval"],
-            bundle_time_ms=BOUNDED_BUNDLE_MS if bounded else LIVE_BUNDLE_MS,
-        ),
+    try:
+        values, _ = OPTIONS.resolve(argv, env)
+    except OptionError as exc:
+        raise ConfigError(str(exc)) from exc
+    cfg = apply_targets(BushfireConfig(), OPTIONS, values)
+    bounded = cfg.source.bounded or cfg.source.kind is SourceKind.FILE
+    runtime = replace(
+        cfg.runtime,
+        connector_jars=cfg.runtime.connector_jars
+        or default_connector_jars(cfg.source.kind is SourceKind.KINESIS, env),
+        bundle_time_ms=BOUNDED_BUNDLE_MS if bounded else LIVE_BUNDLE_MS,
     )
+    cfg = replace(cfg, source=replace(cfg.source, bounded=bounded), runtime=runtime)
     validate(cfg)
     return cfg
 

@@ -90,6 +90,12 @@ class CheckReadings(_ReadingChecks, KeyedProcessFunction):
 
 
 
+def reading_id(reading: dict) -> str:
+    """A reading's name in match ids and in the early-results bookkeeping: its `event_id` (what
+    `cep.flink.match_ids.default_event_id` finds too, without looking for other fields first)."""
+    return reading["event_id"]
+
+
 #: Field of a reading (set by `CheckAndDetect`, never in alerts) with the processing time (ms) at which
 #: it reached the CEP step; an alert's delay is measured from its last-arriving reading's.
 ARRIVED = "_arrived"
@@ -107,6 +113,7 @@ class CheckAndDetect(_ReadingChecks, CepFunction):
     """
 
     def __init__(self, stage: str, ttl_ms: int, pattern: Any, match_fn: Any, **cep_options: Any) -> None:
+        cep_options.setdefault("event_id", reading_id)
         super().__init__(pattern, match_fn, **cep_options)
         self.stage = stage
         self.ttl_ms = ttl_ms

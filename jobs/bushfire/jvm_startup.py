@@ -7,6 +7,8 @@ under a temporary name; a later run checks that file with a separate ``java -Xsh
 -XX:+VerifySharedSpaces`` (a truncated archive would crash the JVM that maps it) and only then adopts
 it. Under ``flink run`` no gateway JVM is started here, so nothing changes. ``EMBERWATCH_CDS=0`` turns
 it off; the archive (~130 MB) lives in the same cache folder as the parser's jar.
+
+The same local gateway JVM also compiles with C1 only (`use_quick_jit`): see `QUICK_JIT`.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ from jobs.bushfire.parse_udf import cache_dir
 log = logging.getLogger(__name__)
 
 ENV_SWITCH = "EMBERWATCH_CDS"
+#: JIT option of the local gateway JVM: C1 only, no C2. On the 2-core benchmark machine the job is
+#: CPU-bound on both cores, and C2 spent ~8 s of CPU per run (JVM CPU for the 1M-reading benchmark,
+#: 2026-12-02: 20.7 s with C2, 12.6 s without) recompiling Flink, Calcite and Beam code that a run
+#: leaves soon after, while the Python worker waited for a core. The JVM's per-line work (read, parse,
+#: filter) is a few µs with C1 code too. JVM_ARGS of your own come after it, so
+#: ``JVM_ARGS=-XX:TieredStopAtLevel=4`` brings C2 back; ``EMBERWATCH_QUICK_JIT=0`` leaves it out.
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
+ENV_QUICK_JIT = "EMBERWATCH_QUICK_JIT"
 #: A recording is adopted only once its file has not changed for this long (its JVM has finished).
 SETTLED_S = 30
 _VERIFY_TIMEOUT_S = 120
@@ -111,3 +121,10 @@ def use_class_data_sharing() -> None:
         log.info("no class-data sharing: %s", exc)
         return
     os.environ["JVM_ARGS"] = " ".join([os.environ.get("JVM_ARGS", ""), *options]).strip()
+
+
+def use_quick_jit() -> None:
+    """Put `QUICK_JIT` in ``JVM_ARGS`` ahead of what is there, before PyFlink starts its local JVM."""
+    if os.environ.get(ENV_QUICK_JIT, "1") == "0" or "PYFLINK_GATEWAY_PORT" in os.environ:
+        return  # off, or a gateway already exists (flink run)
+    os.environ["JVM_ARGS"] = " ".join([QUICK_JIT, os.environ.get("JVM_ARGS", "")]).strip()

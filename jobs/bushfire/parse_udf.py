@@ -1,27 +1,24 @@
-"""The `PARSE_READING` Java function: its jar, built from source on first use, and its registration.
+"""The `PARSE_READING` Java function: finding its jar, choosing the parser, and its registration.
 
 Flink SQL's JSON functions parse a line again for every field they read; one streaming parse in Java
-reads all fields at once and makes the job's JVM side about three times faster. The jar is compiled
-here (``javac`` against Flink's own jars) rather than shipped as a binary, and cached under a name
-that is the source's digest, so a changed source never runs an old jar. Without a JDK the job falls
-back to the SQL parser (see `jobs.bushfire.parsing`).
+reads all fields at once and makes the job's JVM side about three times faster. Its jar is built with
+the package (`jobs.bushfire.parser_jar`, run by setup.py), never at job start; without it the job
+parses with SQL (`--parser auto`) or stops, saying how to build it (`--parser java`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import logging
 import os
-import shutil
-import subprocess
-import tempfile
-import zipfile
+import zipimport
 from pathlib import Path
 from typing import Optional
 
-from pyflink.find_flink_home import _find_flink_home
 from pyflink.table import StreamTableEnvironment
 
+from jobs.bushfire import parser_jar
 from jobs.bushfire.config import ParserChoice
 from jobs.bushfire.errors import ConfigError
 from jobs.bushfire.parsing import UDF_NAME, JvmParser
@@ -29,18 +26,20 @@ from jobs.bushfire.parsing import UDF_NAME, JvmParser
 log = logging.getLogger(__name__)
 
 CLASS_NAME = "emberwatch.flink.ParseReading"
-SOURCE = Path(__file__).parent / "jvm" / "ParseReading.java"
-#: Flink 1.20 runs on Java 11 and 17 (EMR 7: 17); classes for 11 load on both.
-JAVA_RELEASE = "11"
 ENV_CACHE_DIR = "EMBERWATCH_CACHE_DIR"
 
 
-class NoJdkError(ConfigError):
-    """The jar is not built yet and there is no `javac` to build it."""
+class MissingJarError(ConfigError):
+    """The package was built without the parser's jar (no JDK at build time)."""
+
+
+class StaleJarError(ConfigError):
+    """The jar was built from other sources than the ones installed next to it."""
 
 
 def cache_dir() -> Path:
-    """Where built jars are kept: $EMBERWATCH_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, /emberwatch."""
+    """Where the job keeps what it builds at run time (the JVM's class-data archive):
+    $EMBERWATCH_CACHE_DIR, else $XDG_CACHE_HOME or ~/.cache, /emberwatch."""
     configured = os.environ.get(ENV_CACHE_DIR)
     if configured:
         return Path(configured)
@@ -48,50 +47,42 @@ def cache_dir() -> Path:
     return Path(base) / "emberwatch"
 
 
-def flink_lib_dir() -> Path:
-    """Flink's lib/ folder: $FLINK_HOME/lib on a cluster (EMR: /usr/lib/flink), PyFlink's own locally."""
-    return Path(_find_flink_home()) / "lib"
-
-
-def jar_path(directory: Optional[Path] = None) -> Path:
-    """The jar for the current source (its name carries the source's SHA-256)."""
-    digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:16]
-    return (directory or cache_dir()) / f"emberwatch-parse-reading-{digest}.jar"
-
-
-def ensure_jar(directory: Optional[Path] = None) -> Path:
-    """The jar, compiled now if it is not in the cache yet (about a second)."""
-    target = jar_path(directory)
-    if target.is_file():
-        return target
-    javac = shutil.which("javac")
-    if javac is None:
-        raise NoJdkError(
-            f"{UDF_NAME} needs a JDK to build once (no javac on PATH); install one "
-            "(e.g. openjdk-17-jdk-headless or java-17-amazon-corretto-devel) or use --parser sql"
-        )
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="emberwatch-javac-") as work:
-        classes = Path(work) / "classes"
-        command = [
-            javac, "--release", JAVA_RELEASE, "-nowarn", "-encoding", "UTF-8",
-            "-cp", str(flink_lib_dir() / "*"), "-d", str(classes), str(SOURCE),
-        ]  # fmt: skip
-        result = subprocess.run(command, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise ConfigError(f"compiling {SOURCE.name} failed:\n{result.stderr.strip()}")
-        partial = target.with_name(f".{target.name}.{os.getpid()}")  # same folder: an atomic rename
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
-            for path in sorted(classes.rglob("*.class")):
-                jar.write(path, path.relative_to(classes).as_posix())
-        os.replace(partial, target)  # racing builds each rename a complete jar
-    log.info("built %s", target)
+def packaged_jar() -> Path:
+    """The jar built with the package. Imported from a zip (``flink run -pyfs job.zip`` puts the zip
+    ahead of site-packages on the client's PYTHONPATH), the package's jar is copied out of the zip into
+    `cache_dir`, named by its digest, since the JVM needs a file."""
+    jar = parser_jar.packaged_jar()
+    if jar.is_file() or not isinstance(__loader__, zipimport.zipimporter):
+        return jar
+    resource = importlib.resources.files("jobs.bushfire") / "jvm" / parser_jar.JAR_NAME
+    if not resource.is_file():
+        return jar  # missing: find_jar says how to build it
+    data = resource.read_bytes()
+    target = cache_dir() / f"emberwatch-parse-reading-{hashlib.sha256(data).hexdigest()[:16]}.jar"
+    if not target.is_file():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.{os.getpid()}")
+        partial.write_bytes(data)
+        os.replace(partial, target)  # racing copies each rename a complete jar
     return target
 
 
-def choose_parser(choice: ParserChoice) -> tuple[JvmParser, Optional[Path]]:
-    """The JVM parser the job will use and the jar it needs: Java when asked, or when `auto` and a JDK
-    is at hand (or the jar is built already); SQL otherwise, with a warning since it is slower.
+def find_jar(jar: Optional[Path] = None) -> Path:
+    """The parser's jar built with the package, checked against the sources installed next to it."""
+    jar = jar or packaged_jar()
+    if not jar.is_file():
+        hint = parser_jar.BUILD_HINT
+        raise MissingJarError(f"{UDF_NAME}'s jar {jar} is missing: {hint}; or use --parser sql")
+    if not parser_jar.is_current(jar, jar.parent):
+        hint = parser_jar.BUILD_HINT
+        raise StaleJarError(f"{jar} was built from other Java sources than those in {jar.parent}: {hint}")
+    return jar
+
+
+def choose_parser(choice: ParserChoice, jar: Optional[Path] = None) -> tuple[JvmParser, Optional[Path]]:
+    """The JVM parser the job will use and the jar it needs: Java when asked, or when `auto` and the
+    package was built with its jar; SQL otherwise, with a warning since it is slower. A jar older than
+    its sources is an error either way: it would run code the tree no longer holds.
 
     Choose before creating the execution environment: the jar must be on its class path (see
     `jobs.bushfire.environment.create_environment`).
@@ -99,8 +90,8 @@ def choose_parser(choice: ParserChoice) -> tuple[JvmParser, Optional[Path]]:
     if choice is ParserChoice.SQL:
         return JvmParser.SQL, None
     try:
-        return JvmParser.JAVA, ensure_jar()
-    except (NoJdkError, OSError) as exc:  # OSError: e.g. a read-only cache folder
+        return JvmParser.JAVA, find_jar(jar)
+    except MissingJarError as exc:
         if choice is ParserChoice.JAVA:
             raise
         log.warning("%s; parsing with Flink SQL's JSON functions instead (slower)", exc)
@@ -111,14 +102,3 @@ def register_functions(t_env: StreamTableEnvironment, parser: JvmParser) -> None
     """Declare the SQL functions `parser` uses in `t_env` (none for the SQL parser)."""
     if parser is JvmParser.JAVA:
         t_env.create_java_temporary_system_function(UDF_NAME, CLASS_NAME)
-
-
-def main() -> None:
-    """``python -m jobs.bushfire.parse_udf``: build the jar now (deployments do this once per node) and
-    print its path; $EMBERWATCH_CACHE_DIR chooses the folder."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    print(ensure_jar())
-
-
-if __name__ == "__main__":
-    main()

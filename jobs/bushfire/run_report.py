@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from collections import Counter
@@ -84,6 +85,32 @@ class _Tail:
 
 
 @dataclass
+class InputCounts:
+    """A bounded input's lines, its distinct readings and its re-delivered ones (duplicates)."""
+
+    lines: int = 0
+    readings: int = 0
+    duplicates: int = 0
+
+
+def _input_files(root: Path) -> list[Path]:
+    """The files the job's source reads under `root`, in its order (names, digit runs by value);
+    Flink's file source skips hidden names (starting with '.' or '_')."""
+    if root.is_file():
+        return [root]
+    files = [p for p in root.rglob("*") if p.is_file() and not p.name.startswith((".", "_"))]
+    return sorted(files, key=_name_order)
+
+
+def _name_order(path: Path) -> list:
+    """A sort key comparing runs of digits by value (part-2 before part-10), as OrderedFiles.java."""
+    return [int(part) if part.isdigit() else part for part in _DIGIT_RUNS.split(str(path))]
+
+
+_DIGIT_RUNS = re.compile(r"(\d+)")
+
+
+@dataclass
 class RunReport:
     """Counts what a run wrote: `progress()` while it runs, `summary()` at its end."""
 
@@ -116,32 +143,46 @@ class RunReport:
         return f"progress: {self._alerts(counts)}, {self._dead(counts)}, {self._seconds()}"
 
     def summary(self, how: str) -> str:
-        """One line: lines read (bounded file runs), readings, dead letters by reason, alerts, seconds."""
+        """One line: lines read, readings and duplicates (bounded file runs), dead letters by reason,
+        alerts, seconds."""
         counts = self.counts()
         parts = [f"run {how}"]
-        lines = self._input_lines() if self.cfg.source.bounded and how == "finished" else None
-        if lines is not None:
-            rejected = sum(
-                n for reason, n in counts["dead_letters"].items() if reason in ("malformed", "invalid")
+        read = self._input_counts() if self.cfg.source.bounded and how == "finished" else None
+        if read is not None:
+            parts.append(
+                f"{read.lines} lines read, {read.readings} readings, "
+                f"{read.duplicates} duplicates (re-delivered event ids, dropped)"
             )
-            parts.append(f"{lines} lines read, {lines - rejected} readings (duplicates included)")
         parts += [self._dead(counts), self._alerts(counts), self._seconds()]
         return "summary: " + ", ".join(parts)
 
-    def _input_lines(self) -> Optional[int]:
-        """Lines of the bounded input (every one was read once the job finished)."""
+    def _input_counts(self) -> Optional[InputCounts]:
+        """What the bounded input held (every line was read once the job finished), by the job's own
+        verdict (`parse_line`) and dedupe (an event_id seen in its region within the dedupe TTL of
+        event time), over the files in the order the source reads them."""
         if self.cfg.source.kind is SourceKind.KINESIS:
             return None
-        root = Path(self.cfg.source.input_path)
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
-        total = 0
-        for file in files:
-            if file.name.startswith((".", "_")):  # Flink's file source skips hidden files
-                continue
+        from jobs.bushfire.functions import _forget_older_than
+        from jobs.bushfire.parsing import parse_line
+
+        ttl_ms = self.cfg.detection.event_dedupe_ttl_ms
+        counts = InputCounts()
+        seen: dict[str, dict[str, int]] = {}
+        for file in _input_files(Path(self.cfg.source.input_path)):
             with open(file, "rb") as data:
-                content = data.read()
-            total += content.count(b"\n") + (1 if content and not content.endswith(b"\n") else 0)
-        return total
+                for raw in data:
+                    counts.lines += 1
+                    reading = parse_line(raw.rstrip(b"\n").decode("utf-8", "replace"), "summary")
+                    if not isinstance(reading, dict):
+                        continue
+                    ids = seen.setdefault(reading["region"], {})
+                    if reading["event_id"] in ids:
+                        counts.duplicates += 1
+                        continue
+                    counts.readings += 1
+                    ids[reading["event_id"]] = reading["ts"]
+                    _forget_older_than(ids, reading["ts"] - ttl_ms)
+        return counts
 
     @staticmethod
     def _dead(counts: dict) -> str:

@@ -232,7 +232,9 @@ def test_copy_knows_every_attribute_of_the_run_and_the_matcher() -> None:
     # of these lists (and, when mutable, copied in `NfaRun.copy` / `Matcher.copy`)
     copied_run = {"buckets", "completed", "ctx", "expiries", "expiry_groups", "frontier", "timed_expiries"}
     values_of_run = {"next_expiry", "seq", "timed_order"}  # ints: rebinding never affects the other run
-    shared_run = {"dedupe_key", "infos", "live", "nfa", "skip", "start_info", "state_windows", "window"}
+    shared_run = {
+        "dedupe_key", "infos", "live", "nfa", "share_answers", "skip", "start_info", "state_windows", "window"
+    }
     matcher = Matcher(_previous_and_current())
     assert set(vars(matcher._run)) == copied_run | values_of_run | shared_run
     assert set(vars(matcher)) == {"_expired", "_restored_timeouts", "_run"} | {

@@ -32,7 +32,31 @@ def _cond(rnd: random.Random, names: list[str]) -> C.Condition:
     return atom
 
 
-def random_pattern(rnd: random.Random) -> Pattern:
+def _opaque_cond(rnd: random.Random, names: list[str]) -> object:
+    """A plain (event, ctx) function that reads the context for some events only, as users write
+    them: the runtime may share an answer given without the context among a state's partial
+    matches, and must not share one that read it."""
+    wanted = rnd.choice(LETTERS)
+    if not names:
+        return lambda e, ctx: e["name"] == wanted
+    ref = rnd.choice(names)
+    if rnd.random() < 0.5:
+
+        def linked(e: dict, ctx: object) -> bool:
+            if e["name"] != wanted:
+                return False
+            earlier = ctx.get_events_for_pattern(ref)  # type: ignore[attr-defined]
+            return not earlier or earlier[-1]["key"] == e["key"]
+
+        return linked
+
+    def timed(e: dict, ctx: object) -> bool:  # reads only the timestamp: the same for all
+        return e["name"] == wanted or (e["v"] == 2 and ctx.timestamp() % 2 == 0)  # type: ignore[attr-defined]
+
+    return timed
+
+
+def random_pattern(rnd: random.Random, make_cond=_cond) -> Pattern:
     strategies = [
         AfterMatchSkipStrategy.no_skip(),
         AfterMatchSkipStrategy.no_skip(),
@@ -40,7 +64,7 @@ def random_pattern(rnd: random.Random) -> Pattern:
         AfterMatchSkipStrategy.skip_to_next(),
         AfterMatchSkipStrategy.skip_to_first("s0"),
     ]
-    p = Pattern.begin("s0", skip_strategy=rnd.choice(strategies)).where(_cond(rnd, []))
+    p = Pattern.begin("s0", skip_strategy=rnd.choice(strategies)).where(make_cond(rnd, []))
     names = ["s0"]
     for i in range(1, rnd.randint(2, 4)):
         verb = rnd.choice(
@@ -56,7 +80,7 @@ def random_pattern(rnd: random.Random) -> Pattern:
         )
         name = f"s{i}"
         try:
-            p = getattr(p, verb)(name).where(_cond(rnd, names))
+            p = getattr(p, verb)(name).where(make_cond(rnd, names))
         except MalformedPatternError:
             continue
         if verb.startswith("not"):
@@ -103,6 +127,59 @@ def test_shortcuts_change_nothing(seed: int) -> None:
 
 
 MATCH_COUNTS: list[int] = []
+
+
+@pytest.mark.parametrize("seed", range(150))
+def test_shared_answers_of_opaque_conditions_change_nothing(seed: int) -> None:
+    """Plain (event, ctx) lambdas: an answer given without reading the partial match is shared
+    by the state's partial matches (a shortcut), which must give what asking each one gives."""
+    rnd = random.Random(10_000 + seed)
+    pattern = random_pattern(rnd, _opaque_cond)
+    for _ in range(3):
+        events = random_stream(rnd)
+        a = NfaHarness(pattern).run(events, end=1000)
+        b = NfaHarness(pattern, use_prefilter=False, use_shortcuts=False).run(events, end=1000)
+        assert [ids(m) for m in a[0]] == [ids(m) for m in b[0]]
+        assert sorted((ids(t), ts) for t, ts in a[1]) == sorted((ids(t), ts) for t, ts in b[1])
+
+
+def _counting_chain(reads_clock: bool) -> tuple[Pattern, list]:
+    calls: list = []
+
+    def second(e: dict, ctx: object) -> bool:
+        calls.append(e["event_id"])
+        if reads_clock:
+            ctx.current_processing_time()  # type: ignore[attr-defined]
+        if e["name"] != "b":
+            return False
+        return ctx.get_events_for_pattern("a")[-1]["key"] == e["key"]  # type: ignore[attr-defined]
+
+    pattern = Pattern.begin("a").where(lambda e: e["name"] == "a").followed_by("b").where(second)
+    return pattern.within(100), calls
+
+
+@pytest.mark.parametrize("reads_clock", [False, True])
+def test_an_answer_without_the_context_is_asked_once_per_state(reads_clock: bool) -> None:
+    starts = [{"name": "a", "key": k, "v": 0, "event_id": f"a{k}", "ts": k} for k in range(5)]
+    cold = [{"name": "x", "key": 0, "v": 0, "event_id": f"x{i}", "ts": 10 + i} for i in range(4)]
+    hit = [{"name": "b", "key": 3, "v": 0, "event_id": "b", "ts": 20}]
+    results = {}
+    for shortcuts in (True, False):
+        pattern, calls = _counting_chain(reads_clock)
+        matches, _timeouts = NfaHarness(pattern, use_shortcuts=shortcuts).run(starts + cold + hit, end=50)
+        results[shortcuts] = ([ids(m) for m in matches], calls)
+    (with_shortcut, calls_with), (without, calls_without) = results[True], results[False]
+    assert with_shortcut == without == [(("a", "a3"), ("b", "b"))]
+    # without shortcuts every partial match waiting in "b" is asked (twice: TAKE and IGNORE)
+    assert len(calls_without) == 2 * (1 + 2 + 3 + 4 + 5 * len(cold) + 5)
+    # with them: 1..4 partial matches wait during a1..a4, 5 during the cold events and the hit
+    per_match = [f"a{k}" for k in range(1, 5) for _ in range(k)]
+    per_match += [e["event_id"] for e in cold for _ in range(5)]
+    per_event = [f"a{k}" for k in range(1, 5)] + [e["event_id"] for e in cold]
+    if reads_clock:  # the clock counts as reading the context: each partial match is asked
+        assert calls_with == per_match + ["b"] * 5
+    else:  # the "a" and "x" events are refused without the context: once per event
+        assert calls_with == per_event + ["b"] * 5
 
 
 def test_random_patterns_do_match() -> None:

@@ -118,6 +118,19 @@ def test_every_declared_option_has_a_row_with_its_environment_variable_and_defau
     assert "{kinesis,files,file}" in source and "| `files` |" in source
 
 
+def test_the_simulators_options_table_has_every_option_with_its_environment_variable():
+    from simulator.options import OPTIONS as SIMULATOR_OPTIONS
+
+    document = gen.SIMULATOR_DOC.read_text(encoding="utf-8")
+    assert gen.with_table(document, gen.render_table(SIMULATOR_OPTIONS)) == document
+    rows = [line for line in gen.render_table(SIMULATOR_OPTIONS).splitlines() if line.startswith("| `--")]
+    assert len(rows) == len(SIMULATOR_OPTIONS) + 1  # and --config
+    for option in SIMULATOR_OPTIONS:
+        row = next(r for r in rows if re.match(rf"\| `{re.escape(option.flag)}[` ]", r))
+        assert f"`EMBERWATCH_SIM_{option.dest.upper()}`" in row
+    assert any(r.startswith("| `--sink {stdout,file,dir,kinesis,iot}`") for r in rows)
+
+
 def test_a_table_that_lost_a_row_is_reported_out_of_date():
     current = gen.JOB_DOC.read_text(encoding="utf-8")
     stale = "\n".join(line for line in current.splitlines() if not line.startswith("| `--window`")) + "\n"

@@ -4,12 +4,13 @@ The input is a chain pattern's events shuffled within the out-of-orderness bound
 timestamp seen − bound, after every record). With early results every match is emitted when its last
 event arrives: downstream, the watermark is still below the match's last timestamp. Without, the same
 matches come when the watermark has passed them (emitted by the CEP operator's timer, before it
-forwards that watermark, so downstream cannot see it).
+forwards that watermark, so downstream cannot see it). Both pipelines run in one job over the same input.
 """
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from pyflink.common import Types
@@ -49,27 +50,24 @@ class WatermarkAtArrival(KeyedProcessFunction):
         yield (*value, ctx.timer_service().current_watermark())
 
 
-def run(records: list[Record], early: bool) -> list[tuple]:
-    path = write_records_to_tmp(records)
+def run_both(path: Path) -> dict[str, list[tuple]]:
+    """One job, two pipelines over the same keyed input: with early results ("early") and without
+    ("watermark only"). Each match is tagged with the watermark its next operator had when it arrived."""
     env = new_env()
     keyed = keyed_events(env, path, BOUND_MS)
-    patterns = CEP.pattern(keyed, chain())
-    if early:
-        patterns = patterns.early_results()
-    matches = patterns.process(
-        lambda match, ctx: [
-            (ctx.match_id, ctx.found_early, max(e["ts"] for es in match.values() for e in es))
-        ]
-    )
-    tagged = matches.key_by(lambda m: m[0], Types.STRING()).process(WatermarkAtArrival())
-    return collect({"matches": tagged})["matches"]
 
+    def matches_of(early: bool):
+        patterns = CEP.pattern(keyed, chain())
+        if early:
+            patterns = patterns.early_results()
+        matches = patterns.process(
+            lambda match, ctx: [
+                (ctx.match_id, ctx.found_early, max(e["ts"] for es in match.values() for e in es))
+            ]
+        )
+        return matches.key_by(lambda m: m[0], Types.STRING()).process(WatermarkAtArrival())
 
-_tmp: dict = {}
-
-
-def write_records_to_tmp(records: list[Record]):
-    return write_records(_tmp["dir"] / f"input-{len(_tmp.setdefault('n', []))}.jsonl", records)
+    return collect({"early": matches_of(early=True), "watermark only": matches_of(early=False)})
 
 
 def reference_ids(records: list[Record]) -> set[str]:
@@ -83,9 +81,9 @@ def reference_ids(records: list[Record]) -> set[str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
-    _tmp["dir"] = tmp_path_factory.mktemp("early")
     records = shuffle_within_bound(stream(), BOUND_MS, seed="early")
-    return reference_ids(records), run(records, early=True), run(records, early=False)
+    outputs = run_both(write_records(tmp_path_factory.mktemp("early") / "input.jsonl", records))
+    return reference_ids(records), outputs["early"], outputs["watermark only"]
 
 
 def test_early_results_emit_every_match_once_before_the_watermark(runs):

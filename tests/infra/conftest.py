@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from infra.aws import make_client
+from jobs.bushfire import parser_jar
 from tests.infra.moto_template import moto_template_body
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +42,15 @@ def moto_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def write_parser_jar(root: Path) -> Path:
+    """A stand-in for the jar the install builds: it records the digest of the sources beside it."""
+    jvm_dir = root / "jobs" / "bushfire" / "jvm"
+    jar = jvm_dir / parser_jar.JAR_NAME
+    with zipfile.ZipFile(jar, "w") as archive:
+        archive.writestr(parser_jar.DIGEST_ENTRY, f"{parser_jar.sources_digest(jvm_dir)}\n")
+    return jar
+
+
 def make_project(root: Path) -> Path:
     """Write a project tree shaped like ours: the real pyproject.toml and three small packages."""
     root.mkdir()
@@ -52,6 +63,7 @@ def make_project(root: Path) -> Path:
     (root / "jobs" / "bushfire" / "patterns.yaml").write_text("threshold: 50\n")
     (root / "jobs" / "bushfire" / "jvm").mkdir()
     (root / "jobs" / "bushfire" / "jvm" / "ParseReading.java").write_text("class ParseReading {}\n")
+    write_parser_jar(root)
     (root / "cep" / "__pycache__").mkdir()
     (root / "cep" / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"\0")
     (root / "common" / "notes.txt").write_text("not package data\n")

@@ -31,7 +31,8 @@ def test_package_holds_code_requirements_and_scripts_only(project_root: Path) ->
     } <= names
     assert not [n for n in names if n.startswith("simulator/")]  # the job does not need the simulator
     assert "jobs/bushfire/patterns.yaml" in names  # package data travels with the code
-    assert "jobs/bushfire/jvm/ParseReading.java" in names  # the bootstrap builds the UDF jar from it
+    assert "jobs/bushfire/jvm/ParseReading.java" in names  # the jar is checked against it
+    assert "jobs/bushfire/jvm/emberwatch-parse-reading.jar" in names  # built with the project, not on EMR
     assert not [
         n for n in names if "__pycache__" in n or n.endswith((".pyc", ".txt")) and n != "requirements.txt"
     ]
@@ -52,6 +53,16 @@ def test_same_source_gives_the_same_bytes_and_a_change_a_new_key(project_root: P
     assert first.data == second.data
     (project_root / "jobs" / "grid.py").write_text("SIZE = 10\n")
     assert build_package(project_root).s3_key != first.s3_key
+
+
+def test_a_missing_or_stale_parser_jar_stops_the_build_saying_how_to_build_it(project_root: Path) -> None:
+    jvm_dir = project_root / "jobs" / "bushfire" / "jvm"
+    (jvm_dir / "ParseReading.java").write_text("class ParseReading { int changed; }\n")
+    with pytest.raises(DeployError, match="older than the Java sources.*pip install -e"):
+        build_package(project_root)
+    (jvm_dir / "emberwatch-parse-reading.jar").unlink()
+    with pytest.raises(DeployError, match="is missing.*pip install -e"):
+        build_package(project_root)
 
 
 def test_missing_packages_are_named(project_root: Path) -> None:

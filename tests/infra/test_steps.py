@@ -90,9 +90,12 @@ def test_bootstrap_fetches_the_connector_jar_the_steps_use() -> None:
     assert 'EXPECTED_SHA256="${2:-$CONNECTOR_SHA256}"' in bootstrap and "sha256sum --check" in bootstrap
 
 
-def test_bootstrap_builds_the_parser_jar_the_steps_put_on_the_class_path() -> None:
+def test_bootstrap_links_the_packaged_parser_jar_the_steps_put_on_the_class_path() -> None:
+    from jobs.bushfire import parser_jar
+
     bootstrap = (TEMPLATE_PATH.parent.parent / "emr" / "bootstrap.sh").read_text()
     command = steps.flink_run_command(_settings([]))
     assert command[command.index("-C") + 1] == f"file://{steps.PARSER_JAR}"
-    assert "-m jobs.bushfire.parse_udf" in bootstrap
+    assert f'parser_jar="$PREFIX/app/jobs/bushfire/jvm/{parser_jar.JAR_NAME}"' in bootstrap
     assert f'ln -sf "$parser_jar" "$PREFIX/lib/{steps.PARSER_JAR.rsplit("/", 1)[1]}"' in bootstrap
+    assert "javac" not in bootstrap  # the nodes compile nothing

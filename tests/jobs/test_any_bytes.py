@@ -161,10 +161,11 @@ def test_a_line_over_1_mib_keeps_its_first_mib_its_length_and_its_digest() -> No
 # --- the job's parse stage on the mini-cluster, both JVM parsers ---------------------------------------
 
 
-def _run_parse_stage(path: Path, parser_name: str, keep_all: bool) -> Counter:
-    """Source -> JVM parse (+ the pattern's pre-filter unless `keep_all`) -> the job's Python check and
-    dedupe (`CheckAndDetect`, with its matcher swapped for an output of each reading), as the job builds
-    them; returns the outcome of every row that left the JVM."""
+def _run_parse_stage(path: Path, parser_name: str) -> dict[str, Counter]:
+    """Source -> JVM parse (+ the pattern's pre-filter, or none) -> the job's Python check and dedupe
+    (`CheckAndDetect`, with its matcher swapped for an output of each reading), as the job builds them;
+    returns the outcome of every row that left the JVM, by branch: "every-row" (no pre-filter) and
+    "prefiltered". Both branches read the same lines in one job."""
     from pyflink.common import Types
     from pyflink.table import StreamTableEnvironment
 
@@ -183,23 +184,29 @@ def _run_parse_stage(path: Path, parser_name: str, keep_all: bool) -> Counter:
     source = SourceConfig(kind=SourceKind.FILE, input_path=str(path), bounded=True)
     lines = read_lines("lines", env, t_env, source, WatermarkConfig(), parser)
     pattern = patterns.fire_chain(DetectionConfig())
-    hot = "TRUE" if keep_all else prefilter(pattern).to_sql()
-    rows = pipeline.select_rows("parse", t_env, lines, hot, parser)
-    check = ReadingsOut("check", DetectionConfig().event_dedupe_ttl_ms, pattern, lambda match, ctx: [])
-    checked = rows.process(check, Types.STRING())
-    dead = checked.get_side_output(functions.DEAD_LETTERS).map(lambda d: json.dumps(["D", d]), Types.STRING())
-    out: Counter = Counter()
-    with checked.union(dead).execute_and_collect() as results:
-        for item in results:
+    branches = []
+    for branch, hot in (("every-row", "TRUE"), ("prefiltered", prefilter(pattern).to_sql())):
+        rows = pipeline.select_rows(f"parse-{branch}", t_env, lines, hot, parser)
+        check = ReadingsOut("check", DetectionConfig().event_dedupe_ttl_ms, pattern, lambda match, ctx: [])
+        checked = rows.process(check, Types.STRING())
+        dead = checked.get_side_output(functions.DEAD_LETTERS).map(
+            lambda d: json.dumps(["D", d]), Types.STRING()
+        )
+        branches.append(checked.union(dead).map(lambda item, b=branch: json.dumps([b, item]), Types.STRING()))
+    out: dict[str, Counter] = {"every-row": Counter(), "prefiltered": Counter()}
+    with branches[0].union(branches[1]).execute_and_collect() as results:
+        for tagged in results:
+            branch, item = json.loads(tagged)
             kind, *rest = json.loads(item)
             if kind == "R":
-                out[("reading", *rest)] += 1
+                out[branch][("reading", *rest)] += 1
             else:
                 letter = json.loads(rest[0])
                 if letter.get("raw_truncated"):
-                    out[("dead", letter["reason"], letter["raw_sha256"][:16])] += 1
+                    out[branch][("dead", letter["reason"], letter["raw_sha256"][:16])] += 1
                 else:
-                    out[_dead_key(letter["reason"], letter["raw"], utf8="\ufffd" not in letter["raw"])] += 1
+                    utf8 = "\ufffd" not in letter["raw"]
+                    out[branch][_dead_key(letter["reason"], letter["raw"], utf8=utf8)] += 1
     return out
 
 
@@ -250,19 +257,38 @@ def _draw_lines(examples: int) -> list[bytes]:
     return drawn
 
 
+#: Hypothesis examples drawn per parser: both branches of its job (every row, pre-filtered) read them.
+#: When each branch ran as its own job it drew 150 examples; one job per parser draws both lots.
+EXAMPLES_PER_PARSER = 2 * 150
+
+
+@pytest.fixture(scope="module")
+def parse_stage_runs(tmp_path_factory: pytest.TempPathFactory):
+    """Per parser (run on first use, once for the module): the drawn lines and each branch's outcomes."""
+    runs: dict[str, tuple[list[bytes], dict[str, Counter]]] = {}
+
+    def run(parser: str) -> tuple[list[bytes], dict[str, Counter]]:
+        if parser not in runs:
+            lines = [*_draw_lines(EXAMPLES_PER_PARSER), HUGE]
+            path = tmp_path_factory.mktemp(f"any-bytes-{parser}") / "in.jsonl"
+            path.write_bytes(b"".join(line + b"\n" for line in lines))
+            runs[parser] = lines, _run_parse_stage(path, parser)
+        return runs[parser]
+
+    return run
+
+
 @pytest.mark.pyflink
 @pytest.mark.parametrize("parser", ["java", "sql"])
 @pytest.mark.parametrize("prefiltered", [False, True], ids=["every-row", "prefiltered"])
 def test_every_line_becomes_exactly_one_reading_duplicate_or_dead_letter(
-    tmp_path: Path, parser: str, prefiltered: bool
+    parse_stage_runs, parser: str, prefiltered: bool
 ) -> None:
-    lines = [*_draw_lines(150), HUGE]
-    assert len(lines) > 200
-    path = tmp_path / "in.jsonl"
-    path.write_bytes(b"".join(line + b"\n" for line in lines))
+    lines, outcomes = parse_stage_runs(parser)
+    assert len(lines) > 400
     expected = expected_outcomes(lines)
     assert sum(expected.values()) == len(lines)  # the reference itself: one outcome per line
-    got = _run_parse_stage(path, parser, keep_all=not prefiltered)
+    got = outcomes["prefiltered" if prefiltered else "every-row"]
     dead = Counter({k: n for k, n in expected.items() if k[0] == "dead"})
     assert Counter({k: n for k, n in got.items() if k[0] == "dead"}) == dead  # none lost in the JVM
     if prefiltered:  # every hot reading reaches the pattern once; cold ones stay in the JVM unless

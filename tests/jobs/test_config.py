@@ -7,9 +7,6 @@ import json
 import pytest
 
 from jobs.bushfire.config import (
-    ENV_FLINK_OPTIONS,
-    ENV_THRESHOLD,
-    ENV_WINDOW,
     OPTIONS,
     SourceKind,
     StartPosition,
@@ -18,6 +15,9 @@ from jobs.bushfire.config import (
     parse_duration_ms,
 )
 from jobs.bushfire.errors import ConfigError
+
+ENV_THRESHOLD, ENV_WINDOW = "BUSHFIRE_THRESHOLD", "BUSHFIRE_WINDOW"
+ENV_FLINK_OPTIONS = "BUSHFIRE_FLINK_OPTIONS"
 
 
 @pytest.mark.parametrize(
@@ -37,8 +37,10 @@ def test_durations_accept_milliseconds_and_units(text: str, ms: int) -> None:
 
 
 def test_a_bad_duration_says_how_to_write_one() -> None:
-    with pytest.raises(ConfigError, match="10min"):
+    with pytest.raises(ValueError, match="10min"):
         parse_duration_ms("ten minutes")
+    with pytest.raises(ConfigError, match="--window .*10min"):
+        load_config(["--window", "ten minutes"], env={})
 
 
 def test_defaults_are_the_alert_definition() -> None:
@@ -221,3 +223,27 @@ def test_kinesis_source_finds_the_pinned_connector_in_the_maven_cache(tmp_path):
     assert load_config(["--source", "files"], env=env).runtime.connector_jars == ()
     given = load_config(["--source", "kinesis", "--connector-jars", "/x.jar"], env=env)
     assert given.runtime.connector_jars == ("/x.jar",)  # a flag wins
+
+
+def test_every_option_keeps_its_environment_variable_name() -> None:
+    """The names users and deployments set; the declarations derive them, this pins them."""
+    names = [
+        "ALERTS_OUT", "ALERT_DEDUPE_TTL", "BOUNDED", "BULK_INTERVAL", "BULK_SIZE", "CHAIN_LENGTH",
+        "CHECKPOINT_DIR", "CHECKPOINT_INTERVAL", "CONNECTOR_JARS", "CONSOLE", "CRASH_AFTER_ALERTS",
+        "DEAD_LETTERS", "DEBUG", "EARLY_ALERTS", "EVENT_DEDUPE_TTL", "FLINK_OPTIONS", "IDLENESS",
+        "INPUT", "KINESIS_EFO_CONSUMER", "KINESIS_ENDPOINT", "KINESIS_INITPOS",
+        "KINESIS_INITPOS_TIMESTAMP", "KINESIS_REGION", "KINESIS_SHARD_IDLE", "KINESIS_STREAM",
+        "LOG_FILE", "MAX_RUNTIME", "MONITOR_INTERVAL", "OPENSEARCH_AUTH", "OPENSEARCH_INDEX",
+        "OPENSEARCH_PASSWORD", "OPENSEARCH_REGION", "OPENSEARCH_URL", "OPENSEARCH_USER",
+        "OUT_OF_ORDERNESS", "PARALLELISM", "PARSER", "PROGRESS_INTERVAL", "PYTHON_EXECUTABLE",
+        "RESTORE_FROM", "RULES", "RULES_MIN_THRESHOLD", "SNS_ENDPOINT", "SNS_REGION",
+        "SNS_TOPIC_ARN", "SOURCE", "THRESHOLD", "WATERMARK_INTERVAL", "WINDOW"
+    ]  # fmt: skip
+    assert sorted(option.env for option in OPTIONS) == [f"BUSHFIRE_{name}" for name in names]
+    assert OPTIONS.config_env == "BUSHFIRE_CONFIG"
+
+
+def test_an_empty_path_means_no_file_from_a_flag_or_the_environment() -> None:
+    assert load_config(["--alerts-out", ""], env={}).alerts.alerts_out is None
+    assert load_config([], env={"BUSHFIRE_LOG_FILE": ""}).runtime.log_file is None
+    assert load_config([], env={}).alerts.alerts_out == "out/alerts.jsonl"

@@ -57,7 +57,7 @@ def test_every_counter_shows_its_share_of_known_bad_input(tmp_path: Path, moto_e
         "bushfire.documentsIndexed": len(readings),  # all valid ones, the late one too, minus the refused
         "bushfire.indexFailures": 1,
         "bushfire.deadLetters": 5,  # malformed, invalid, late, the refused alert, the refused document
-        "Source__sensor_lines[1].numRecordsOut": lines_read,  # events in
+        "Source__sensor_lines.numRecordsOut": lines_read,  # events in (sources.FILES_STEP)
         "cep.lateEvents": 1,
     }
 

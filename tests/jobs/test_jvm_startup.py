@@ -104,3 +104,25 @@ def test_under_flink_run_nothing_changes(monkeypatch) -> None:
     monkeypatch.delenv("JVM_ARGS", raising=False)
     jvm_startup.use_class_data_sharing()
     assert "JVM_ARGS" not in os.environ
+
+
+def test_the_gateway_jvm_compiles_with_c1_and_the_users_jvm_args_come_after(monkeypatch) -> None:
+    monkeypatch.delenv("PYFLINK_GATEWAY_PORT", raising=False)
+    monkeypatch.delenv(jvm_startup.ENV_QUICK_JIT, raising=False)
+    monkeypatch.setenv("JVM_ARGS", "-XX:TieredStopAtLevel=4")
+    jvm_startup.use_quick_jit()
+    assert os.environ["JVM_ARGS"] == "-XX:TieredStopAtLevel=1 -XX:TieredStopAtLevel=4"  # the last wins
+    monkeypatch.setenv(jvm_startup.ENV_QUICK_JIT, "0")
+    monkeypatch.setenv("JVM_ARGS", "-Xmx1g")
+    jvm_startup.use_quick_jit()
+    assert os.environ["JVM_ARGS"] == "-Xmx1g"
+
+
+def test_the_c1_only_jvm_still_maps_a_class_data_archive(tmp_path, classpath) -> None:
+    archive = tmp_path / "gw.jsa"
+    _record(classpath, archive)
+    mapped = [f"-XX:SharedArchiveFile={archive}", "-Xshare:on", jvm_startup.QUICK_JIT]
+    command = [JAVA, *mapped, "-cp", classpath, "-version"]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "sharing" in done.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 import orjson
 import pytest
@@ -94,26 +95,65 @@ def _hot(raw: str) -> bool:
     return _valid(raw) and orjson.loads(raw)["temperature"] >= 50
 
 
-def _run_query(path: Path, parser: JvmParser) -> list[tuple[str, object]]:
+#: The inputs every parser reads, in one job: a simulated stream with malformed lines, `TRICKY_LINES`,
+#: and plain valid lines (`PLAIN_LINES`). Each is its own table; the job's output says which it came from.
+PARTS = ("simulated", "tricky", "plain")
+HOT = _line(temperature=61.5)
+PLAIN_LINES = [HOT, _line(temperature=50), _line(temperature=99, infectedBy=None, battery=None), f" {HOT} "]
+
+
+def _run_query(paths: dict[str, Path], parser: JvmParser) -> dict[str, list[tuple[str, object]]]:
+    """(line, reason) of every row the parse query keeps, by input part; one job for all parts."""
     env = local_env()
     if parser is JvmParser.JAVA:
-        env.add_jars(parse_udf.ensure_jar().as_uri())
+        env.add_jars(parse_udf.find_jar().as_uri())
     t_env = StreamTableEnvironment.create(env)
     parse_udf.register_functions(t_env, parser)
-    t_env.execute_sql(
-        f"CREATE TEMPORARY TABLE lines (line STRING, rt AS {parser.event_time()}, WATERMARK FOR rt AS rt) "
-        f"WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'raw')"
-    )
-    query = f"SELECT line, reason FROM ({parse_query('lines', '`temperature` >= 50', parser)})"
-    with t_env.execute_sql(query).collect() as rows:
-        return [(row[0], row[1]) for row in rows]
+    selects = []
+    for part, path in paths.items():
+        table = f"lines_{part}"
+        t_env.execute_sql(
+            f"CREATE TEMPORARY TABLE {table} (line STRING, rt AS {parser.event_time()}, "
+            "WATERMARK FOR rt AS rt) "
+            f"WITH ('connector' = 'filesystem', 'path' = '{path}', 'format' = 'raw')"
+        )
+        query = parse_query(table, "`temperature` >= 50", parser)
+        selects.append(f"SELECT '{part}' AS part, line, reason FROM ({query})")
+    out: dict[str, list[tuple[str, object]]] = {part: [] for part in paths}
+    with t_env.execute_sql(" UNION ALL ".join(selects)).collect() as rows:
+        for row in rows:
+            out[row[0]].append((row[1], row[2]))
+    return out
+
+
+@pytest.fixture(scope="module")
+def simulated() -> list:
+    cfg = SimulationConfig.demo(seed=4).replace(faults=FaultConfig(malformed_rate=0.05))
+    return list(simulate(cfg).delivered())
+
+
+@pytest.fixture(scope="module")
+def parsed(tmp_path_factory, simulated) -> Callable[[JvmParser], dict[str, list[tuple[str, object]]]]:
+    """The parse query's output per parser and input part, each parser's job run once for the module."""
+    folder = tmp_path_factory.mktemp("parse-query")
+    paths = {"simulated": write_jsonl(simulated, folder / "simulated.jsonl")}
+    for part, lines in (("tricky", TRICKY_LINES), ("plain", PLAIN_LINES)):
+        paths[part] = folder / f"{part}.jsonl"
+        paths[part].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    runs: dict[JvmParser, dict[str, list[tuple[str, object]]]] = {}
+
+    def run(parser: JvmParser) -> dict[str, list[tuple[str, object]]]:
+        if parser not in runs:
+            runs[parser] = _run_query(paths, parser)
+        return runs[parser]
+
+    return run
 
 
 @pytest.mark.parametrize("parser", list(JvmParser), ids=lambda p: p.value)
-def test_every_invalid_record_is_flagged_and_cold_valid_ones_are_dropped(tmp_path, parser) -> None:
-    cfg = SimulationConfig.demo(seed=4).replace(faults=FaultConfig(malformed_rate=0.05))
-    records = list(simulate(cfg).delivered())
-    out = _run_query(write_jsonl(records, tmp_path / "in.jsonl"), parser)
+def test_every_invalid_record_is_flagged_and_cold_valid_ones_are_dropped(simulated, parsed, parser) -> None:
+    records = simulated
+    out = parsed(parser)["simulated"]
     flagged = {line for line, reason in out if reason is not None}
     kept_valid = {line for line, reason in out if reason is None}
     invalid = {r.decode("utf-8", "replace") for r in records if isinstance(r, bytes) and not _valid(r)}
@@ -125,10 +165,8 @@ def test_every_invalid_record_is_flagged_and_cold_valid_ones_are_dropped(tmp_pat
 
 
 @pytest.mark.parametrize("parser", list(JvmParser), ids=lambda p: p.value)
-def test_tricky_lines_are_flagged_unless_certainly_valid(tmp_path, parser) -> None:
-    path = tmp_path / "tricky.jsonl"
-    path.write_text("\n".join(TRICKY_LINES) + "\n", encoding="utf-8")
-    out = _run_query(path, parser)
+def test_tricky_lines_are_flagged_unless_certainly_valid(parsed, parser) -> None:
+    out = parsed(parser)["tricky"]
     crossed = {line for line, _ in out}
     needed = [line for line in TRICKY_LINES if _hot(line) or not _valid(line)]
     lost = [line for line in needed if line not in crossed]
@@ -137,10 +175,6 @@ def test_tricky_lines_are_flagged_unless_certainly_valid(tmp_path, parser) -> No
     assert unflagged_valid <= {line for line in TRICKY_LINES if _hot(line)}
 
 
-def test_the_java_parser_passes_plain_valid_lines_unflagged(tmp_path) -> None:
+def test_the_java_parser_passes_plain_valid_lines_unflagged(parsed) -> None:
     """The fast path is real: ordinary valid readings are not all sent to Python as suspects."""
-    hot = _line(temperature=61.5)
-    plain = [hot, _line(temperature=50), _line(temperature=99, infectedBy=None, battery=None), f" {hot} "]
-    path = tmp_path / "plain.jsonl"
-    path.write_text("\n".join(plain) + "\n", encoding="utf-8")
-    assert sorted(_run_query(path, JvmParser.JAVA)) == sorted((line, None) for line in plain)
+    assert sorted(parsed(JvmParser.JAVA)["plain"]) == sorted((line, None) for line in PLAIN_LINES)

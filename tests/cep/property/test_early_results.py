@@ -3,7 +3,9 @@ the early matches plus the event-time pass's matches are the event-time matches,
 match is reported when its last-arriving event arrives, also across snapshot/restore.
 
 The event-time truth is a plain `Matcher` fed the events in (timestamp, arrival) order: ties keep
-their arrival order in the event-time pass too.
+their arrival order in the event-time pass too. Every test draws how often the ahead matcher leaves
+a waypoint (`waypoint_every`, 1 = at every new timestamp), since the event-time pass and the rebuilds
+start from them.
 """
 
 from __future__ import annotations
@@ -59,12 +61,17 @@ def event_time_truth(pattern: Any, plan: list, end: int) -> list:
     return NfaHarness(pattern, watermark_follows_events=False).run((e for _, e in ordered), end=end)[0]
 
 
-def run_early(pattern: Any, plan: list, end: int) -> tuple[list, list]:
+#: `EarlyMatcher(waypoint_every=...)` values to draw from: every new timestamp, sparse, the default.
+WAYPOINTS = st.sampled_from((1, 2, 3, 32))
+
+
+def run_early(pattern: Any, plan: list, end: int, waypoint_every: int = 32) -> tuple[list, list]:
     """(early matches with the arrival index they were reported at, final matches)."""
     from cep.early import EarlyMatcher
 
     harness = NfaHarness(
-        pattern, watermark_follows_events=False, matcher_class=EarlyMatcher, event_id=event_id
+        pattern, watermark_follows_events=False, matcher_class=EarlyMatcher, event_id=event_id,
+        waypoint_every=waypoint_every,
     )
     early, final = [], []
     arrival = -1
@@ -86,7 +93,7 @@ def test_early_plus_final_is_the_event_time_result(data, spec, events):
     plan = data.draw(arrivals(events))
     pattern = build_pattern(spec)
     end = (max(e["ts"] for e in events) if events else 0) + (spec.within_ms or 0) + 20
-    early, final = run_early(pattern, plan, end)
+    early, final = run_early(pattern, plan, end, data.draw(WAYPOINTS))
 
     def canon(match: dict) -> tuple:
         return canonical_from_engine(match, spec.names, event_id)
@@ -117,8 +124,44 @@ def test_early_fire_chains_with_dedupe_runs_find_exactly_the_paths(data, events,
     pattern, names = fire_chain(length, within_ms, dedupe=True, declarative=True)
     plain, _ = fire_chain(length, within_ms, dedupe=False, declarative=True)
     end = (max(e["ts"] for e in events) if events else 0) + within_ms + 20
-    early, final = run_early(pattern, plan, end)
+    early, final = run_early(pattern, plan, end, data.draw(WAYPOINTS))
     truth = {node_path(m, names) for m in event_time_truth(plain, plan, end)}
     found_early = {node_path(m, names) for m, _ in early}
     assert found_early | {node_path(m, names) for m in final} == truth
     assert found_early == truth, "every path is found early"
+
+
+@profile(300)
+@given(data=st.data(), spec=monotone_specs(), events=streams)
+def test_each_pass_leaves_the_event_time_state_and_reports_its_timeouts(data, spec, events):
+    """Whether the pass replays events or starts from a waypoint, after each watermark the committed
+    matcher is byte for byte a plain matcher fed the same events and watermarks, and the pass reports
+    the same timeouts (the same partial matches, the same timeout timestamps)."""
+    from cep import Matcher
+    from cep.early import EarlyMatcher
+
+    plan = [step for step in data.draw(arrivals(events)) if step[0] != "restore"]
+    pattern = build_pattern(spec)
+    early = EarlyMatcher(pattern, event_id=event_id, waypoint_every=data.draw(WAYPOINTS))
+    plain = Matcher(pattern)
+    arrived: list = []
+
+    def canon(timeouts: list) -> Counter:
+        return Counter((canonical_from_engine(m, spec.names, event_id), ts) for m, ts in timeouts)
+
+    end = (max(e["ts"] for e in events) if events else 0) + (spec.within_ms or 0) + 20
+    for kind, value in [*plan, ("watermark", end)]:
+        if kind == "event":
+            early.process(value, value["ts"])
+            arrived.append(value)
+            continue
+        due = sorted((e for e in arrived if e["ts"] <= value), key=lambda e: e["ts"])  # stable: arrival
+        arrived = [e for e in arrived if e["ts"] > value]
+        expected: list = []
+        for e in due:
+            expected.extend(plain.advance_time(e["ts"])[1])
+            plain.process(e, e["ts"])
+        expected.extend(plain.advance_time(value)[1])
+        _, timeouts = early.advance_time(value)
+        assert canon(timeouts) == canon(expected)
+        assert early.committed.snapshot() == plain.snapshot()
