@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -100,17 +101,17 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_sampling_cpu(command: list[str]) -> tuple[float, dict[str, float]]:
+def run_sampling_cpu(command: list[str], stderr: Optional[int] = None) -> tuple[float, dict[str, float]]:
     """Run `command` to its end; returns (wall seconds, CPU seconds by process name: python, java).
 
     Each process's CPU is sampled every 0.2 s and its last sample kept (a process's last 0.2 s
     may be missed)."""
     started = time.perf_counter()
-    job = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    job = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=stderr)
     last: dict[int, tuple[str, float]] = {}
     while job.poll() is None:
         for pid in process_tree(job.pid):
-            name = "java" if pid != job.pid and _is_java(pid) else "python"
+            name = "java" if _is_java(pid) else "python"
             last[pid] = (name, max(cpu_seconds(pid), last.get(pid, ("", 0.0))[1]))
         time.sleep(0.2)
     wall = time.perf_counter() - started
@@ -127,12 +128,6 @@ def _is_java(pid: int) -> bool:
         return Path(f"/proc/{pid}/comm").read_text().strip() == "java"
     except OSError:
         return False
-
-
-def timed(command: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - started
 
 
 def truth_of(path: Path) -> set[tuple[str, tuple[str, ...]]]:
@@ -183,8 +178,13 @@ def main() -> int:
             flush=True,
         )
         if java:
-            java_times.append(timed(java))
-            print(f"  java anchor {run}: {java_times[-1]:.1f} s -> {events / java_times[-1]:,.0f} events/s")
+            java_wall, java_cpu = run_sampling_cpu(java, stderr=subprocess.DEVNULL)
+            java_times.append(java_wall)
+            print(
+                f"  java anchor {run}: {java_wall:.1f} s -> {events / java_wall:,.0f} events/s "
+                f"(CPU: java {java_cpu.get('java', 0.0):.1f} s)",
+                flush=True,
+            )
     seconds = statistics.median(times)
 
     alerts = [json.loads(line) for line in alerts_file.read_text().splitlines() if line.strip()]
