@@ -28,7 +28,9 @@ off, which the tests use to check exactly that):
 - a state with an *index* keeps its partial matches in a dict keyed by the value they wait for
   (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
 - a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
-  call, leaving those that stay where they are.
+  call, leaving those that stay where they are;
+- a condition that answers without reading the partial match (`_Context.used` stays False) is
+  asked once per state, not once per partial match (plain lambdas that test the event first).
 Partial matches that stay unchanged are never re-inserted, and expiries sit in a queue of
 per-start groups (all partial matches of one start expire together, and starts come in time
 order), so time passing touches only what expires.
