@@ -289,6 +289,8 @@ class NfaRun:
         # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
         # entries of partial matches that moved on are dropped lazily or when they expire
         self.frontier: dict = {}
+        # the bucket key `_add_indexed` computed last, with what it was computed from (immutable)
+        self.last_key: tuple = (None, None, None, None)
 
     def copy(self) -> NfaRun:
         """An independent run in the same state, sharing everything immutable.
@@ -398,13 +400,19 @@ class NfaRun:
 
     def _add_indexed(self, info: _StateInfo, bucket: dict, pm: PartialMatch) -> Any:
         _field, stage, ref_field = info.index
-        node = pm[0]
-        key = None
-        while node is not None:
-            if node[0] == stage:
-                key = get_field(node[1], ref_field)
-                break
-            node = node[4]
+        head = pm[0]
+        last = self.last_key  # (buffer node, stage, field, key): a partial match's branches
+        if last[0] is head and head is not None and last[1] == stage and last[2] == ref_field:
+            key = last[3]  # share its node and are often added one after the other
+        else:
+            node = head
+            key = None
+            while node is not None:
+                if node[0] == stage:
+                    key = get_field(node[1], ref_field)
+                    break
+                node = node[4]
+            self.last_key = (head, stage, ref_field, key)
         try:
             group = bucket.get(key)
         except TypeError:  # unhashable value: it can never equal a looked-up key... keep it apart
