@@ -648,22 +648,22 @@ class NfaRun:
             rank, start_ts, start_seq = _START_RANK, ts, seq
         else:
             rank, start_ts, start_seq = pm[3], pm[1], pm[2]
-        successors = []  # (target state, or None for a complete match; node), in Flink's order
-        for e in enabled:
-            if e.action == IGNORE:
-                if not is_start:
-                    successors.append((e.target, node))
-                continue
-            taken = (e.source.name, event, ts, seq, node)
-            target = e.target
-            successors.append((target, taken))
-            if target.reaches_final and _final_after_proceed(target, event, ctx):
-                successors.append((None, taken))
+        # successors in Flink's order, numbered by `i`: each enabled edge's, then (after a TAKE)
+        # the complete match if its target can proceed to the end
         retained = []
         stay = -1  # index in `retained` of the partial match itself, staying in `state`
         discard = False
-        for i, (target, n) in enumerate(successors):
-            kind = target.kind if target is not None else FINAL
+        i = 0
+        for e in enabled:
+            target = e.target
+            took = e.action != IGNORE
+            if took:
+                n = (e.source.name, event, ts, seq, node)
+            elif is_start:
+                continue
+            else:
+                n = node
+            kind = target.kind
             if kind == FINAL:
                 finals.append(((n, start_ts, start_seq, rank), rank, i))
             elif kind == STOP:
@@ -672,6 +672,10 @@ class NfaRun:
                 if stay < 0 and n is node and target is state and kept is not None:
                     stay = len(retained)
                 retained.append((target, n))
+            i += 1
+            if took and target.reaches_final and _final_after_proceed(target, event, ctx):
+                finals.append(((n, start_ts, start_seq, rank), rank, i))
+                i += 1
         if discard:
             return  # a STOP state discards the path; its complete matches are kept, as in Flink
         for j, (target, n) in enumerate(retained):
