@@ -28,7 +28,9 @@ off, which the tests use to check exactly that):
 - a state with an *index* keeps its partial matches in a dict keyed by the value they wait for
   (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
 - a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
-  call, leaving those that stay where they are.
+  call, leaving those that stay where they are;
+- a condition that answers without reading the partial match (`_Context.used` stays False) is
+  asked once per state, not once per partial match (plain lambdas that test the event first).
 Partial matches that stay unchanged are never re-inserted, and expiries sit in a queue of
 per-start groups (all partial matches of one start expire together, and starts come in time
 order), so time passing touches only what expires.
@@ -287,6 +289,8 @@ class NfaRun:
         # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
         # entries of partial matches that moved on are dropped lazily or when they expire
         self.frontier: dict = {}
+        # the bucket key `_add_indexed` computed last, with what it was computed from (immutable)
+        self.last_key: tuple = (None, None, None, None)
 
     def copy(self) -> NfaRun:
         """An independent run in the same state, sharing everything immutable.
@@ -396,13 +400,19 @@ class NfaRun:
 
     def _add_indexed(self, info: _StateInfo, bucket: dict, pm: PartialMatch) -> Any:
         _field, stage, ref_field = info.index
-        node = pm[0]
-        key = None
-        while node is not None:
-            if node[0] == stage:
-                key = get_field(node[1], ref_field)
-                break
-            node = node[4]
+        head = pm[0]
+        last = self.last_key  # (buffer node, stage, field, key): a partial match's branches
+        if last[0] is head and head is not None and last[1] == stage and last[2] == ref_field:
+            key = last[3]  # share its node and are often added one after the other
+        else:
+            node = head
+            key = None
+            while node is not None:
+                if node[0] == stage:
+                    key = get_field(node[1], ref_field)
+                    break
+                node = node[4]
+            self.last_key = (head, stage, ref_field, key)
         try:
             group = bucket.get(key)
         except TypeError:  # unhashable value: it can never equal a looked-up key... keep it apart
@@ -638,22 +648,22 @@ class NfaRun:
             rank, start_ts, start_seq = _START_RANK, ts, seq
         else:
             rank, start_ts, start_seq = pm[3], pm[1], pm[2]
-        successors = []  # (target state, or None for a complete match; node), in Flink's order
-        for e in enabled:
-            if e.action == IGNORE:
-                if not is_start:
-                    successors.append((e.target, node))
-                continue
-            taken = (e.source.name, event, ts, seq, node)
-            target = e.target
-            successors.append((target, taken))
-            if target.reaches_final and _final_after_proceed(target, event, ctx):
-                successors.append((None, taken))
+        # successors in Flink's order, numbered by `i`: each enabled edge's, then (after a TAKE)
+        # the complete match if its target can proceed to the end
         retained = []
         stay = -1  # index in `retained` of the partial match itself, staying in `state`
         discard = False
-        for i, (target, n) in enumerate(successors):
-            kind = target.kind if target is not None else FINAL
+        i = 0
+        for e in enabled:
+            target = e.target
+            took = e.action != IGNORE
+            if took:
+                n = (e.source.name, event, ts, seq, node)
+            elif is_start:
+                continue
+            else:
+                n = node
+            kind = target.kind
             if kind == FINAL:
                 finals.append(((n, start_ts, start_seq, rank), rank, i))
             elif kind == STOP:
@@ -662,6 +672,10 @@ class NfaRun:
                 if stay < 0 and n is node and target is state and kept is not None:
                     stay = len(retained)
                 retained.append((target, n))
+            i += 1
+            if took and target.reaches_final and _final_after_proceed(target, event, ctx):
+                finals.append(((n, start_ts, start_seq, rank), rank, i))
+                i += 1
         if discard:
             return  # a STOP state discards the path; its complete matches are kept, as in Flink
         for j, (target, n) in enumerate(retained):

@@ -231,7 +231,8 @@ def test_copy_knows_every_attribute_of_the_run_and_the_matcher() -> None:
     # `copy` shares every attribute it does not replace: a new attribute must be sorted into one
     # of these lists (and, when mutable, copied in `NfaRun.copy` / `Matcher.copy`)
     copied_run = {"buckets", "completed", "ctx", "expiries", "expiry_groups", "frontier", "timed_expiries"}
-    values_of_run = {"next_expiry", "seq", "timed_order"}  # ints: rebinding never affects the other run
+    # ints and an immutable tuple: rebinding never affects the other run
+    values_of_run = {"last_key", "next_expiry", "seq", "timed_order"}
     shared_run = {
         "dedupe_key", "infos", "live", "nfa", "share_answers", "skip", "start_info", "state_windows", "window"
     }
