@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from jobs.bushfire.config import BushfireConfig, SourceKind
+from jobs.bushfire.input_counts import LINE_REASONS, InputCounts, count_input
 
 
 class _NotLibraryWarnings(logging.Filter):
@@ -84,15 +85,6 @@ class _Tail:
             return [line.decode("utf-8", "replace") for line in data.read().splitlines() if line.strip()]
 
 
-@dataclass
-class InputCounts:
-    """A bounded input's lines, its distinct readings and its re-delivered ones (duplicates)."""
-
-    lines: int = 0
-    readings: int = 0
-    duplicates: int = 0
-
-
 def _input_files(root: Path) -> list[Path]:
     """The files the job's source reads under `root`, in its order (names, digit runs by value);
     Flink's file source skips hidden names (starting with '.' or '_')."""
@@ -147,7 +139,8 @@ class RunReport:
         alerts, seconds."""
         counts = self.counts()
         parts = [f"run {how}"]
-        read = self._input_counts() if self.cfg.source.bounded and how == "finished" else None
+        bounded_to_its_end = self.cfg.source.bounded and how == "finished"
+        read = self._input_counts(counts["dead_letters"]) if bounded_to_its_end else None
         if read is not None:
             parts.append(
                 f"{read.lines} lines read, {read.readings} readings, "
@@ -156,33 +149,16 @@ class RunReport:
         parts += [self._dead(counts), self._alerts(counts), self._seconds()]
         return "summary: " + ", ".join(parts)
 
-    def _input_counts(self) -> Optional[InputCounts]:
-        """What the bounded input held (every line was read once the job finished), by the job's own
-        verdict (`parse_line`) and dedupe (an event_id seen in its region within the dedupe TTL of
-        event time), over the files in the order the source reads them."""
+    def _input_counts(self, dead_letters: dict[str, int]) -> Optional[InputCounts]:
+        """What the bounded input held (every line was read once the job finished), in the order the
+        source reads its files; `dead_letters`: this run's, by reason (see `input_counts`)."""
         if self.cfg.source.kind is SourceKind.KINESIS:
             return None
-        from jobs.bushfire.functions import _forget_older_than
-        from jobs.bushfire.parsing import parse_line
-
-        ttl_ms = self.cfg.detection.event_dedupe_ttl_ms
-        counts = InputCounts()
-        seen: dict[str, dict[str, int]] = {}
-        for file in _input_files(Path(self.cfg.source.input_path)):
-            with open(file, "rb") as data:
-                for raw in data:
-                    counts.lines += 1
-                    reading = parse_line(raw.rstrip(b"\n").decode("utf-8", "replace"), "summary")
-                    if not isinstance(reading, dict):
-                        continue
-                    ids = seen.setdefault(reading["region"], {})
-                    if reading["event_id"] in ids:
-                        counts.duplicates += 1
-                        continue
-                    counts.readings += 1
-                    ids[reading["event_id"]] = reading["ts"]
-                    _forget_older_than(ids, reading["ts"] - ttl_ms)
-        return counts
+        line_level = None  # not known without a dead-letter file
+        if self.dead_letters is not None:
+            line_level = sum(dead_letters.get(reason, 0) for reason in LINE_REASONS)
+        files = _input_files(Path(self.cfg.source.input_path))
+        return count_input(files, self.cfg.detection.event_dedupe_ttl_ms, line_level)
 
     @staticmethod
     def _dead(counts: dict) -> str:
