@@ -173,7 +173,8 @@ def test_latest_reads_only_what_comes_after_the_start_an_idle_shard_does_not_sta
         got = wait_until(lambda: _lines(alerts), lambda lines: len(lines) >= len(alerted.truth()), 240)
         time.sleep(3)  # anything repeated would come now
         got = _lines(alerts)
-        read_children = _subscribed_shards(job) & children
+        # a new shard's gauges reach the REST API on the metric fetcher's schedule, after its records
+        read_children = wait_until(lambda: _subscribed_shards(job) & children, lambda r: r == children, 60)
         assert job.process.poll() is None
     dead = _lines(tmp_path / "out" / "dead-letters.jsonl")
     paths = _paths(got)
