@@ -1,6 +1,6 @@
 """Per-state analysis and the decision graph: which edges an event enables in a state.
 
-Read-only over the compiled graph (`cep.nfa`): `StateInfo` caches, once per compiled NFA, what
+Read-only over the compiled graph (`cep.graph`): `StateInfo` caches, once per compiled NFA, what
 the run's shortcuts need to know about each state (its wake condition, its index, whether it is
 a plain `followed_by` state); `enabled_edges` and `final_after_proceed` follow PROCEED edges as
 Flink's NFA does. The run (`cep.runtime`) decides what to do with the enabled edges.
@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 from cep.analysis import index_spec, wake_condition
 from cep.conditions import Const, Negate
 from cep.context import Context
-from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
+from cep.graph import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
 __all__ = ["StateInfo", "enabled_edges", "final_after_proceed", "infos_for", "only_stays"]
 

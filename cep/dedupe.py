@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from cep.buffer import PartialMatch, key_sequence_of
-from cep.nfa import State
+from cep.graph import State
 
 __all__ = ["DedupeMixin"]
 

@@ -18,8 +18,9 @@ import weakref
 from typing import Any, Callable, Optional
 
 from cep.analysis import prefilter as compute_prefilter
+from cep.compiler import compile_pattern
 from cep.errors import BufferStateError, CepError, ConditionError, StateLimitError
-from cep.nfa import Nfa, compile_pattern
+from cep.graph import Nfa
 from cep.pattern import Pattern
 from cep.runtime import NfaRun, lineage_key
 

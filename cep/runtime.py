@@ -1,9 +1,10 @@
 """Per-key NFA run (Flink semantics): the partial matches of one key and the verbs that move them.
 
-The engine's layers: the compiled graph (`cep.nfa`), the per-state analysis and decision graph
-(`cep.decisions`), the shared buffer (`cep.buffer`: buffer nodes and partial matches, ranks),
-what conditions see (`cep.context`), and this run, with its time verbs (`cep.expiry`) and
-Emberwatch's `dedupe_runs` extension (`cep.dedupe`) as separate parts of `NfaRun`.
+The engine's layers: the compiled graph (`cep.graph`, built by `cep.compiler`), the per-state
+analysis and decision graph (`cep.decisions`), the shared buffer (`cep.buffer`: buffer nodes and
+partial matches, ranks), what conditions see (`cep.context`), and this run, with its time verbs
+(`cep.expiry`) and Emberwatch's `dedupe_runs` extension (`cep.dedupe`) as separate parts of
+`NfaRun`.
 
 Over 450 lines for a reason: `process` and its `_step*` helpers are one hot loop, split into
 methods only where a call per partial match is already paid; cutting it further would cost
@@ -71,8 +72,8 @@ from cep.context import Context, wall_clock_ms
 from cep.decisions import StateInfo, enabled_edges, final_after_proceed, infos_for, only_stays
 from cep.dedupe import DedupeMixin
 from cep.expiry import NO_EXPIRY, ExpiryMixin
+from cep.graph import FINAL, IGNORE, STOP, Nfa, State
 from cep.java_heap import JavaPriorityQueue
-from cep.nfa import FINAL, IGNORE, STOP, Nfa, State
 
 # `lineage_key`, `materialize`, `node_positions` and `Node` live in `cep.buffer`; re-exported here
 # for the callers that import them from the run
