@@ -67,7 +67,7 @@ from cep.buffer import (
     pm_visit_key,
     visit_key,
 )
-from cep.conditions import get_field
+from cep.condition_codegen import get_field
 from cep.context import Context, wall_clock_ms
 from cep.decisions import StateInfo, enabled_edges, final_after_proceed, infos_for, only_stays
 from cep.dedupe import DedupeMixin
