@@ -38,7 +38,7 @@ off, which the tests use to check exactly that):
   (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
 - a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
   call, leaving those that stay where they are;
-- a condition that answers without reading the partial match (`_Context.used` stays False) is
+- a condition that answers without reading the partial match (`Context.used` stays False) is
   asked once per state, not once per partial match (plain lambdas that test the event first).
 Partial matches that stay unchanged are never re-inserted, and expiries sit in a queue of
 per-start groups (all partial matches of one start expire together, and starts come in time
@@ -357,7 +357,7 @@ class NfaRun(ExpiryMixin, DedupeMixin):
         finals: list,
         ctx: Context,
     ) -> Optional[list]:
-        """`_step` for a simple state (see `_simple_transition`).
+        """`_step` for a simple state (see `cep.decisions.simple_transition`).
 
         Returns the partial matches that moved on (to be removed from `group`), or None when
         they all stay (the common case of an event that extends none of them): then the only
