@@ -2,9 +2,9 @@
 
 The engine's layers: the compiled graph (`cep.graph`, built by `cep.compiler`), the per-state
 analysis and decision graph (`cep.decisions`), the shared buffer (`cep.buffer`: buffer nodes and
-partial matches, ranks), what conditions see (`cep.context`), and this run, with its time verbs
-(`cep.expiry`) and Emberwatch's `dedupe_runs` extension (`cep.dedupe`) as separate parts of
-`NfaRun`.
+partial matches, ranks), what conditions see (`cep.context`), and this run, with its complete
+matches and skip strategy (`cep.emission`), its time verbs (`cep.expiry`) and Emberwatch's
+`dedupe_runs` extension (`cep.dedupe`) as separate parts of `NfaRun`.
 
 Over 450 lines for a reason: `process` and its `_step*` helpers are one hot loop, split into
 methods only where a call per partial match is already paid; cutting it further would cost
@@ -52,8 +52,6 @@ from collections import deque
 from typing import Any, Callable, Optional
 
 from cep.buffer import (
-    PM_START_SEQ,
-    PM_START_TS,
     START_RANK,
     Final,
     Node,
@@ -65,12 +63,12 @@ from cep.buffer import (
     materialize,
     node_positions,
     pm_visit_key,
-    visit_key,
 )
 from cep.condition_codegen import get_field
 from cep.context import Context, wall_clock_ms
 from cep.decisions import StateInfo, enabled_edges, final_after_proceed, infos_for, only_stays
 from cep.dedupe import DedupeMixin
+from cep.emission import EmissionMixin
 from cep.expiry import NO_EXPIRY, ExpiryMixin
 from cep.graph import FINAL, IGNORE, STOP, Nfa, State
 from cep.java_heap import JavaPriorityQueue
@@ -80,7 +78,7 @@ from cep.java_heap import JavaPriorityQueue
 __all__ = ["Node", "NfaRun", "lineage_key", "materialize", "node_positions"]
 
 
-class NfaRun(ExpiryMixin, DedupeMixin):
+class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
     """The mutable per-key state of one compiled `Nfa`, with `process` and `advance_time`."""
 
     def __init__(
@@ -492,78 +490,9 @@ class NfaRun(ExpiryMixin, DedupeMixin):
             new.append((target, (n, start_ts, start_seq, r)))
 
 
-    # ------------------------------------------------------------------ matches
-    def _emit(self, finals: list[Final]) -> list[dict[str, list]]:
-        """Flink's processMatchesAccordingToSkipStrategy.
-
-        The new complete matches join the queue in the order Flink visits the partial matches
-        they came from; then the queue gives up matches while none is held back by an earlier
-        partial match (only under a skip strategy), each one pruning what its strategy discards.
-        """
-        completed = self.completed
-        skip = self.skip
-        if len(finals) == 1 and not completed.keys and not skip.is_skip:
-            return [materialize(finals[0][0][0])]  # alone in the queue: released at once
-        if len(finals) > 1:
-            finals.sort(key=visit_key)
-        for f in finals:
-            pm = f[0]
-            completed.offer((pm[1], pm[2]), pm)
-        out = []
-        if not skip.is_skip:
-            while completed.keys:
-                out.append(materialize(completed.poll()[0]))
-            return out
-        while completed.keys:
-            earliest = self._earliest_partial_start()
-            if earliest is not None and earliest < completed.peek_key():
-                break
-            match = completed.poll()
-            pruning = skip.pruning_pos(node_positions(match[0]))
-            if pruning is not None:
-                self._prune(pruning)
-            out.append(materialize(match[0]))
-        return out
-
-    def _earliest_partial_start(self) -> Optional[tuple]:
-        best = None
-        for _state, pm in self.partial_matches():
-            key = (pm[PM_START_TS], pm[PM_START_SEQ])
-            if best is None or key < best:
-                best = key
-        return best
-
-    def _prune(self, pruning: tuple) -> None:
-        """Drop partial and held-back complete matches the skip strategy discards."""
-        skip = self.skip
-        for info in self.live:
-            sid = info.state.sid
-            bucket = self.buckets[sid]
-            if info.index is None:
-                self.buckets[sid] = _unpruned(bucket, skip, pruning)
-                continue
-            for key in list(bucket):
-                group = _unpruned(bucket[key], skip, pruning)
-                if group:
-                    bucket[key] = group
-                else:
-                    del bucket[key]
-        self.completed.remove_if(lambda m: skip.should_prune((m[1], m[2]), pruning))
-
-
 class _Unhashable:
     """A bucket key for partial matches waiting for an unhashable value (never looked up)."""
 
 
-
 def _first(item: tuple) -> Any:
     return item[0]
-
-
-
-def _unpruned(group: dict, skip: Any, pruning: tuple) -> dict:
-    def pruned(pm: PartialMatch) -> bool:
-        return skip.should_prune((pm[PM_START_TS], pm[PM_START_SEQ]), pruning)
-
-    return {k: pm for k, pm in group.items() if not pruned(pm)}
-
