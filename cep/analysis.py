@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Optional
 
 from cep.conditions import And, Compare, Condition, Const, Negate, Or, Ref
-from cep.nfa import FINAL, IGNORE, PROCEED, STOP, TAKE, State
+from cep.graph import FINAL, IGNORE, PROCEED, STOP, TAKE, State
 from cep.pattern import Pattern
 from cep.quantifier import Contiguity, Property
 

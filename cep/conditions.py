@@ -3,7 +3,13 @@
 A declarative condition (built from `field(...)` comparisons with `&`, `|`, `~`) is
 introspectable: the engine can read which field values an event needs (to reject it in O(1)),
 and `to_sql()` renders it as a Flink SQL boolean expression so a job can push it into the JVM.
-Lambdas stay fully supported; they are wrapped as opaque conditions.
+Lambdas stay fully supported; they are wrapped as opaque conditions. How conditions are run
+(generated Python) and rendered (SQL literals) lives in `cep.condition_codegen`.
+
+Over 450 lines for a reason: this is the condition language, one small class per kind of
+condition (comparison, string match, membership, null test, and/or/not, opaque callable), each
+with its Python code, SQL and repr side by side; split across files, a kind would be read in
+pieces or the `&`/`|`/`~` operators of `Condition` would need import cycles.
 
 Missing fields follow SQL's three-valued logic: a comparison involving a missing (or `None`)
 field is *unknown*, `~unknown` is unknown, and an event passes only when the whole condition is
@@ -22,10 +28,10 @@ True
 from __future__ import annotations
 
 import inspect
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Callable
 
+from cep.condition_codegen import CodeGen, like_escape, sql_ident, sql_literal
 from cep.errors import CepError
 
 __all__ = [
@@ -40,68 +46,6 @@ __all__ = [
     "true",
     "unseen",
 ]
-
-_MISSING = None
-
-
-def get_field(event: Any, name: str) -> Any:
-    """Read `name` from an event: `event[name]` for mappings, `getattr` otherwise; None if absent."""
-    if type(event) is dict:
-        return event.get(name)
-    if isinstance(event, Mapping):
-        return event.get(name)
-    return getattr(event, name, None)
-
-
-def _seen(ctx: Any, value: Any, name: str) -> bool:
-    """Whether an event already in the partial match has `name` equal to `value`."""
-    if ctx is None:
-        return False
-    accepted = getattr(ctx, "accepted_events", None)
-    if accepted is None:
-        raise CepError("C.unseen(...) needs the matcher's condition context")
-    return any(get_field(ev, name) == value for ev in accepted())
-
-
-def _last_field(ctx: Any, pattern: str, name: str) -> Any:
-    if ctx is None:
-        return None
-    last_event = getattr(ctx, "last_event", None)
-    if last_event is not None:  # the matcher's context walks its buffer without copying
-        event = last_event(pattern)
-        return None if event is None else get_field(event, name)
-    events = ctx.get_events_for_pattern(pattern)
-    if not events:
-        return None
-    return get_field(events[-1], name)
-
-
-class _Gen:
-    """Collects the constants a generated condition function refers to."""
-
-    def __init__(self) -> None:
-        self.namespace: dict[str, Any] = {
-            "_f": get_field,
-            "_last": _last_field,
-            "_seen": _seen,
-            "_dict": dict,
-            "_isinstance": isinstance,
-        }
-        self._n = 0
-
-    def const(self, value: Any) -> str:
-        self._n += 1
-        name = f"c{self._n}"
-        self.namespace[name] = value
-        return name
-
-    def var(self) -> str:
-        self._n += 1
-        return f"v{self._n}"
-
-    def read(self, name: str) -> str:
-        k = self.const(name)
-        return f"(e.get({k}) if type(e) is _dict else _f(e, {k}))"
 
 
 class Condition:
@@ -120,7 +64,7 @@ class Condition:
         """Return (and cache) a fast plain function `fn(event, ctx)` equivalent to this condition."""
         fn = self.__dict__.get("_fn")
         if fn is None:
-            gen = _Gen()
+            gen = CodeGen()
             expr = self._code(True, gen)
             # comparisons already give bools; only user callables need normalising
             body = expr if self.declarative else f"bool({expr})"
@@ -135,7 +79,7 @@ class Condition:
         state.pop("_fn", None)  # generated code is rebuilt on demand after unpickling
         return state
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         """Python expression that is true iff this condition is TRUE (positive) or FALSE (not)."""
         raise NotImplementedError
 
@@ -171,7 +115,7 @@ class Const(Condition):
     def __init__(self, value: bool) -> None:
         self.value = bool(value)
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         return "True" if self.value == positive else "False"
 
     def to_sql(self) -> str:
@@ -184,30 +128,6 @@ class Const(Condition):
 _OPS = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _SQL_OPS = {"==": "=", "!=": "<>", "<": "<", "<=": "<=", ">": ">", ">=": ">="}
 _MIRROR = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
-
-
-def _sql_ident(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
-def _sql_literal(value: Any) -> str:
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise CepError(f"cannot render the non-finite number {value!r} as SQL")
-        return repr(value)
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    raise CepError(
-        f"cannot render {value!r} ({type(value).__name__}) as a SQL literal; use str/int/float/bool"
-    )
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class Ref:
@@ -250,7 +170,7 @@ class Compare(Condition):
         self.value = value
         self.declarative = not isinstance(value, Ref)
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         v = gen.var()
         if isinstance(self.value, Ref):
             other = f"_last(ctx, {gen.const(self.value.pattern)}, {gen.const(self.value.name)})"
@@ -265,7 +185,7 @@ class Compare(Condition):
     def to_sql(self) -> str:
         if isinstance(self.value, Ref):
             return super().to_sql()
-        return f"{_sql_ident(self.name)} {_SQL_OPS[self.op]} {_sql_literal(self.value)}"
+        return f"{sql_ident(self.name)} {_SQL_OPS[self.op]} {sql_literal(self.value)}"
 
     def __repr__(self) -> str:
         return f"(C.field({self.name!r}) {self.op} {self.value!r})"
@@ -277,7 +197,7 @@ class Unseen(Condition):
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         v = gen.var()
         seen = f"_seen(ctx, {v}, {gen.const(self.name)})"
         return f"(({v} := {gen.read(self.name)}) is not None and {'not ' if positive else ''}{seen})"
@@ -300,7 +220,7 @@ class StrMatch(Condition):
         self.op = op
         self.text = text
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         v = gen.var()
         t = gen.const(self.text)
         test = f"{v}.startswith({t})" if self.op == "startswith" else f"{t} in {v}"
@@ -309,9 +229,9 @@ class StrMatch(Condition):
         return f"(({v} := {gen.read(self.name)}) is not None and {test})"
 
     def to_sql(self) -> str:
-        body = _like_escape(self.text)
+        body = like_escape(self.text)
         like = f"{body}%" if self.op == "startswith" else f"%{body}%"
-        return f"{_sql_ident(self.name)} LIKE {_sql_literal(like)} ESCAPE '\\'"
+        return f"{sql_ident(self.name)} LIKE {sql_literal(like)} ESCAPE '\\'"
 
     def __repr__(self) -> str:
         return f"C.field({self.name!r}).{self.op}({self.text!r})"
@@ -328,14 +248,14 @@ class In(Condition):
         if not self.values:
             raise CepError("isin() needs at least one value")
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         v = gen.var()
         s = gen.const(frozenset(self.values))
         test = f"{v} in {s}" if positive else f"{v} not in {s}"
         return f"(({v} := {gen.read(self.name)}) is not None and {test})"
 
     def to_sql(self) -> str:
-        return f"{_sql_ident(self.name)} IN ({', '.join(_sql_literal(x) for x in self.values)})"
+        return f"{sql_ident(self.name)} IN ({', '.join(sql_literal(x) for x in self.values)})"
 
     def __repr__(self) -> str:
         return f"C.field({self.name!r}).isin({list(self.values)!r})"
@@ -349,11 +269,11 @@ class IsNull(Condition):
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         return f"({gen.read(self.name)} is {'' if positive else 'not '}None)"
 
     def to_sql(self) -> str:
-        return f"{_sql_ident(self.name)} IS NULL"
+        return f"{sql_ident(self.name)} IS NULL"
 
     def __repr__(self) -> str:
         return f"C.field({self.name!r}).is_null()"
@@ -369,7 +289,7 @@ class And(Condition):
         self.items = tuple(flat)
         self.declarative = all(i.declarative for i in self.items)
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         joiner = " and " if positive else " or "
         return "(" + joiner.join(i._code(positive, gen) for i in self.items) + ")"
 
@@ -396,7 +316,7 @@ class Or(Condition):
         self.items = tuple(flat)
         self.declarative = all(i.declarative for i in self.items)
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         joiner = " or " if positive else " and "
         return "(" + joiner.join(i._code(positive, gen) for i in self.items) + ")"
 
@@ -420,7 +340,7 @@ class Not(Condition):
         self.item = item
         self.declarative = item.declarative
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         return self.item._code(not positive, gen)
 
     def to_sql(self) -> str:
@@ -436,7 +356,7 @@ class Negate(Condition):
     def __init__(self, item: Condition) -> None:
         self.item = item
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         inner = self.item._code(True, gen)
         return f"(not {inner})" if positive else inner
 
@@ -453,7 +373,7 @@ class Opaque(Condition):
         self.fn = fn
         self.arity = _arity(fn)
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         f = gen.const(self.fn)
         call = f"{f}(e)" if self.arity == 1 else f"{f}(e, ctx)"
         return call if positive else f"(not {call})"
@@ -472,7 +392,7 @@ class IsInstance(Condition):
             raise CepError(f"subtype() needs a class, got {cls!r}")
         self.cls = cls
 
-    def _code(self, positive: bool, gen: _Gen) -> str:
+    def _code(self, positive: bool, gen: CodeGen) -> str:
         test = f"_isinstance(e, {gen.const(self.cls)})"
         return test if positive else f"(not {test})"
 

@@ -46,6 +46,7 @@ import pickle
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
+from cep.aftermatch import NO_SKIP
 from cep.errors import BufferStateError, MalformedPatternError
 from cep.matcher import Matcher
 from cep.pattern import Pattern
@@ -67,7 +68,7 @@ def check_early_results(pattern: Pattern) -> None:
     """Raise `MalformedPatternError` naming the part of `pattern` that makes early results unsound."""
     stages = list(reversed(list(pattern.stages())))
     skip = pattern.skip_strategy
-    if skip.kind != "no_skip":
+    if skip.kind != NO_SKIP:
         raise MalformedPatternError(
             f"early results need the no_skip strategy, the pattern uses {skip.kind}: it discards matches "
             "depending on other matches found, so a match found early may not exist in event time"

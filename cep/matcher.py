@@ -18,8 +18,10 @@ import weakref
 from typing import Any, Callable, Optional
 
 from cep.analysis import prefilter as compute_prefilter
+from cep.buffer import NODE_PREVIOUS, PM_START_SEQ, PM_START_TS
+from cep.compiler import compile_pattern
 from cep.errors import BufferStateError, CepError, ConditionError, StateLimitError
-from cep.nfa import Nfa, compile_pattern
+from cep.graph import Nfa
 from cep.pattern import Pattern
 from cep.runtime import NfaRun, lineage_key
 
@@ -302,31 +304,31 @@ class Matcher:
             chain = []
             while node is not None and id(node) not in node_ids:
                 chain.append(node)
-                node = node[4]
+                node = node[NODE_PREVIOUS]
             for n in reversed(chain):
-                ev = n[1]
+                stage, ev, ts, seq, prev = n  # a buffer node's fields (`cep.buffer`)
                 ei = event_ids.get(id(ev))
                 if ei is None:
                     ei = event_ids[id(ev)] = len(events)
                     events.append(ev)
-                ni = name_ids.get(n[0])
+                ni = name_ids.get(stage)
                 if ni is None:
-                    ni = name_ids[n[0]] = len(names)
-                    names.append(n[0])
-                prev = n[4]
+                    ni = name_ids[stage] = len(names)
+                    names.append(stage)
                 node_ids[id(n)] = len(nodes) // 5
-                nodes.extend((ni, ei, n[2], n[3], -1 if prev is None else node_ids[id(prev)]))
+                nodes.extend((ni, ei, ts, seq, -1 if prev is None else node_ids[id(prev)]))
             return node_ids[id(chain[0])] if chain else node_ids[id(node)]
 
+        # a partial match's fields (`cep.buffer`): node, start_ts, start_seq, rank
         pms: list = []
-        for state, pm in run.partial_matches():
-            pms.extend((state.sid, node_index(pm[0]), pm[1], pm[2], pm[3]))
+        for state, (node, start_ts, start_seq, rank) in run.partial_matches():
+            pms.extend((state.sid, node_index(node), start_ts, start_seq, rank))
         completed: list = []
-        for pm in run.completed:  # in heap-array order, which re-offering rebuilds exactly
-            completed.extend((node_index(pm[0]), pm[1], pm[2], pm[3]))
+        for node, start_ts, start_seq, rank in run.completed:  # heap-array order: re-offering rebuilds it
+            completed.extend((node_index(node), start_ts, start_seq, rank))
         expired: list = []
-        for pm, timeout in self._expired:
-            expired.extend((node_index(pm[0]), pm[1], pm[2], pm[3], timeout))
+        for (node, start_ts, start_seq, rank), timeout in self._expired:
+            expired.extend((node_index(node), start_ts, start_seq, rank, timeout))
         payload = (
             _SNAPSHOT_VERSION,
             self._plan.fingerprint,
@@ -387,7 +389,7 @@ class Matcher:
         for state, pm in restored:
             run.add(state, pm)
         for pm in _unflatten(completed, built, version):
-            run.completed.offer((pm[1], pm[2]), pm)
+            run.completed.offer((pm[PM_START_TS], pm[PM_START_SEQ]), pm)
         run.seq = seq
         if version >= 3:
             matcher._expired = [
@@ -396,7 +398,7 @@ class Matcher:
             ]
         else:  # before version 3 every timeout was at start + window
             window = matcher.window_ms
-            matcher._expired = [(pm, pm[1] + window) for pm in _unflatten(expired, built, version)]
+            matcher._expired = [(pm, pm[PM_START_TS] + window) for pm in _unflatten(expired, built, version)]
         matcher._restored_timeouts = list(timeouts)
         matcher.evicted_partial_matches = evicted
         return matcher

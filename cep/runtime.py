@@ -1,24 +1,33 @@
-"""Per-key NFA run: the partial matches of one key and the two verbs that move them.
+"""Per-key NFA run (Flink semantics): the partial matches of one key and the verbs that move them.
 
-A partial match is a tuple `(node, start_ts, start_seq, rank)` held in the bucket of the NFA state
-it waits in (a dict `id(pm) -> pm`, in insertion order, so any partial match is removed in O(1)).
-`node` is the newest entry of its event buffer, a linked list of tuples
-`(stage_name, event, ts, seq, previous_node)`; branches that share a prefix share those tuples,
-so an event taken once is stored once however many branches hold it (the shared buffer of
-SASE/Flink, with the branch structure given by the links instead of Dewey numbers).
+The engine's layers: the compiled graph (`cep.graph`, built by `cep.compiler`), the per-state
+analysis and decision graph (`cep.decisions`), the shared buffer (`cep.buffer`: buffer nodes and
+partial matches, ranks), what conditions see (`cep.context`), and this run, with its complete
+matches and skip strategy (`cep.emission`), its time verbs (`cep.expiry`) and Emberwatch's
+`dedupe_runs` extension (`cep.dedupe`) as separate parts of `NfaRun`.
+
+Over 450 lines for a reason: `process` and its `_step*` helpers are one hot loop, split into
+methods only where a call per partial match is already paid; cutting it further would cost
+speed or spread one algorithm over several files.
+
+A partial match `(node, start_ts, start_seq, rank)` (`cep.buffer`) is held in the bucket of the
+NFA state it waits in (a dict `id(pm) -> pm`, in insertion order, so any partial match is removed
+in O(1)). The hot loops here read its fields and those of buffer nodes by literal index (a
+module constant would cost a global lookup per read): `pm[0]` is `PM_NODE`, `pm[1]`
+`PM_START_TS`, `pm[2]` `PM_START_SEQ`, `pm[3]` `PM_RANK`; `node[2]` is `NODE_TS`.
 
 `process(event, ts)` follows Flink's NFA: for every partial match it builds the decision graph
 (PROCEED edges followed while their conditions hold), applies each enabled TAKE and IGNORE,
 and keeps the results; complete matches go through the after-match skip strategy.
-`advance_time(ts)` drops partial matches older than the window, reporting them as timeouts (or
-as matches, for a pattern ending in `not_followed_by`).
+`advance_time(ts)` (`cep.expiry`) drops partial matches older than the window, reporting them as
+timeouts (or as matches, for a pattern ending in `not_followed_by`).
 
 Order (docs/engine-order.md): Flink visits its partial matches in the order of their first
 event and, among those with the same first event, in the order their ancestors were visited,
 each one's successors taking its place in the order they were computed. Every partial match
-carries a `rank` (a tuple) that encodes that place, so buckets may be visited in any order:
-sorting by `(start_ts, start_seq, rank)` gives Flink's order. Complete matches wait in a
-`JavaPriorityQueue`, which gives up matches with the same first event exactly as Flink's
+carries a `rank` (a tuple, `cep.buffer`) that encodes that place, so buckets may be visited in
+any order: sorting by `(start_ts, start_seq, rank)` gives Flink's order. Complete matches wait in
+a `JavaPriorityQueue`, which gives up matches with the same first event exactly as Flink's
 `java.util.PriorityQueue` does.
 
 Shortcuts keep `process` cheap without changing any result (`use_shortcuts=False` turns them
@@ -29,7 +38,7 @@ off, which the tests use to check exactly that):
   (`field == C.last(stage, field)`), so only the partial matches the event can extend are tried;
 - a plain `followed_by` / `followed_by_any` state updates each partial match with one condition
   call, leaving those that stay where they are;
-- a condition that answers without reading the partial match (`_Context.used` stays False) is
+- a condition that answers without reading the partial match (`Context.used` stays False) is
   asked once per state, not once per partial match (plain lambdas that test the event first).
 Partial matches that stay unchanged are never re-inserted, and expiries sit in a queue of
 per-start groups (all partial matches of one start expire together, and starts come in time
@@ -38,229 +47,45 @@ order), so time passing touches only what expires.
 
 from __future__ import annotations
 
-import bisect
 import heapq
-import operator
-import time
 from collections import deque
 from typing import Any, Callable, Optional
 
-from cep.analysis import index_spec, wake_condition
-from cep.conditions import Const, Negate, get_field
+from cep.buffer import (
+    START_RANK,
+    Final,
+    Node,
+    PartialMatch,
+    after,
+    before,
+    key_sequence_of,
+    lineage_key,
+    materialize,
+    node_positions,
+    pm_visit_key,
+)
+from cep.condition_codegen import get_field
+from cep.context import Context, wall_clock_ms
+from cep.decisions import StateInfo, enabled_edges, final_after_proceed, infos_for, only_stays
+from cep.dedupe import DedupeMixin
+from cep.emission import EmissionMixin
+from cep.expiry import NO_EXPIRY, ExpiryMixin
+from cep.graph import FINAL, IGNORE, STOP, Nfa, State
 from cep.java_heap import JavaPriorityQueue
-from cep.nfa import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
 
-__all__ = ["NfaRun", "lineage_key", "materialize", "node_positions"]
-
-Node = tuple  # (stage_name, event, ts, seq, previous_node)
-PartialMatch = tuple  # (node, start_ts, start_seq, rank)
-Final = tuple  # (complete partial match, rank of the partial match it came from, successor index)
-
-_NO_EXPIRY = float("inf")
+# `lineage_key`, `materialize`, `node_positions` and `Node` live in `cep.buffer`; re-exported here
+# for the callers that import them from the run
+__all__ = ["Node", "NfaRun", "lineage_key", "materialize", "node_positions"]
 
 
-def _wall_clock_ms() -> int:
-    return int(time.time() * 1000)
-
-# Ranks. A rank is a tuple of ints ending in 0, compared lexicographically, unique among the
-# partial matches of one first event. When a partial match of rank `r` has several successors at
-# the event numbered `seq`, the one that stays where it is (an IGNORE back to its own state)
-# keeps `r`, so it is never re-inserted; the successors computed before it get
-# `r[:-1] + (_before(seq, j), 0)` (just below `r`, above any older such successor), those after
-# it (or all of them, when none stays) `r + (_after(seq, j), 0)` (just above `r`, below any
-# older such successor). A single successor keeps `r`. So the order of ranks is always Flink's
-# visiting order, whatever order the buckets are walked in.
-_START_RANK = (0,)
-_BIG = 1 << 62  # above any event sequence number
-_SPAN = 1 << 20  # above any number of successors of one partial match
-
-
-def _before(rank: tuple, seq: int, j: int) -> tuple:
-    return rank[:-1] + ((seq - _BIG) * _SPAN + j, 0)
-
-
-def _after(rank: tuple, seq: int, j: int) -> tuple:
-    return rank + ((_BIG - seq) * _SPAN + j, 0)
-
-
-def materialize(node: Optional[Node]) -> dict[str, list]:
-    """The match dict of a buffer node: stage name -> its events, in stream order."""
-    chain = []
-    while node is not None:
-        chain.append(node)
-        node = node[4]
-    out: dict[str, list] = {}
-    for n in reversed(chain):
-        lst = out.get(n[0])
-        if lst is None:
-            out[n[0]] = [n[1]]
-        else:
-            lst.append(n[1])
-    return out
-
-
-def node_positions(node: Optional[Node]) -> dict[str, list]:
-    """Stage name -> positions `(ts, seq)` of its events, in stream order."""
-    out: dict[str, list] = {}
-    chain = []
-    while node is not None:
-        chain.append(node)
-        node = node[4]
-    for n in reversed(chain):
-        out.setdefault(n[0], []).append((n[2], n[3]))
-    return out
-
-
-class _Context:
-    """What a condition sees: the events accepted so far in this partial match.
-
-    One context is reused for every partial match a state examines (only `node` changes), and
-    every accessor walks the partial match's own buffer nodes, so a condition that never asks
-    costs nothing and one that asks pays for that stage only.
-
-    Every accessor that depends on the partial match (or on the clock) sets `used`. The run
-    clears it before a condition call: a condition that returned without setting it decided
-    from the event alone, so its answer holds for every partial match of that state and the
-    others need not be asked (conditions are functions of the event and the context, as in
-    Flink; one that keeps its own mutable state would see fewer calls).
-    """
-
-    __slots__ = ("clock", "contiguous", "node", "ts", "used")
-
-    def __init__(
-        self,
-        node: Optional[Node],
-        ts: int,
-        clock: Callable[[], int] = _wall_clock_ms,
-        contiguous: bool = False,
-    ) -> None:
-        self.node = node
-        self.ts = ts
-        self.clock = clock
-        self.used = False
-        self.contiguous = contiguous  # `Nfa.contiguous_stages`: a stage's events are adjacent
-
-    def timestamp(self) -> int:
-        """The timestamp of the event being examined."""
-        return self.ts
-
-    def current_processing_time(self) -> int:
-        """The current processing time in ms (Flink's `Context.currentProcessingTime()`).
-
-        The matcher's clock: by default the wall clock, as Flink's processing-time service.
-        """
-        self.used = True
-        return self.clock()
-
-    def get_events_for_pattern(self, name: str) -> tuple:
-        """The events accepted so far for stage `name`, oldest first (empty if none).
-
-        A read-only sequence (a tuple, like the `Iterable` Flink's `getEventsForPattern`
-        returns): index it, iterate it or copy it with `list(...)`; it is built from the stage's
-        own buffer nodes only, without copying the rest of the partial match.
-        """
-        self.used = True
-        node = self.node
-        while node is not None and node[0] != name:
-            node = node[4]
-        if node is None:
-            return ()
-        first = node[1]
-        node = node[4]
-        if self.contiguous and (node is None or node[0] != name):
-            return (first,)  # the usual case: one event, nothing more to walk
-        found = [first]
-        if self.contiguous:
-            while node is not None and node[0] == name:
-                found.append(node[1])
-                node = node[4]
-        else:
-            while node is not None:
-                if node[0] == name:
-                    found.append(node[1])
-                node = node[4]
-        if len(found) > 1:
-            found.reverse()
-        return tuple(found)
-
-    def accepted_events(self) -> list:
-        """Every event accepted so far in this partial match, oldest first."""
-        self.used = True
-        out = []
-        node = self.node
-        while node is not None:
-            out.append(node[1])
-            node = node[4]
-        out.reverse()
-        return out
-
-    def last_event(self, name: str) -> Any:
-        """The newest event accepted for stage `name`, or None."""
-        self.used = True
-        node = self.node
-        while node is not None:
-            if node[0] == name:
-                return node[1]
-            node = node[4]
-        return None
-
-
-class _StateInfo:
-    __slots__ = ("index", "is_pending", "only_take", "sid", "simple", "state", "wake")
-
-    def __init__(self, state: State, use_shortcuts: bool) -> None:
-        self.state = state
-        self.sid = state.sid
-        # the state's one edge when it is a TAKE (a start state's usual shape): no decision graph
-        edges = state.edges
-        self.only_take = edges[0] if len(edges) == 1 and edges[0].action == TAKE else None
-        wake = wake_condition(state) if use_shortcuts else None
-        self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
-        self.index = index_spec(state) if use_shortcuts else None
-        self.is_pending = state.kind == PENDING
-        self.simple = _simple_transition(state) if use_shortcuts else None
-
-
-def _simple_transition(state: State) -> Optional[tuple]:
-    """`(take_cond, target, keeps_on_take)` for the common relaxed / any singleton state.
-
-    Such a state has exactly a TAKE to another state and a self-IGNORE that is either the
-    negated TAKE condition (`followed_by`: the partial match moves on) or always true
-    (`followed_by_any`: it also stays). Its partial matches can then be updated with one
-    condition call each, and the ones that stay need not be re-inserted.
-    """
-    if state.is_start or len(state.edges) != 2:
-        return None
-    take, ignore = state.edges
-    if take.action != TAKE or ignore.action != IGNORE or ignore.target is not state:
-        return None
-    if take.target is state or take.target.kind == STOP:
-        return None
-    spec = ignore.spec
-    if isinstance(spec, Const) and spec.value:
-        return (take.cond, take.target, True)
-    if isinstance(spec, Negate) and spec.item is take.spec:
-        return (take.cond, take.target, False)
-    return None
-
-
-def _infos_for(nfa: Nfa, use_shortcuts: bool) -> list[_StateInfo]:
-    """Per-state analysis, computed once per compiled NFA and shared by every key's run."""
-    cache = nfa.__dict__.setdefault("_runtime_infos", {})
-    infos = cache.get(use_shortcuts)
-    if infos is None:
-        infos = cache[use_shortcuts] = [_StateInfo(s, use_shortcuts) for s in nfa.states]
-    return infos
-
-
-class NfaRun:
+class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
     """The mutable per-key state of one compiled `Nfa`, with `process` and `advance_time`."""
 
     def __init__(
-        self, nfa: Nfa, use_shortcuts: bool = True, clock: Callable[[], int] = _wall_clock_ms
+        self, nfa: Nfa, use_shortcuts: bool = True, clock: Callable[[], int] = wall_clock_ms
     ) -> None:
         self.nfa = nfa
-        self.ctx = _Context(None, 0, clock, nfa.contiguous_stages)
+        self.ctx = Context(None, 0, clock, nfa.contiguous_stages)
         self.window = nfa.window_ms
         # WithinType.PREVIOUS_AND_CURRENT windows per state id; with any, expiries are kept per
         # partial match in `timed_expiries`, a heap of (expiry, order, state id, key, pm)
@@ -268,9 +93,9 @@ class NfaRun:
         self.timed_expiries: list = []
         self.timed_order = 0
         self.skip = nfa.skip
-        self.infos = _infos_for(nfa, use_shortcuts)
+        self.infos = infos_for(nfa, use_shortcuts)
         # share one state's condition answers among its partial matches when no condition
-        # looked at the partial match (see `_Context`); a shortcut like the others
+        # looked at the partial match (see `Context`); a shortcut like the others
         self.share_answers = use_shortcuts
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
@@ -284,7 +109,7 @@ class NfaRun:
         # that moved on are skipped when the group expires
         self.expiries: deque = deque()
         self.expiry_groups: dict[int, list] = {}  # start_seq -> its group's records
-        self.next_expiry = _NO_EXPIRY
+        self.next_expiry = NO_EXPIRY
         self.dedupe_key = nfa.dedupe_key
         # dedupe_runs: (state id, key sequence) -> [(first_ts, last_ts, partial match, bucket key)];
         # entries of partial matches that moved on are dropped lazily or when they expire
@@ -305,7 +130,7 @@ class NfaRun:
         """
         other = NfaRun.__new__(NfaRun)
         other.__dict__.update(self.__dict__)  # the read-only parts; mutable ones replaced below
-        other.ctx = _Context(None, 0, self.ctx.clock, self.ctx.contiguous)
+        other.ctx = Context(None, 0, self.ctx.clock, self.ctx.contiguous)
         buckets = []
         for info, bucket in zip(self.infos, self.buckets):
             if info.index is None:
@@ -365,9 +190,9 @@ class NfaRun:
             bucket = self.buckets[sid]
             if info.index is not None:
                 for key, group in bucket.items():
-                    located.extend((_pm_visit_key(pm), sid, key, pm) for pm in group.values())
+                    located.extend((pm_visit_key(pm), sid, key, pm) for pm in group.values())
             else:
-                located.extend((_pm_visit_key(pm), sid, None, pm) for pm in bucket.values())
+                located.extend((pm_visit_key(pm), sid, None, pm) for pm in bucket.values())
         pick = heapq.nlargest if newest else heapq.nsmallest
         victims = pick(count, located, key=_first)
         for _order, sid, key, pm in victims:
@@ -382,7 +207,7 @@ class NfaRun:
         bucket = self.buckets[state.sid]
         if self.dedupe_key is not None:
             if key_sequence is None:
-                key_sequence = _key_sequence(pm[0], self.dedupe_key)
+                key_sequence = key_sequence_of(pm[0], self.dedupe_key)
             if self._dominated(state, pm, key_sequence):
                 return
         if info.index is None:
@@ -398,7 +223,7 @@ class NfaRun:
             entry = (pm[1], pm[0][2], pm, key)
             self.frontier.setdefault((state.sid, key_sequence), []).append(entry)
 
-    def _add_indexed(self, info: _StateInfo, bucket: dict, pm: PartialMatch) -> Any:
+    def _add_indexed(self, info: StateInfo, bucket: dict, pm: PartialMatch) -> Any:
         _field, stage, ref_field = info.index
         head = pm[0]
         last = self.last_key  # (buffer node, stage, field, key): a partial match's branches
@@ -424,32 +249,6 @@ class NfaRun:
             group[id(pm)] = pm
         return key
 
-    def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
-        records = self.expiry_groups.get(pm[2])
-        if records is None:
-            records = self.expiry_groups[pm[2]] = []
-            group = (pm[1] + self.window, pm[2], records)
-            queue = self.expiries
-            if not queue or queue[-1][:2] < group[:2]:
-                queue.append(group)  # the usual case: a start newer than every other
-            else:
-                bisect.insort(queue, group)  # e.g. partial matches re-added by a restore
-            if group[0] < self.next_expiry:
-                self.next_expiry = group[0]
-        records.append((sid, key, pm))
-
-    def _track_timed_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
-        """When `pm` times out: its first-to-last window or its state's window after its last event."""
-        expiry = pm[1] + self.window if self.window else _NO_EXPIRY
-        gap = self.state_windows[sid]
-        if gap and pm[0] is not None and pm[0][2] + gap < expiry:
-            expiry = pm[0][2] + gap
-        if expiry == _NO_EXPIRY:
-            return
-        self.timed_order += 1
-        heapq.heappush(self.timed_expiries, (expiry, self.timed_order, sid, key, pm))
-        if expiry < self.next_expiry:
-            self.next_expiry = expiry
 
     # ------------------------------------------------------------------ process
     def process(self, event: Any, ts: int) -> list[dict[str, list]]:
@@ -465,7 +264,7 @@ class NfaRun:
             ctx.node = None
             take = start_info.only_take
             if take is None:
-                enabled = _enabled_edges(start_info.state, event, ctx)
+                enabled = enabled_edges(start_info.state, event, ctx)
             else:
                 enabled = [take] if take.cond is None or take.cond(event, ctx) else None
             if enabled:
@@ -507,10 +306,10 @@ class NfaRun:
                     if shared is None:
                         ctx.node = pm[0]
                         ctx.used = False
-                        enabled = _enabled_edges(state, event, ctx)
+                        enabled = enabled_edges(state, event, ctx)
                         if not ctx.used and self.share_answers:
                             shared = enabled
-                            if _only_stays(enabled, state):
+                            if only_stays(enabled, state):
                                 break  # every partial match ignores the event and stays as it is
                     else:
                         enabled = shared
@@ -523,7 +322,7 @@ class NfaRun:
                     updates.append((container, key, group, {id(pm): pm for pm in kept}, index is not None))
         dedupe_keys = None  # computed before any change: the key function may raise
         if new and self.dedupe_key is not None:
-            dedupe_keys = [_key_sequence(pm[0], self.dedupe_key) for _state, pm in new]
+            dedupe_keys = [key_sequence_of(pm[0], self.dedupe_key) for _state, pm in new]
         self.seq = seq + 1
         for container, key, group, change, indexed in updates:
             if isinstance(change, dict):  # the partial matches that stay, in order
@@ -547,16 +346,16 @@ class NfaRun:
 
     def _step_simple(
         self,
-        info: _StateInfo,
+        info: StateInfo,
         group: dict,
         event: Any,
         ts: int,
         seq: int,
         new: list,
         finals: list,
-        ctx: _Context,
+        ctx: Context,
     ) -> Optional[list]:
-        """`_step` for a simple state (see `_simple_transition`).
+        """`_step` for a simple state (see `cep.decisions.simple_transition`).
 
         Returns the partial matches that moved on (to be removed from `group`), or None when
         they all stay (the common case of an event that extends none of them): then the only
@@ -595,14 +394,14 @@ class NfaRun:
 
     def _take_simple(
         self,
-        info: _StateInfo,
+        info: StateInfo,
         pm: PartialMatch,
         event: Any,
         ts: int,
         seq: int,
         new: list,
         finals: list,
-        ctx: _Context,
+        ctx: Context,
     ) -> None:
         """The TAKE of a simple state for one partial match (`ctx.node` is its node).
 
@@ -615,9 +414,9 @@ class NfaRun:
         if target.kind == FINAL:
             finals.append(((taken, pm[1], pm[2], rank), rank, 0))
             return
-        npm = (taken, pm[1], pm[2], _before(rank, seq, 0) if keeps_on_take else rank)
+        npm = (taken, pm[1], pm[2], before(rank, seq, 0) if keeps_on_take else rank)
         new.append((target, npm))
-        if target.reaches_final and _final_after_proceed(target, event, ctx):
+        if target.reaches_final and final_after_proceed(target, event, ctx):
             finals.append((npm, rank, 1))
 
     def _step(
@@ -631,10 +430,10 @@ class NfaRun:
         new: list,
         finals: list,
         kept: Optional[list],
-        ctx: _Context,
+        ctx: Context,
     ) -> None:
         """Flink's computeNextStates for one partial match (pm None = the start state), given
-        the TAKE and IGNORE edges its decision graph enables (`_enabled_edges`).
+        the TAKE and IGNORE edges its decision graph enables (`enabled_edges`).
 
         Results go to `finals` (complete), `kept` (the same partial match, still in `state`:
         it stays in its bucket) or `new` (to be inserted after the event).
@@ -645,7 +444,7 @@ class NfaRun:
         ctx.node = node
         is_start = pm is None
         if is_start:
-            rank, start_ts, start_seq = _START_RANK, ts, seq
+            rank, start_ts, start_seq = START_RANK, ts, seq
         else:
             rank, start_ts, start_seq = pm[3], pm[1], pm[2]
         # successors in Flink's order, numbered by `i`: each enabled edge's, then (after a TAKE)
@@ -673,7 +472,7 @@ class NfaRun:
                     stay = len(retained)
                 retained.append((target, n))
             i += 1
-            if took and target.reaches_final and _final_after_proceed(target, event, ctx):
+            if took and target.reaches_final and final_after_proceed(target, event, ctx):
                 finals.append(((n, start_ts, start_seq, rank), rank, i))
                 i += 1
         if discard:
@@ -685,284 +484,15 @@ class NfaRun:
             if j == 0 and stay < 0:
                 r = rank  # the parent leaves: its first successor takes its place
             elif stay < 0 or j > stay:
-                r = _after(rank, seq, j)
+                r = after(rank, seq, j)
             else:
-                r = _before(rank, seq, j)
+                r = before(rank, seq, j)
             new.append((target, (n, start_ts, start_seq, r)))
-
-    def _dominated(self, state: State, pm: PartialMatch, key_sequence: tuple) -> bool:
-        """Emberwatch `dedupe_runs`: is `pm` dominated by an interchangeable live partial match?
-
-        Interchangeable: same state and equal `(stage, key)` sequences. Dominated: the other one
-        started later-or-equal and took its last event earlier-or-equal, so it can be extended
-        by everything `pm` can, within a window that ends no earlier.
-        """
-        group = self.frontier.get((state.sid, key_sequence))
-        if not group:
-            return False
-        first, last = pm[1], pm[0][2]
-        for i in range(len(group) - 1, -1, -1):
-            entry = group[i]
-            if entry[0] >= first and entry[1] <= last:
-                if self._is_live(state, entry[2], entry[3]):
-                    return True
-                del group[i]  # it moved on: forget it
-        return False
-
-    def _is_live(self, state: State, pm: PartialMatch, key: Any) -> bool:
-        bucket = self.buckets[state.sid]
-        group = bucket if self.infos[state.sid].index is None else bucket.get(key)
-        return group is not None and group.get(id(pm)) is pm
-
-    def _forget(self, sid: int, pm: PartialMatch) -> None:
-        """Drop a partial match's dedupe entry (it expired, or moved on long ago)."""
-        group = self.frontier.get((sid, _key_sequence(pm[0], self.dedupe_key)))
-        if group is None:
-            return
-        for i, entry in enumerate(group):
-            if entry[2] is pm:
-                del group[i]
-                break
-        if not group:
-            del self.frontier[(sid, _key_sequence(pm[0], self.dedupe_key))]
-
-    # ------------------------------------------------------------------ matches
-    def _emit(self, finals: list[Final]) -> list[dict[str, list]]:
-        """Flink's processMatchesAccordingToSkipStrategy.
-
-        The new complete matches join the queue in the order Flink visits the partial matches
-        they came from; then the queue gives up matches while none is held back by an earlier
-        partial match (only under a skip strategy), each one pruning what its strategy discards.
-        """
-        completed = self.completed
-        skip = self.skip
-        if len(finals) == 1 and not completed.keys and not skip.is_skip:
-            return [materialize(finals[0][0][0])]  # alone in the queue: released at once
-        if len(finals) > 1:
-            finals.sort(key=_visit_key)
-        for f in finals:
-            pm = f[0]
-            completed.offer((pm[1], pm[2]), pm)
-        out = []
-        if not skip.is_skip:
-            while completed.keys:
-                out.append(materialize(completed.poll()[0]))
-            return out
-        while completed.keys:
-            earliest = self._earliest_partial_start()
-            if earliest is not None and earliest < completed.peek_key():
-                break
-            match = completed.poll()
-            pruning = skip.pruning_pos(node_positions(match[0]))
-            if pruning is not None:
-                self._prune(pruning)
-            out.append(materialize(match[0]))
-        return out
-
-    def _earliest_partial_start(self) -> Optional[tuple]:
-        best = None
-        for _state, pm in self.partial_matches():
-            key = (pm[1], pm[2])
-            if best is None or key < best:
-                best = key
-        return best
-
-    def _prune(self, pruning: tuple) -> None:
-        """Drop partial and held-back complete matches the skip strategy discards."""
-        skip = self.skip
-        for info in self.live:
-            sid = info.state.sid
-            bucket = self.buckets[sid]
-            if info.index is None:
-                self.buckets[sid] = _unpruned(bucket, skip, pruning)
-                continue
-            for key in list(bucket):
-                group = _unpruned(bucket[key], skip, pruning)
-                if group:
-                    bucket[key] = group
-                else:
-                    del bucket[key]
-        self.completed.remove_if(lambda m: skip.should_prune((m[1], m[2]), pruning))
-
-    # ------------------------------------------------------------------ time
-    def advance_time(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[dict[str, list], int]]]:
-        """`expire(ts)` with the timed-out partial matches as `(match dict, timeout_ts)`."""
-        matches, expired = self.expire(ts)
-        return matches, self.timeouts_of(expired)
-
-    def timeouts_of(self, expired: list[tuple[PartialMatch, int]]) -> list[tuple[dict[str, list], int]]:
-        """The `(partial match dict, timeout_ts)` pairs of what `expire` returned
-        (in Flink's order: `expire` sorts them as Flink visits them)."""
-        return [(materialize(pm[0]), timeout) for pm, timeout in expired]
-
-    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[PartialMatch, int]]]:
-        """Drop partial matches that can no longer complete within the window at time `ts`.
-
-        A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
-        a heap, so this costs nothing until the earliest one is due, and then only the expired
-        partial matches are touched (each removed from its bucket in O(1)). Returns the matches
-        this completes and the timed-out partial matches themselves with their timeout
-        timestamps, in the order Flink visits them (not materialized: `timeouts_of` does that
-        when they are reported).
-        """
-        if ts < self.next_expiry:
-            return [], []
-        expired: list = []  # (partial match, timeout timestamp)
-        pending: list = []
-        if self.state_windows:
-            self._expire_timed(ts, expired, pending)
-            if len(expired) > 1:
-                expired.sort(key=lambda e: _pm_visit_key(e[0]))
-        else:
-            self._expire_groups(ts, expired, pending)  # already in Flink's order
-        matches = self._emit([(pm, pm[3], 0) for pm in pending]) if (pending or self.completed) else []
-        return matches, expired
-
-    def _expire_groups(self, ts: int, expired: list, pending: list) -> None:
-        """`expire` with first-to-last windows only: whole per-start groups expire at once."""
-        queue = self.expiries
-        groups = self.expiry_groups
-        dedupe = self.dedupe_key is not None
-        window = self.window
-        buckets = self.buckets
-        infos = self.infos
-        while queue and queue[0][0] <= ts:
-            _expiry, start_seq, records = queue.popleft()
-            del groups[start_seq]
-            # groups come in the order of their first event; within one, by rank
-            timed_out = []
-            for sid, key, pm in records:
-                if dedupe:
-                    self._forget(sid, pm)
-                bucket = buckets[sid]  # `_take_out`, inlined: this loop is hot
-                indexed = infos[sid].index is not None
-                group = bucket.get(key) if indexed else bucket
-                if group is None or group.get(id(pm)) is not pm:
-                    continue  # it moved on (or was pruned) before expiring
-                del group[id(pm)]
-                if indexed and not group:
-                    del bucket[key]
-                if infos[sid].is_pending:
-                    pending.append(pm)
-                else:
-                    timed_out.append(pm)
-            if timed_out:
-                if len(timed_out) > 1:
-                    timed_out.sort(key=_rank_of)
-                timeout = timed_out[0][1] + window
-                expired.extend([(pm, timeout) for pm in timed_out])
-        self.next_expiry = queue[0][0] if queue else _NO_EXPIRY
-
-    def _expire_timed(self, ts: int, expired: list, pending: list) -> None:
-        """`expire` with PREVIOUS_AND_CURRENT windows: Flink's two timeout checks per partial match.
-
-        A partial match times out when `ts - previous >= its state's window` (previous: the
-        timestamp of its last event) or `ts - start >= window`; its timeout timestamp is then
-        `previous + state window` if the first check holds, else `start + window`.
-        """
-        heap = self.timed_expiries
-        window = self.window
-        while heap and heap[0][0] <= ts:
-            _expiry, _order, sid, key, pm = heapq.heappop(heap)
-            if not self._take_out(sid, key, pm):
-                continue  # it moved on (or was pruned) before expiring
-            if self.infos[sid].is_pending:
-                pending.append(pm)
-                continue
-            gap = self.state_windows[sid]
-            if gap and pm[0] is not None and ts - pm[0][2] >= gap:
-                expired.append((pm, pm[0][2] + gap))
-            else:
-                expired.append((pm, pm[1] + window))
-        self.next_expiry = heap[0][0] if heap else _NO_EXPIRY
-
-    def _take_out(self, sid: int, key: Any, pm: PartialMatch) -> bool:
-        """Remove `pm` from its bucket; False when it is not there any more."""
-        bucket = self.buckets[sid]
-        indexed = self.infos[sid].index is not None
-        group = bucket.get(key) if indexed else bucket
-        if group is None or group.get(id(pm)) is not pm:
-            return False
-        del group[id(pm)]
-        if indexed and not group:
-            del bucket[key]
-        return True
 
 
 class _Unhashable:
     """A bucket key for partial matches waiting for an unhashable value (never looked up)."""
 
 
-def _visit_key(final: Final) -> tuple:
-    """Where Flink meets a complete match: its first event, then its parent's rank and index."""
-    pm = final[0]
-    return (pm[1], pm[2], final[1], final[2])
-
-
-_rank_of = operator.itemgetter(3)  # a partial match's rank
-
-
-def _pm_visit_key(pm: PartialMatch) -> tuple:
-    return (pm[1], pm[2], pm[3])
-
-
 def _first(item: tuple) -> Any:
     return item[0]
-
-
-def lineage_key(pm: PartialMatch) -> tuple:
-    """Start position, then the positions of all its events: orders partial matches totally
-    (used to give ranks to partial matches restored from a snapshot that had none)."""
-    seqs = []
-    node = pm[0]
-    while node is not None:
-        seqs.append(node[3])
-        node = node[4]
-    seqs.reverse()
-    return (pm[1], pm[2], seqs)
-
-
-def _unpruned(group: dict, skip: Any, pruning: tuple) -> dict:
-    return {k: pm for k, pm in group.items() if not skip.should_prune((pm[1], pm[2]), pruning)}
-
-
-def _key_sequence(node: Optional[Node], key: Callable[[Any], Any]) -> tuple:
-    out = []
-    while node is not None:
-        out.append((node[0], key(node[1])))
-        node = node[4]
-    return tuple(out)
-
-
-def _only_stays(enabled: list, state: State) -> bool:
-    """Whether the enabled edges are just `state`'s IGNORE back to itself."""
-    return len(enabled) == 1 and enabled[0].action == IGNORE and enabled[0].target is state
-
-
-def _enabled_edges(state: State, event: Any, ctx: _Context) -> list:
-    """The TAKE and IGNORE edges of `state`'s decision graph that the event enables, in Flink's
-    order (PROCEED edges followed while their conditions hold, last pushed first)."""
-    enabled = []
-    stack = [state]
-    while stack:
-        s = stack.pop()
-        for e in s.edges:
-            c = e.cond
-            if c is None or c(event, ctx):
-                if e.action == PROCEED:
-                    stack.append(e.target)
-                else:
-                    enabled.append(e)
-    return enabled
-
-
-def _final_after_proceed(state: State, event: Any, ctx: _Context) -> bool:
-    stack = [state]
-    while stack:
-        s = stack.pop()
-        for e in s.edges:
-            if e.action == PROCEED and (e.cond is None or e.cond(event, ctx)):
-                if e.target.kind == FINAL:
-                    return True
-                stack.append(e.target)
-    return False

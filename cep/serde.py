@@ -27,7 +27,7 @@ import math
 import operator
 from typing import Any, Callable, Optional
 
-from cep.aftermatch import AfterMatchSkipStrategy
+from cep.aftermatch import SKIP_KINDS, SKIP_TO_FIRST, SKIP_TO_LAST, AfterMatchSkipStrategy
 from cep.conditions import (
     And,
     Compare,
@@ -66,7 +66,6 @@ _CONTIGUITY = {
     Contiguity.NOT_FOLLOW: "not_followed_by",
 }
 _INNER = {Contiguity.RELAXED: "relaxed", Contiguity.STRICT: "consecutive", Contiguity.NONDETERMINISTIC: "any"}
-_SKIPS = ("no_skip", "skip_to_next", "skip_past_last_event", "skip_to_first", "skip_to_last")
 _COMPARISONS = ("==", "!=", "<", "<=", ">", ">=")
 
 
@@ -243,9 +242,11 @@ def _sequence_from(obj: JsonObject) -> Pattern:
 
 def _skip_from(obj: JsonObject) -> AfterMatchSkipStrategy:
     kind = obj.take("kind", str)
-    if kind not in _SKIPS:
-        raise MalformedPatternError(f"{obj.path}.kind: unknown skip strategy {kind!r}; one of {list(_SKIPS)}")
-    if kind in ("skip_to_first", "skip_to_last"):
+    if kind not in SKIP_KINDS:
+        raise MalformedPatternError(
+            f"{obj.path}.kind: unknown skip strategy {kind!r}; one of {list(SKIP_KINDS)}"
+        )
+    if kind in (SKIP_TO_FIRST, SKIP_TO_LAST):
         skip = getattr(AfterMatchSkipStrategy, kind)(obj.take("stage", str))
         if obj.take("throw_on_miss", bool, default=False):
             skip = skip.throw_exception_on_miss()

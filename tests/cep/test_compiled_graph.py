@@ -15,7 +15,8 @@ import pytest
 
 from cep import Pattern
 from cep import conditions as C
-from cep.nfa import ACTION_NAMES, Edge, Nfa, compile_pattern
+from cep.compiler import compile_pattern
+from cep.graph import ACTION_NAMES, Edge, Nfa
 from jobs.bushfire.config import DetectionConfig
 from jobs.bushfire.patterns import ALERT, ORIGINAL_2018, fire_chain
 

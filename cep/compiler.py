@@ -1,116 +1,32 @@
-"""The NFA graph and its compiler: pattern stages -> states with TAKE / IGNORE / PROCEED edges.
+"""The compiler: a pattern's stages -> the NFA graph (`cep.graph`) with TAKE / IGNORE / PROCEED edges.
 
 The compiler walks the pattern from its last stage back to the first, as Flink's NFACompiler
-does, so the graph (and therefore every match, duplicate and timeout) is the one Flink builds:
-
-- TAKE consumes the event into the partial match and moves to the target state;
-- IGNORE skips the event and moves to the target (often the state itself);
-- PROCEED is an epsilon move, followed while the event is being examined.
-
+does, so the graph (and therefore every match, duplicate and timeout) is the one Flink builds.
 Looping stages get a looping state plus a separate "ignore" state, optional stages get an
 alternative branch without the PROCEED edge, `not_followed_by` becomes PROCEED edges into a STOP
 state (or a PENDING state before the end, when a window is set), and greedy stages guard the
-following state's edges with "and not take". Once built, the graph is frozen: states and edges
-are read-only and per-key data lives elsewhere.
+following state's edges with "and not take". `_freeze` then compiles every edge's condition and
+hands the graph over as a read-only `Nfa`.
+
+A little over 450 lines for a reason: `_Compiler` is one backward walk whose methods call each
+other (stages, loops, groups, negations share the walk's position); split over files, one
+algorithm would be read in pieces.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any, Callable, Optional
+from typing import Any
 
 from cep.aftermatch import AfterMatchSkipStrategy
 from cep.conditions import And, Condition, Const, Negate, Opaque, referenced_stages
 from cep.errors import MalformedPatternError
+from cep.graph import FINAL, IGNORE, NORMAL, PENDING, PROCEED, STOP, TAKE, Nfa, State, proceeds_to_final
 from cep.pattern import END_STATE_NAME, Pattern
 from cep.quantifier import Contiguity, Property
 
-__all__ = ["IGNORE", "PROCEED", "TAKE", "Edge", "Nfa", "State", "compile_pattern"]
-
-TAKE, IGNORE, PROCEED = 0, 1, 2
-ACTION_NAMES = {TAKE: "TAKE", IGNORE: "IGNORE", PROCEED: "PROCEED"}
-
-NORMAL, FINAL, STOP, PENDING = "normal", "final", "stop", "pending"
+__all__ = ["compile_pattern"]
 
 TRUE = Const(True)
-
-
-class Edge:
-    """One transition. `cond` is the compiled callable (None = always), `spec` its description."""
-
-    __slots__ = ("action", "cond", "source", "spec", "target")
-
-    def __init__(self, action: int, source: State, target: State, spec: Condition) -> None:
-        self.action = action
-        self.source = source
-        self.target = target
-        self.spec = spec
-        self.cond: Optional[Callable[[Any, Any], bool]] = None
-
-    def __repr__(self) -> str:
-        return f"{ACTION_NAMES[self.action]}({self.source.sid}->{self.target.sid}, {self.spec!r})"
-
-
-class State:
-    """A node of the graph. `name` is the pattern stage name recorded for events taken here."""
-
-    __slots__ = ("edges", "is_start", "kind", "name", "reaches_final", "sid")
-
-    def __init__(self, sid: int, name: str, kind: str) -> None:
-        self.sid = sid
-        self.name = name
-        self.kind = kind
-        self.is_start = False
-        self.edges: Any = []
-        self.reaches_final = False  # a PROCEED path (ignoring conditions) leads to a FINAL state
-
-    def add(self, action: int, target: State | None, spec: Condition) -> None:
-        self.edges.append(Edge(action, self, target if target is not None else self, spec))
-
-    def __repr__(self) -> str:
-        start = " start" if self.is_start else ""
-        return f"State({self.sid} {self.name!r} {self.kind}{start})"
-
-
-class Nfa:
-    """The compiled, read-only automaton of one pattern."""
-
-    def __init__(
-        self,
-        states: tuple[State, ...],
-        start: State,
-        window_ms: int,
-        skip: AfterMatchSkipStrategy,
-        names: tuple[str, ...],
-        dedupe_key: Optional[Callable[[Any], Hashable]],
-        state_windows: tuple[int, ...] = (),
-        contiguous_stages: bool = False,
-    ) -> None:
-        self.states = states
-        self.start = start
-        self.window_ms = window_ms
-        # per state id: the WithinType.PREVIOUS_AND_CURRENT window of a partial match waiting
-        # there, measured from its last event (0: none); empty when the pattern has none
-        self.state_windows = state_windows
-        self.skip = skip
-        self.names = names
-        self.dedupe_key = dedupe_key
-        # no group stage: a partial match's events of one stage are always next to each other
-        # in its buffer (stages only move forward), so a walk may stop after them
-        self.contiguous_stages = contiguous_stages
-
-    def fingerprint(self) -> str:
-        """A short description of the graph's shape, stored in snapshots to catch pattern changes."""
-        parts = []
-        for s in self.states:
-            edges = ",".join(f"{e.action}>{e.target.sid}:{e.spec!r}" for e in s.edges)
-            parts.append(f"{s.sid}:{s.name}:{s.kind}:{int(s.is_start)}[{edges}]")
-        windows = f"p{list(self.state_windows)};" if any(self.state_windows) else ""
-        return f"w{self.window_ms};{windows}" + ";".join(parts)
-
-    def describe(self) -> str:
-        """Readable dump of the graph, for debugging."""
-        return "\n".join(f"{s!r}: " + ", ".join(repr(e) for e in s.edges) for s in self.states)
 
 
 def compile_pattern(pattern: Pattern) -> Nfa:
@@ -551,19 +467,5 @@ def _freeze(
                 e.cond = e.spec.compile()
         s.edges = tuple(s.edges)
     for s in states:
-        s.reaches_final = _proceeds_to_final(s)
+        s.reaches_final = proceeds_to_final(s)
     return Nfa(tuple(states), start, window_ms, skip, names, dedupe_key, state_windows, contiguous_stages)
-
-
-def _proceeds_to_final(state: State) -> bool:
-    seen = set()
-    stack = [state]
-    while stack:
-        s = stack.pop()
-        for e in s.edges:
-            if e.action == PROCEED and e.target.sid not in seen:
-                if e.target.kind == FINAL:
-                    return True
-                seen.add(e.target.sid)
-                stack.append(e.target)
-    return False
