@@ -35,6 +35,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -139,6 +140,18 @@ def summary(name: str, delays_ms: list[int]) -> str:
         f"max {max(s):.2f} s"
     )
 
+
+
+def stop_job(job: subprocess.Popen, log: IO, watcher: AlertWatcher) -> None:
+    """Stop the job (SIGTERM, then SIGKILL after 60 s), close its log and stop watching its alerts."""
+    job.terminate()
+    try:
+        job.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        job.kill()
+    log.close()
+    watcher.stop.set()
+    watcher.join(timeout=5)
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -250,14 +263,7 @@ def main() -> int:
         elapsed = (int(time.time() * 1000) - begin) / 1000
         time.sleep(2)  # the last alerts' way out
     finally:
-        job.terminate()
-        try:
-            job.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            job.kill()
-        log.close()
-        watcher.stop.set()
-        watcher.join(timeout=5)
+        stop_job(job, log, watcher)
 
     delays: dict[str, list[int]] = {"in order": [], "shuffled": []}
     detected = {(a["region"], tuple(a["path"])): a for a in watcher.lines}

@@ -48,7 +48,16 @@ import boto3
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from alert_latency import CHAIN, AlertWatcher, Fire, background, make_fire, percentile, summary  # noqa: E402
+from alert_latency import (  # noqa: E402
+    CHAIN,
+    AlertWatcher,
+    Fire,
+    background,
+    make_fire,
+    percentile,
+    stop_job,
+    summary,
+)
 
 from simulator import find_paths  # noqa: E402
 
@@ -246,14 +255,7 @@ def main() -> int:
         elapsed = (int(time.time() * 1000) - begin) / 1000
         time.sleep(3)  # the last alerts' way out
     finally:
-        job.terminate()
-        try:
-            job.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            job.kill()
-        log.close()
-        watcher.stop.set()
-        watcher.join(timeout=5)
+        stop_job(job, log, watcher)
     print(
         f"background: {numbered:,} readings in {elapsed:.0f} s = {numbered / elapsed:,.0f} readings/s across "
         f"{args.regions} regions into {args.shards} shards, {args.aggregate} a record "
