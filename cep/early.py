@@ -42,13 +42,14 @@ dedupes by it).
 
 from __future__ import annotations
 
+import heapq
 import pickle
 from collections.abc import Mapping, Sequence
 from typing import Any, Callable, Optional
 
 from cep.aftermatch import NO_SKIP
-from cep.errors import BufferStateError, MalformedPatternError
-from cep.matcher import Matcher
+from cep.errors import BufferStateError, MalformedPatternError, StateLimitError
+from cep.matcher import OVERFLOW_POLICIES, Matcher
 from cep.pattern import Pattern
 from cep.quantifier import Contiguity, Property
 
@@ -57,7 +58,8 @@ __all__ = ["EarlyMatcher", "EarlyResults", "check_early_results", "match_key"]
 Match = dict
 MatchKey = tuple
 EventId = Callable[[Any], Any]
-_SNAPSHOT_VERSION = 1
+# 1: no evicted-buffered-events counter (still restorable)
+_SNAPSHOT_VERSION = 2
 #: Events the ahead matcher takes between two of its waypoints (`EarlyResults`): a copy costs about
 #: what two or three `process` calls cost with a few hundred partial matches, and a pass or a rebuild
 #: replays at most this many events before reaching the events it must see.
@@ -141,6 +143,15 @@ class EarlyResults:
     events after it (`committed_through`), and an event arriving out of order rebuilds the ahead
     matcher from the latest waypoint at or before its timestamp rather than from the committed
     matcher. A copy costs about what a few `process` calls cost, hence one every few dozen events.
+
+    When the owner evicts a pending event the ahead matcher has taken (a `max_buffered_events` cap
+    under ``drop_oldest``), it calls `on_evicted`: the ahead matcher and the waypoints after that
+    event keep its effects, so they are *tainted*. A tainted matcher still only finds matches of the
+    stream (the evicted event did happen), so it keeps reporting early, and rebuilds may start from
+    tainted waypoints; but it is never handed to the event-time pass, which replays the kept events
+    from the committed matcher instead. So the committed matcher is always exactly a plain matcher fed
+    the kept events, and an eviction costs no rebuild: each later reading is still one `process` of
+    the ahead matcher (plus one in the pass that replays it).
     """
 
     def __init__(
@@ -158,6 +169,9 @@ class EarlyResults:
         self._ahead_ts: Optional[int] = None  # timestamp of the last event the ahead matcher took
         # (t, matcher fed every pending event before t), t ascending, all taken by the ahead matcher
         self._waypoints: list[tuple[int, Matcher]] = []
+        # the first `_clean` waypoints saw no evicted event (the tainted ones come after them)
+        self._clean = 0
+        self._ahead_tainted = False  # the ahead matcher took an event evicted since (see `on_evicted`)
         self._since_waypoint = 0
         # timeouts taken from the ahead matcher after the last pass's watermark, not reported yet
         self._owed: list = []
@@ -181,26 +195,54 @@ class EarlyResults:
         assert ahead is not None
         if self._since_waypoint >= self.waypoint_every and last is not None and timestamp > last:
             self._waypoints.append((timestamp, ahead.copy()))
+            if not self._ahead_tainted:  # then every earlier waypoint is clean too
+                self._clean = len(self._waypoints)
             self._since_waypoint = 0
         self._since_waypoint += 1
         self._ahead_ts = timestamp
-        return self._new(ahead.process(event, timestamp), timestamp)
+        try:
+            found = ahead.process(event, timestamp)
+        except StateLimitError as exc:  # on_overflow="fail": hand over what it completed, once
+            exc.matches = self._new(exc.matches, timestamp)
+            raise
+        return self._new(found, timestamp)
 
     def _rebuild(self, arrived_at: int, committed: Matcher, pending: Mapping[int, list]) -> list[Match]:
         """Rebuild the ahead matcher from the latest waypoint an event at `arrived_at` leaves intact (or
         from the committed matcher) and the pending events after it."""
         kept = [waypoint for waypoint in self._waypoints if waypoint[0] <= arrived_at]
         self._waypoints = kept
+        self._clean = min(self._clean, len(kept))
         start, base = kept[-1] if kept else (None, committed)
         if not kept:  # from the committed matcher: it times out again what was owed
             self._owed = []
+        self._ahead_tainted = len(kept) > self._clean  # a tainted waypoint taints what is built on it
         self._ahead, self._ahead_ts, self._since_waypoint = base.copy(), start, 0
         found: list[Match] = []
-        for timestamp in sorted(pending):
-            if start is None or timestamp >= start:
-                for event in pending[timestamp]:
-                    found.extend(self._take(event, timestamp))
+        try:
+            for timestamp in sorted(pending):
+                if start is None or timestamp >= start:
+                    for event in pending[timestamp]:
+                        found.extend(self._take(event, timestamp))
+        except StateLimitError as exc:  # the ahead matcher missed the rest: the next arrival rebuilds
+            exc.matches = found + exc.matches
+            self.drop_ahead()
+            raise
         return found
+
+    def on_evicted(self, timestamp: int) -> None:
+        """The owner removed a pending event at `timestamp` that the ahead matcher has taken (a buffer
+        cap evicting the oldest event; not for an arriving event refused before `on_arrival`).
+
+        Nothing is rebuilt: the ahead matcher and the waypoints after `timestamp` keep the event's
+        effects and stay in use for early results, but are no longer handed to the event-time pass
+        (`committed_through`), which replays the kept events from the committed matcher instead.
+        O(1) amortized: tainted waypoints come after the clean ones."""
+        if self._ahead is None:
+            return
+        self._ahead_tainted = True
+        while self._clean and self._waypoints[self._clean - 1][0] > timestamp:
+            self._clean -= 1
 
     def committed_through(
         self, watermark: int, committed: Matcher, pending: Mapping[int, list]
@@ -220,13 +262,14 @@ class EarlyResults:
         that are dropped (they still hold what was taken).
         """
         ahead, last = self._ahead, self._ahead_ts
+        tainted = self._ahead_tainted
         owed: list = []
-        if ahead is not None and last is not None and last <= watermark:
+        if ahead is not None and last is not None and last <= watermark and not tainted:
             # every pending event is due and the ahead matcher took them all: it is the pass's result
             owed, self._owed = self._owed, []
             self.drop_ahead()
             return ahead, last + 1, owed
-        usable = [i for i, (start, _) in enumerate(self._waypoints) if start <= watermark + 1]
+        usable = [i for i, (start, _) in enumerate(self._waypoints[: self._clean]) if start <= watermark + 1]
         if usable:
             start, matcher = self._waypoints[usable[-1]]
             owed, self._owed = self._owed, []
@@ -234,9 +277,14 @@ class EarlyResults:
             start, matcher = None, committed
             self._owed = [timeout for timeout in self._owed if timeout[1] > watermark]
         if ahead is not None and last is not None:
+            if tainted and last <= watermark:  # the pass replaces it; the next arrival starts anew
+                self.drop_ahead()
+                return matcher, start, owed
             _, taken = ahead.advance_time(last)  # expires nothing new: it has processed `last`
-            self._owed.extend(timeout for timeout in taken if timeout[1] > watermark)
+            if not tainted:  # a tainted lineage is never handed to a pass: its timeouts are not owed
+                self._owed.extend(timeout for timeout in taken if timeout[1] > watermark)
         self._waypoints = []
+        self._clean = 0
         return matcher, start, owed
 
     def _new(self, matches: list[Match], timestamp: int) -> list[Match]:
@@ -272,6 +320,8 @@ class EarlyResults:
         pending event): the next arrival rebuilds it from the committed matcher."""
         self._ahead = self._ahead_ts = None
         self._waypoints = []
+        self._clean = 0
+        self._ahead_tainted = False
         self._owed = []
 
 
@@ -279,6 +329,16 @@ class EarlyMatcher:
     """A `Matcher` in early-results mode: `process` returns matches as soon as their events have
     arrived (any order above the watermark), `advance_time` (the watermark) returns only those not
     returned early, and the timeouts.
+
+    Bounded state (see docs/bounded-state.md): `max_partial_matches` and `on_overflow` go to the
+    matchers (the committed one and the one kept ahead); `max_buffered_events` caps the events
+    waiting above the watermark, as `cep.flink`'s operator does: over it, ``drop_oldest`` evicts the
+    pending event with the earliest timestamp (first arrived among equal ones; that may be the
+    arriving one), ``drop_newest`` refuses the arriving event, ``fail`` raises `StateLimitError` and
+    keeps nothing of it. Evictions are counted (`evicted_buffered_events`, `evicted_partial_matches`).
+    Under eviction no match is reported twice and every match reported is a match of the whole
+    stream; a path that needed an evicted event or partial match may be missed, and is missed only
+    when one of the two counters is above zero.
 
     Example
     -------
@@ -299,17 +359,39 @@ class EarlyMatcher:
         *,
         event_id: EventId = _default_event_id,
         waypoint_every: int = WAYPOINT_EVERY,
+        max_buffered_events: Optional[int] = None,
         **options: Any,
     ) -> None:
         check_early_results(pattern)
+        if max_buffered_events is not None and max_buffered_events < 1:
+            raise ValueError(f"max_buffered_events must be >= 1 or None, got {max_buffered_events}")
+        on_overflow = options.get("on_overflow", "drop_oldest")
+        if on_overflow not in OVERFLOW_POLICIES:
+            raise ValueError(f"on_overflow must be one of {OVERFLOW_POLICIES}, got {on_overflow!r}")
         self._pattern = pattern
         self._options = options
+        self.max_buffered_events = max_buffered_events
+        self.on_overflow = on_overflow
+        #: pending events dropped by the `max_buffered_events` cap, over the key's life (snapshotted)
+        self.evicted_buffered_events = 0
         self.committed = Matcher(pattern, **options)
         self.pending: dict[int, list] = {}
+        self._pending_count = 0
+        self._pending_heap: list[int] = []  # the pending timestamps (and stale ones), for drop_oldest
         self.early = EarlyResults(event_id, waypoint_every=waypoint_every)
         self.watermark: Optional[int] = None
         prefilter = self.committed.prefilter
         self._keep = prefilter.compile() if prefilter is not None else None
+
+    @property
+    def evicted_partial_matches(self) -> int:
+        """Partial matches the cap dropped from the event-time (committed) matcher's line of states
+        (the matcher kept ahead repeats them before its states are handed to the pass)."""
+        return self.committed.evicted_partial_matches
+
+    def partial_match_count(self) -> int:
+        """The committed matcher's live partial matches (the one kept ahead holds at most the cap)."""
+        return self.committed.partial_match_count()
 
     def process(self, event: Any, timestamp: int) -> list[Match]:
         """Add an event above the watermark; returns the matches found early because of it."""
@@ -320,8 +402,44 @@ class EarlyMatcher:
             )
         if self._keep is not None and not self._keep(event, None):
             return []
-        self.pending.setdefault(timestamp, []).append(event)
+        cap = self.max_buffered_events
+        if cap is not None and self._pending_count >= cap and not self._make_room(timestamp, cap):
+            return []  # the arriving event was the one dropped
+        events = self.pending.get(timestamp)
+        if events is None:
+            events = self.pending[timestamp] = []
+            heapq.heappush(self._pending_heap, timestamp)
+        events.append(event)
+        self._pending_count += 1
         return self.early.on_arrival(event, timestamp, self.committed, self.pending)
+
+    def _make_room(self, arriving_at: int, cap: int) -> bool:
+        """Apply `on_overflow` to a full buffer; False when the arriving event is the one dropped."""
+        if self.on_overflow == "fail":
+            raise StateLimitError(
+                f"{self._pending_count + 1} pending events exceed max_buffered_events={cap} (the "
+                "watermark lags behind): raise the cap, advance the watermark, or choose "
+                "on_overflow='drop_oldest'/'drop_newest'; the event was not added",
+                limit=cap,
+                count=self._pending_count + 1,
+            )
+        self.evicted_buffered_events += 1
+        if self.on_overflow == "drop_newest":
+            return False
+        heap = self._pending_heap
+        while heap[0] not in self.pending:  # timestamps the pass has emptied
+            heapq.heappop(heap)
+        oldest = heap[0]
+        if arriving_at < oldest:  # the arriving event is the oldest one
+            return False
+        events = self.pending[oldest]
+        events.pop(0)
+        self._pending_count -= 1
+        if not events:
+            del self.pending[oldest]
+            heapq.heappop(heap)
+        self.early.on_evicted(oldest)
+        return True
 
     def advance_time(self, watermark: int) -> tuple[list[Match], list]:
         """Run the event-time pass up to `watermark`: (matches not reported early, timeouts)."""
@@ -330,15 +448,20 @@ class EarlyMatcher:
         committed, start, owed = self.early.committed_through(watermark, self.committed, self.pending)
         self.committed = committed
         timeouts.extend(owed)
-        for timestamp in sorted(ts for ts in self.pending if ts <= watermark):
-            if start is not None and timestamp < start:  # the committed matcher has taken them
-                del self.pending[timestamp]
-                continue
-            done, expired = committed.advance_time(timestamp)
-            matches.extend(done)
-            timeouts.extend(expired)
-            for event in self.pending.pop(timestamp):
-                matches.extend(committed.process(event, timestamp))
+        try:
+            for timestamp in sorted(ts for ts in self.pending if ts <= watermark):
+                events = self.pending.pop(timestamp)
+                self._pending_count -= len(events)
+                if start is not None and timestamp < start:  # the committed matcher has taken them
+                    continue
+                done, expired = committed.advance_time(timestamp)
+                matches.extend(done)
+                timeouts.extend(expired)
+                for event in events:
+                    matches.extend(committed.process(event, timestamp))
+        except StateLimitError as exc:  # on_overflow="fail": restore from a snapshot to go on
+            exc.matches = self.early.on_final(matches + exc.matches)
+            raise
         done, expired = committed.advance_time(watermark)
         matches.extend(done)
         timeouts.extend(expired)
@@ -350,7 +473,14 @@ class EarlyMatcher:
     def snapshot(self) -> bytes:
         """The committed matcher's snapshot, the pending events and the matches reported early."""
         committed = self.committed.snapshot()
-        payload = (_SNAPSHOT_VERSION, committed, self.pending, self.early.emitted, self.watermark)
+        payload = (
+            _SNAPSHOT_VERSION,
+            committed,
+            self.pending,
+            self.early.emitted,
+            self.watermark,
+            self.evicted_buffered_events,
+        )
         return pickle.dumps(payload, protocol=4)
 
     @classmethod
@@ -361,17 +491,35 @@ class EarlyMatcher:
         *,
         event_id: EventId = _default_event_id,
         waypoint_every: int = WAYPOINT_EVERY,
+        max_buffered_events: Optional[int] = None,
         **options: Any,
     ) -> EarlyMatcher:
+        """An early matcher that continues where the snapshotted one was (caps are options: pass
+        them again)."""
         try:
-            version, committed, pending, emitted, watermark = pickle.loads(blob)
+            payload = pickle.loads(blob)
+            version = payload[0]
+            evicted = 0
+            if version == 1:
+                _v, committed, pending, emitted, watermark = payload
+            else:
+                _v, committed, pending, emitted, watermark, evicted = payload
         except Exception as exc:
             raise BufferStateError(f"not an early-matcher snapshot: {exc}") from exc
-        if version != _SNAPSHOT_VERSION:
+        if version not in (1, _SNAPSHOT_VERSION):
             raise BufferStateError(f"early-matcher snapshot version {version} is not supported")
-        matcher = cls(pattern, event_id=event_id, waypoint_every=waypoint_every, **options)
+        matcher = cls(
+            pattern,
+            event_id=event_id,
+            waypoint_every=waypoint_every,
+            max_buffered_events=max_buffered_events,
+            **options,
+        )
         matcher.committed = Matcher.restore(pattern, committed, **options)
         matcher.pending = pending
+        matcher._pending_count = sum(len(events) for events in pending.values())
+        matcher._pending_heap = sorted(pending)
+        matcher.evicted_buffered_events = evicted
         matcher.early = EarlyResults(event_id, emitted, waypoint_every)
         matcher.watermark = watermark
         return matcher
