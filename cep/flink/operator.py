@@ -281,16 +281,16 @@ class CepFunction(KeyedProcessFunction):
                 self._move_timer(state, timestamp, timers)
         pending.append(event)
         self._buffer.put(timestamp, pending)
-        if self._max_buffered is not None:
-            self._bound_buffer(state, timestamp)
-        if state.early is not None:
+        kept = self._max_buffered is None or self._bound_buffer(state, timestamp)
+        if state.early is not None and kept:
             yield from self._early(ctx.get_current_key(), event, timestamp, state)
 
-    def _bound_buffer(self, state: _KeyState, arrived_at: int) -> None:
-        """Keep at most `max_buffered_events` events buffered for this key (the new one included)."""
+    def _bound_buffer(self, state: _KeyState, arrived_at: int) -> bool:
+        """Keep at most `max_buffered_events` events buffered for this key (the new one included);
+        False when the arriving event is the one dropped."""
         count = sum(len(events) for events in state.buffered.values())
         if count <= self._max_buffered:
-            return
+            return True
         if self._on_overflow == "fail":
             raise StateLimitError(
                 f"{count} buffered events for this key exceed max_buffered_events={self._max_buffered} "
@@ -306,13 +306,15 @@ class CepFunction(KeyedProcessFunction):
         else:
             events.pop(0)
         self._evicted_buffered.inc()
-        if state.early is not None:  # the ahead matcher took the evicted event: rebuild it without
-            state.early.drop_ahead()
+        arriving = self._on_overflow == "drop_newest" or (timestamp == arrived_at and not events)
+        if state.early is not None and not arriving:  # taken by the ahead matcher: no rebuild (cep.early)
+            state.early.on_evicted(timestamp)
         if events:
             self._buffer.put(timestamp, events)
         else:
             del state.buffered[timestamp]
             self._buffer.remove(timestamp)  # the key's timer may now be early: it then finds nothing due
+        return not arriving
 
     def _refresh_gauges(self) -> None:
         """Recount the gauges' values over the keys held in memory, at most every `GAUGE_REFRESH_S`."""
