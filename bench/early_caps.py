@@ -108,7 +108,9 @@ def run(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--readings", type=int, default=20_000)
     parser.add_argument("--window-ms", type=int, default=50)
     parser.add_argument("--lag-ms", type=int, default=1_000, help="watermark = newest timestamp - this")
