@@ -41,6 +41,7 @@ so a restored job emits each match once too.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections.abc import Iterable
@@ -111,7 +112,9 @@ class _KeyState:
     of it, and whether it changed since), the time it was advanced to, the buffered events and the
     event-time timer."""
 
-    __slots__ = ("stored", "changed", "matcher", "advanced_to", "buffered", "wake_at", "early")
+    __slots__ = (
+        "stored", "changed", "matcher", "advanced_to", "buffered", "wake_at", "early", "count", "stamps"
+    )
 
     def __init__(
         self,
@@ -127,6 +130,10 @@ class _KeyState:
         self.buffered = buffered
         self.wake_at: Optional[int] = None  # known only for timers set by this instance
         self.early = early  # with early results: matches emitted early, the matcher kept ahead
+        # with max_buffered_events: how many events are buffered and a heap of their timestamps (may
+        # hold stale ones), kept by `_bound_buffer`; None until it needs them and after each pass
+        self.count: Optional[int] = None
+        self.stamps: Optional[list[int]] = None
 
 
 class CepFunction(KeyedProcessFunction):
@@ -288,7 +295,15 @@ class CepFunction(KeyedProcessFunction):
     def _bound_buffer(self, state: _KeyState, arrived_at: int) -> bool:
         """Keep at most `max_buffered_events` events buffered for this key (the new one included);
         False when the arriving event is the one dropped."""
-        count = sum(len(events) for events in state.buffered.values())
+        if state.count is None or state.stamps is None:  # recounted once after each pass, not per event
+            state.count = sum(len(events) for events in state.buffered.values())
+            state.stamps = list(state.buffered)
+            heapq.heapify(state.stamps)
+        else:
+            state.count += 1
+            if len(state.buffered[arrived_at]) == 1:
+                heapq.heappush(state.stamps, arrived_at)
+        count = state.count
         if count <= self._max_buffered:
             return True
         if self._on_overflow == "fail":
@@ -299,8 +314,14 @@ class CepFunction(KeyedProcessFunction):
                 limit=self._max_buffered,
                 count=count,
             )
-        timestamp = arrived_at if self._on_overflow == "drop_newest" else min(state.buffered)
+        if self._on_overflow == "drop_newest":
+            timestamp = arrived_at
+        else:
+            while state.stamps[0] not in state.buffered:  # emptied since it was pushed
+                heapq.heappop(state.stamps)
+            timestamp = state.stamps[0]
         events = state.buffered[timestamp]
+        state.count -= 1
         if self._on_overflow == "drop_newest":
             events.pop()
         else:
@@ -376,6 +397,7 @@ class CepFunction(KeyedProcessFunction):
                 for event in state.buffered.pop(timestamp):
                     yield from self._emit(key, timestamp, final(matcher.process(event, timestamp)), ())
                 self._buffer.remove(timestamp)
+            state.count = state.stamps = None  # the buffer shrank: `_bound_buffer` recounts it
             matches, timeouts, changed = advance_time(matcher, watermark)
             state.changed = state.changed or changed
             yield from self._emit(key, watermark, final(matches), timeouts)
