@@ -9,7 +9,10 @@ measured by bench/early_caps.py.
 from __future__ import annotations
 
 import pickle
+import random
 from typing import Any
+
+import pytest
 
 from cep import Pattern
 from cep import conditions as C
@@ -111,3 +114,39 @@ def test_counters_survive_a_restore_and_a_version_1_snapshot_still_restores():
     old = pickle.dumps((1, m.committed.snapshot(), dict(m.pending), {}, m.watermark), protocol=4)
     from_v1 = EarlyMatcher.restore(p, old)
     assert from_v1.evicted_buffered_events == 0 and from_v1.pending == m.pending
+
+
+@pytest.mark.parametrize("policy", ["drop_oldest", "drop_newest"])
+def test_the_operator_keeps_exactly_the_events_the_rule_keeps_across_watermarks(policy):
+    """The operator's buffer count and oldest-timestamp heap (kept per event, recounted after each
+    pass) evict exactly what the documented rule evicts, with shuffled arrival and moving watermarks."""
+    rng = random.Random(5)
+    events = [{"id": ts, "k": rng.choice("ab"), "ts": ts} for ts in range(1, 301)]
+    for start in range(0, 300, 6):
+        block = events[start : start + 6]
+        rng.shuffle(block)
+        events[start : start + 6] = block
+    function = CepFunction(
+        counting_chain([], within_ms=5), lambda match, ctx: [match], early_results=True,
+        max_buffered_events=15, on_overflow=policy,
+    )
+    runtime = Runtime()
+    function.open(runtime)
+    timers = Timers()
+    ctx = Ctx(timers)
+    waiting: list = []  # the rule: (ts, arrival); over the cap drop the earliest (ts, arrival) or the new one
+    for arrival, event in enumerate(events):
+        ctx.ts = event["ts"]
+        list(function.process_element(event, ctx))
+        waiting.append((event["ts"], arrival))
+        if len(waiting) > 15:
+            waiting.remove(waiting[-1] if policy == "drop_newest" else min(waiting))
+        if arrival % 20 == 19:
+            timers.watermark = max(e["ts"] for e in events[: arrival + 1]) - 12
+            for due in sorted(t for t in timers.registered if t <= timers.watermark):
+                timers.registered.remove(due)
+                list(function.on_timer(due, ctx))
+            waiting = [w for w in waiting if w[0] > timers.watermark]
+        kept = sorted((ts, e["id"]) for ts, es in runtime.map.items() for e in es)
+        assert kept == sorted((ts, events[i]["id"]) for ts, i in waiting)
+    assert runtime.counters["evictedBufferedEvents"].count > 50
