@@ -126,6 +126,7 @@ def test_the_operator_keeps_exactly_the_events_the_rule_keeps_across_watermarks(
         block = events[start : start + 6]
         rng.shuffle(block)
         events[start : start + 6] = block
+    events_by_id = {e["id"]: e for e in events}
     function = CepFunction(
         counting_chain([], within_ms=5), lambda match, ctx: [match], early_results=True,
         max_buffered_events=15, on_overflow=policy,
@@ -135,9 +136,10 @@ def test_the_operator_keeps_exactly_the_events_the_rule_keeps_across_watermarks(
     timers = Timers()
     ctx = Ctx(timers)
     waiting: list = []  # the rule: (ts, arrival); over the cap drop the earliest (ts, arrival) or the new one
+    emitted: list = []
     for arrival, event in enumerate(events):
         ctx.ts = event["ts"]
-        list(function.process_element(event, ctx))
+        emitted.extend(function.process_element(event, ctx))
         waiting.append((event["ts"], arrival))
         if len(waiting) > 15:
             waiting.remove(waiting[-1] if policy == "drop_newest" else min(waiting))
@@ -145,8 +147,13 @@ def test_the_operator_keeps_exactly_the_events_the_rule_keeps_across_watermarks(
             timers.watermark = max(e["ts"] for e in events[: arrival + 1]) - 12
             for due in sorted(t for t in timers.registered if t <= timers.watermark):
                 timers.registered.remove(due)
-                list(function.on_timer(due, ctx))
+                emitted.extend(function.on_timer(due, ctx))
             waiting = [w for w in waiting if w[0] > timers.watermark]
         kept = sorted((ts, e["id"]) for ts, es in runtime.map.items() for e in es)
         assert kept == sorted((ts, events[i]["id"]) for ts, i in waiting)
     assert runtime.counters["evictedBufferedEvents"].count > 50
+    # early and at the watermark together: no match twice, each a real a-then-b pair within the window
+    pairs = [(m["a"][0]["id"], m["b"][0]["id"]) for m in emitted]
+    assert len(pairs) == len(set(pairs)) > 0
+    assert all(events_by_id[a]["k"] == "a" and events_by_id[b]["k"] == "b" for a, b in pairs)
+    assert all(0 < b - a < 5 for a, b in pairs)  # ids are timestamps
