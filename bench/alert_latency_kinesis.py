@@ -2,19 +2,21 @@
 on a watched directory.
 
 Runs ``python -m jobs.bushfire --source kinesis`` (the pinned connector, TRIM_HORIZON on a fresh stream
-of `--shards` shards) with the job's defaults, and puts into the stream, every `--batch-ms`, with
-PutRecords (partition key region/node, so each sensor's readings stay in order in one shard), in real
-time (event time = wall clock), the same load as `alert_latency.py` builds with its functions:
+of `--shards` shards) with the job's defaults, and puts into the stream, every `--batch-ms`, with the
+simulator's Kinesis sink (PutRecords; partition key `--partition-key`, by default the region, so each
+region's readings stay in order in one shard), in real time (event time = wall clock), the same load
+as `alert_latency.py` builds with its functions:
 
 * a background of live readings, `--rate` readings/s across `--regions` regions, about 2 % hot but
   linked to nothing;
 * `--fires` fires along five fresh nodes, one reading a second; half of them arrive shuffled (each
   reading held back a random 0-`--max-delay-s` s).
 
-With `--aggregate N`, each Kinesis record carries up to N readings of one shard in the KPL aggregation
-format (aws-kinesis-agg, ``pip install -e .[bench]``), as a high-rate producer using the KPL sends
-them; the connector takes them apart again. kinesis-local cannot take 5,000 single records a second on
-a shared 2-core machine (see bench/results/alert_latency.md).
+With `--aggregate` (the sink's `aggregate=True`, `emberwatch-sim --kinesis-aggregate`), each Kinesis
+record packs the round's readings of one shard in the KPL aggregation format (aws-kinesis-agg, the
+`kpl` extra), as a high-rate producer using the KPL sends them; the connector takes them apart again.
+kinesis-local cannot take 5,000 single records a second on a shared 2-core machine (see
+bench/results/alert_latency.md).
 
 A reading "arrives" when the PutRecords call that stored it returns (a record the emulator refused is
 put again; it arrives when it is accepted). For each fire it prints the delay from its completing
@@ -26,7 +28,7 @@ watermark runs too).
 Needs kinesis-local: ``eval "$(emberwatch-local up --kinesis)"`` exports EMBERWATCH_KINESIS_ENDPOINT,
 or pass `--endpoint`. Needs the connector: scripts/setup.sh's ensure_kinesis_connector.
 
-    python bench/alert_latency_kinesis.py [--rate 5000] [--shards 8] [--aggregate 100] [--fires 20]
+    python bench/alert_latency_kinesis.py [--rate 5000] [--shards 2] [--aggregate] [--fires 20]
 
 Targets (issue 13): max <= 2 s, p50 <= 1 s, exact set. The machine is shared: say so with the figure.
 """
@@ -34,8 +36,6 @@ Targets (issue 13): max <= 2 s, p50 <= 1 s, exact set. The machine is shared: sa
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import random
 import subprocess
@@ -60,66 +60,24 @@ from alert_latency import (  # noqa: E402
 )
 
 from simulator import find_paths  # noqa: E402
-
-PUT_RECORDS_MAX = 500  # records per PutRecords call (the Kinesis API's limit)
-
-
-def _partition_key(reading: dict) -> str:
-    return f"{reading['region']}/{reading['node']}"
-
-
-def _kpl_records(readings: list[dict], shards: list[dict], per_record: int) -> list[dict]:
-    """PutRecords entries that each carry up to `per_record` readings in the KPL aggregation format,
-    which the connector takes apart again. Readings are grouped by the shard their partition key hashes
-    to (the connector drops a reading whose key lies outside its shard), so each sensor stays in order
-    in one shard."""
-    from aws_kinesis_agg.aggregator import RecordAggregator  # only for --aggregate
-
-    by_shard: dict[str, list[dict]] = {}
-    for reading in readings:
-        key = int(hashlib.md5(_partition_key(reading).encode()).hexdigest(), 16)
-        shard = next(s for s in shards if int(s["HashKeyRange"]["StartingHashKey"]) <= key
-                     <= int(s["HashKeyRange"]["EndingHashKey"]))  # fmt: skip
-        by_shard.setdefault(shard["HashKeyRange"]["StartingHashKey"], []).append(reading)
-    entries = []
-    for start_key, group in by_shard.items():
-        for first in range(0, len(group), per_record):
-            aggregator = RecordAggregator()
-            for reading in group[first : first + per_record]:
-                aggregator.add_user_record(_partition_key(reading), json.dumps(reading).encode())
-            partition_key, _, data = aggregator.clear_and_get().get_contents()
-            entries.append({"Data": data, "PartitionKey": partition_key, "ExplicitHashKey": start_key})
-    return entries
+from simulator.sinks.kinesis import PARTITION_KEYS, KinesisSink  # noqa: E402
 
 
 class Putter:
-    """Puts readings into the stream and remembers them; returns when each batch was accepted."""
+    """Puts readings into the stream with the simulator's Kinesis sink and remembers them; returns when
+    each round was accepted."""
 
-    def __init__(self, client, stream: str, aggregate: int = 1) -> None:
-        self.client = client
-        self.stream = stream
-        self.aggregate = aggregate
-        self.shards = client.list_shards(StreamName=stream)["Shards"] if aggregate > 1 else []
+    def __init__(self, client, stream: str, aggregate: bool, partition_key: str) -> None:
+        self.sink = KinesisSink(stream, boto3_client=client, aggregate=aggregate, partition_key=partition_key)
         self.written: list[dict] = []
-        self.retried = 0
-        self.call_ms: list[int] = []  # how long each PutRecords call took (kinesis-local's pace)
+        self.round_ms: list[int] = []  # how long each round's PutRecords calls took (kinesis-local's pace)
 
     def put(self, readings: list[dict]) -> int:
-        """PutRecords in chunks of 500, again for refused records; the wall ms the last was accepted."""
-        if self.aggregate > 1:
-            entries = _kpl_records(readings, self.shards, self.aggregate)
-        else:
-            entries = [{"Data": json.dumps(r).encode(), "PartitionKey": _partition_key(r)} for r in readings]
-        for start in range(0, len(entries), PUT_RECORDS_MAX):
-            batch = entries[start : start + PUT_RECORDS_MAX]
-            while batch:
-                called = time.monotonic()
-                result = self.client.put_records(StreamName=self.stream, Records=batch)
-                self.call_ms.append(int((time.monotonic() - called) * 1000))
-                batch = [entry for entry, got in zip(batch, result["Records"]) if "ErrorCode" in got]
-                self.retried += len(batch)
-                if batch:
-                    time.sleep(0.05)
+        """Every reading stored (refused ones put again by the sink); the wall ms the last was accepted."""
+        called = time.monotonic()
+        self.sink.write(readings)
+        self.sink.flush()
+        self.round_ms.append(int((time.monotonic() - called) * 1000))
         self.written.extend(readings)
         return int(time.time() * 1000)
 
@@ -169,9 +127,10 @@ def main() -> int:
                         help="kinesis-local URL (default: $EMBERWATCH_KINESIS_ENDPOINT)")  # fmt: skip
     parser.add_argument("--stream", default="alert-latency")
     parser.add_argument("--shards", type=int, default=8, help="shards of the fresh stream")
-    parser.add_argument(
-        "--aggregate", type=int, default=1, help="readings per Kinesis record, KPL-aggregated; 1: one each"
-    )
+    parser.add_argument("--aggregate", action="store_true",
+                        help="KPL-aggregate the readings of each shard (the sink's --kinesis-aggregate)")
+    parser.add_argument("--partition-key", choices=PARTITION_KEYS, default="region",
+                        help="reading field the records are keyed by (region: a region stays in order)")
     parser.add_argument("--rate", type=int, default=5_000, help="background readings per second")
     parser.add_argument("--regions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60, help="how long fires are started")
@@ -195,7 +154,7 @@ def main() -> int:
                           aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
                           aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))  # fmt: skip
     fresh_stream(client, args.stream, args.shards)
-    putter = Putter(client, args.stream, args.aggregate)
+    putter = Putter(client, args.stream, args.aggregate, args.partition_key)
     alerts_file = out / "alerts.jsonl"
     command = [
         sys.executable, "-m", "jobs.bushfire", "--source", "kinesis", "--kinesis-stream", args.stream,
@@ -258,12 +217,15 @@ def main() -> int:
         stop_job(job, log, watcher)
     print(
         f"background: {numbered:,} readings in {elapsed:.0f} s = {numbered / elapsed:,.0f} readings/s across "
-        f"{args.regions} regions into {args.shards} shards, {args.aggregate} a record "
+        f"{args.regions} regions into {args.shards} shards keyed by {args.partition_key}, "
+        f"{'KPL-aggregated' if args.aggregate else 'one a record'} "
         f"(rounds over {args.batch_ms} ms: {overran}; "
-        f"records refused and put again: {putter.retried}); fires: {len(fires)}"
+        f"records refused and put again: {putter.sink.stats.retried}); fires: {len(fires)}"
     )
-    calls = putter.call_ms
-    print(f"PutRecords calls: {len(calls)}, p50 {percentile(calls, 0.5)} ms, max {max(calls)} ms")
+    rounds, stats = putter.round_ms, putter.sink.stats
+    print(f"PutRecords: {stats.calls} calls, {putter.sink.kinesis_records:,} Kinesis records for "
+          f"{stats.records:,} readings ({stats.bytes / max(1, elapsed) / 1e6:.2f} MB/s); a round's calls "
+          f"took p50 {percentile(rounds, 0.5)} ms, max {max(rounds)} ms")
     dead = (
         (out / "dead-letters.jsonl").read_text().splitlines() if (out / "dead-letters.jsonl").exists() else []
     )
