@@ -82,6 +82,36 @@ class Putter:
         return int(time.time() * 1000)
 
 
+def cpu_seconds(root: int) -> float:
+    """CPU seconds used so far by process `root` and its live descendants (Linux /proc), to tell whether
+    the emulator or the job was short of CPU."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid, seconds in used.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        total += seconds if ancestor == root else 0.0
+    return total
+
+
+def emulator_pid(endpoint: str) -> int | None:
+    """The pid of the kinesis-local that `emberwatch-local up` started at `endpoint`, if it did."""
+    from emberwatch_local import stack
+
+    running = stack.load().get("kinesis")
+    return running.pid if running is not None and running.url == endpoint.rstrip("/") else None
+
+
 def fresh_stream(client, name: str, shards: int) -> None:
     """The stream `name` with `shards` shards and nothing in it (an old one is deleted first)."""
     if name in client.list_streams()["StreamNames"]:
@@ -201,6 +231,9 @@ def main() -> int:
         print(f"warm-up: the job alerted after {time.time() - started:.0f} s", flush=True)
 
         begin = int(time.time() * 1000)
+        emulator = emulator_pid(args.endpoint)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in
+                      (("kinesis-local", emulator), ("the job", job.pid), ("this bench", os.getpid())) if pid}
         gap = args.seconds * 1000 / max(1, args.fires)
         fires = [make_fire(k, f"r{(k * 37) % args.regions}", begin + int(k * gap), k % 2 == 1,
                            int(args.max_delay_s * 1000), rng) for k in range(args.fires)]  # fmt: skip
@@ -227,6 +260,8 @@ def main() -> int:
             overran += spare < 0
             time.sleep(max(0.0, spare))
         elapsed = (int(time.time() * 1000) - begin) / 1000
+        pids = {"kinesis-local": emulator, "the job": job.pid, "this bench": os.getpid()}
+        cpu = {name: cpu_seconds(pids[name]) - before for name, before in cpu_before.items()}
         time.sleep(3)  # the last alerts' way out
     finally:
         stop_job(job, log, watcher)
@@ -238,6 +273,9 @@ def main() -> int:
         f"records refused and put again: {putter.sink.stats.retried}); fires: {len(fires)}"
     )
     rounds, stats = putter.round_ms, putter.sink.stats
+    shares = [f"{name} {seconds:.0f} s ({seconds / elapsed:.0%} of a core)" for name, seconds in cpu.items()]
+    print(f"CPU during the load ({elapsed:.0f} s; {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.0f}): " + ", ".join(shares))
     print(f"PutRecords: {stats.calls} calls, {putter.sink.kinesis_records:,} Kinesis records for "
           f"{stats.records:,} readings ({stats.bytes / max(1, elapsed) / 1e6:.2f} MB/s); a round's calls "
           f"took p50 {percentile(rounds, 0.5)} ms, max {max(rounds)} ms")
