@@ -239,11 +239,14 @@ def main() -> int:
                            int(args.max_delay_s * 1000), rng) for k in range(args.fires)]  # fmt: skip
         end = max(due for f in fires for due, _ in f.readings) + int(args.tail_s * 1000)
         overran = 0
+        skipped = 0  # background readings owed by slow rounds beyond one second's worth: not sent
         while True:
             now = int(time.time() * 1000)
             if now >= end:
                 break
-            count = max(0, int(args.rate * (now - begin + args.batch_ms) / 1000) - numbered)
+            owed = max(0, int(args.rate * (now - begin + args.batch_ms) / 1000) - numbered - skipped)
+            count = min(owed, args.rate)  # a stalled emulator must not snowball into ever bigger rounds
+            skipped += owed - count
             batch = background(numbered, count, now, args.regions, sensors, rng)
             numbered += count
             due_now = [
@@ -269,7 +272,7 @@ def main() -> int:
         f"background: {numbered:,} readings in {elapsed:.0f} s = {numbered / elapsed:,.0f} readings/s across "
         f"{args.regions} regions into {args.shards} shards keyed by {args.partition_key}, "
         f"{'KPL-aggregated' if args.aggregate else 'one a record'} "
-        f"(rounds over {args.batch_ms} ms: {overran}; "
+        f"(rounds over {args.batch_ms} ms: {overran}; owed but not sent after slow rounds: {skipped:,}; "
         f"records refused and put again: {putter.sink.stats.retried}); fires: {len(fires)}"
     )
     rounds, stats = putter.round_ms, putter.sink.stats
