@@ -9,7 +9,7 @@ Puts `--readings` readings of the latency bench's background (about 165 bytes ea
 
 Needs kinesis-local started by ``emberwatch-local up --kinesis`` (its pid comes from the stack's state).
 
-    python bench/kinesis_local_cost.py [--readings 50000] [--shards 2] [--one-a-record]
+    python bench/kinesis_local_cost.py [--readings 50000] [--shards 2] [--round 500] [--one-a-record]
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ def main() -> int:
     parser.add_argument("--readings", type=int, default=50_000)
     parser.add_argument("--shards", type=int, default=2)
     parser.add_argument("--one-a-record", action="store_true", help="no KPL aggregation")
+    parser.add_argument("--round", type=int, default=500,
+                        help="readings per flush (the latency bench puts 500 per 100 ms round at 5,000/s)")
     args = parser.parse_args()
     pid = emulator_pid(args.endpoint or "")
     if pid is None:
@@ -64,15 +66,16 @@ def main() -> int:
     sink = KinesisSink("kinesis-local-cost", boto3_client=client, aggregate=not args.one_a_record,
                        partition_key="region")
     cpu0, wall0 = cpu_seconds(pid), time.monotonic()
-    for start in range(0, len(readings), 500):  # rounds of 500, as the latency bench puts 100 ms of 5,000/s
-        sink.write(readings[start : start + 500])
+    for start in range(0, len(readings), args.round):
+        sink.write(readings[start : start + args.round])
         sink.flush()
     cpu1, wall1 = cpu_seconds(pid), time.monotonic()
     records = read_all(client, "kinesis-local-cost")
     cpu2, wall2 = cpu_seconds(pid), time.monotonic()
     megabytes = sink.stats.bytes / 1e6
     print(f"{args.readings:,} readings, {megabytes:.1f} MB, in {sink.kinesis_records:,} Kinesis records "
-          f"({'one a record' if args.one_a_record else 'KPL-aggregated'}), {args.shards} shards; "
+          f"({'one a record' if args.one_a_record else 'KPL-aggregated'}), {args.shards} shards, "
+          f"{args.round} readings a flush; "
           f"load average {os.getloadavg()[0]:.0f} on {os.cpu_count()} cores")
     for name, cpu, wall in (("put", cpu1 - cpu0, wall1 - wall0), ("get", cpu2 - cpu1, wall2 - wall1)):
         per_5000 = cpu / args.readings * 5000

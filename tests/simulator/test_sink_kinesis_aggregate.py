@@ -17,7 +17,7 @@ from simulator import SimulationConfig, encode, simulate
 from simulator.options import PARTITION_KEYS as OPTION_PARTITION_KEYS
 from simulator.sinks import KinesisSink, SinkError
 from simulator.sinks.kinesis import MALFORMED_PARTITION_KEY, PARTITION_KEYS
-from simulator.sinks.kpl import hash_key
+from simulator.sinks.kpl import ShardMap, ShardMapError, hash_key
 from tests.simulator.conftest import read_stream
 from tests.simulator.test_cli import sim, summary
 
@@ -144,3 +144,24 @@ def test_kinesis_aggregate_from_the_cli(kinesis_endpoint, kinesis_client):
     arrived = [orjson.loads(data) for _, _, d in stored for _, data in user_records(d)]
     assert arrived == list(simulate(SimulationConfig.blog_11()).events())
     kinesis_client.delete_stream(StreamName="sim-cli-agg")
+
+
+def test_the_shard_map_takes_open_shards_only_and_says_when_a_key_has_none():
+    top = 2**128 - 1
+    listed = [
+        {"ShardId": "parent", "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": str(top)},
+         "SequenceNumberRange": {"StartingSequenceNumber": "1", "EndingSequenceNumber": "9"}},
+        {"ShardId": "low", "HashKeyRange": {"StartingHashKey": "0", "EndingHashKey": str(2**127 - 1)},
+         "SequenceNumberRange": {"StartingSequenceNumber": "10"}},
+        {"ShardId": "high", "HashKeyRange": {"StartingHashKey": str(2**127), "EndingHashKey": str(top)},
+         "SequenceNumberRange": {"StartingSequenceNumber": "11"}},
+    ]
+    shards = ShardMap.from_list_shards(listed)
+    keys = [f"r{n}" for n in range(200)]
+    assert {shards.shard_for(k).shard_id for k in keys} == {"low", "high"}
+    assert all((shards.shard_for(k).shard_id == "low") == (hash_key(k) < 2**127) for k in keys)
+    half = ShardMap.from_list_shards(listed[:2])  # "high" not listed yet: its keys have no shard
+    with pytest.raises(ShardMapError, match="no open shard takes hash key"):
+        [half.shard_for(k) for k in keys]
+    with pytest.raises(ShardMapError, match="no open shard"):
+        ShardMap.from_list_shards(listed[:1])
