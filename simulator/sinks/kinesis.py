@@ -14,7 +14,15 @@ from botocore.exceptions import BotoCoreError, ClientError
 from common.aws import build_client
 from simulator.events import Record, encode
 from simulator.sinks.base import Sink, SinkError
-from simulator.sinks.kpl import Aggregate, KplPacker, RecordTooBig, ShardMap, ShardMapError
+from simulator.sinks.kpl import (
+    Aggregate,
+    AggregationUnavailable,
+    KplPacker,
+    RecordTooBig,
+    ShardMap,
+    ShardMapError,
+    agg_record_class,
+)
 
 if TYPE_CHECKING:
     import boto3
@@ -80,6 +88,11 @@ class KinesisSink(Sink):
         super().__init__()
         if partition_key not in PARTITION_KEYS:
             raise ValueError(f"partition_key must be one of {PARTITION_KEYS}, got {partition_key!r}")
+        if aggregate:
+            try:
+                agg_record_class()  # before anything is simulated: say now when the library is missing
+            except AggregationUnavailable as exc:
+                raise SinkError(str(exc)) from exc
         self.stream_name = stream_name
         self.client = build_client(
             "kinesis", boto3_client=boto3_client, boto3_session=boto3_session, config=config,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 MAX_PARTITION_KEY_BYTES = 256  # a Kinesis partition key is at most 256 characters
 
 
-class AggregationUnavailable(RuntimeError):
+class AggregationUnavailable(ImportError):
     """aws-kinesis-agg is not installed."""
 
 
@@ -30,7 +30,9 @@ class RecordTooBig(ValueError):
     """One user record alone does not fit in an aggregate of the size limit."""
 
 
-def _agg_record_class():
+def agg_record_class() -> type:
+    """awslabs' `AggRecord` (one aggregated record being filled); AggregationUnavailable says how to
+    install it."""
     try:
         from aws_kinesis_agg.aggregator import AggRecord
     except ImportError as exc:  # an optional extra: say how to get it
@@ -96,7 +98,7 @@ class KplPacker:
     def __init__(self, shard_map: ShardMap, max_bytes: int) -> None:
         self.shard_map = shard_map
         self.max_data_bytes = max_bytes - MAX_PARTITION_KEY_BYTES
-        self._agg_record = _agg_record_class()
+        self._agg_record = agg_record_class()
         self._open: dict[str, tuple[Shard, object, list[tuple[str, bytes]]]] = {}
 
     def add(self, partition_key: str, data: bytes) -> list[Aggregate]:

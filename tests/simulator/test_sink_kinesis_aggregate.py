@@ -5,6 +5,7 @@ key, within the record limit; a reshard while writing loses nothing."""
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import Counter, defaultdict
 
 import boto3
@@ -165,3 +166,10 @@ def test_the_shard_map_takes_open_shards_only_and_says_when_a_key_has_none():
         [half.shard_for(k) for k in keys]
     with pytest.raises(ShardMapError, match="no open shard"):
         ShardMap.from_list_shards(listed[:1])
+
+
+def test_without_the_aggregation_library_the_sink_says_how_to_get_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "aws_kinesis_agg.aggregator", None)  # as if not installed
+    with pytest.raises(SinkError, match=r"needs aws-kinesis-agg: pip install 'emberwatch\[kpl\]'"):
+        KinesisSink("any", endpoint_url="http://127.0.0.1:9", aggregate=True)
+    KinesisSink("any", endpoint_url="http://127.0.0.1:9")  # one a record needs nothing more
