@@ -167,16 +167,23 @@ def write_flush(in_dir: Path, sequence: int, end_ts: int) -> None:
     hidden.rename(in_dir / batch_name(sequence))
 
 
-def wait_until_settled(files: list[Path], quiet_s: float = 5.0, limit_s: float = 120.0) -> None:
-    """Wait until none of `files` has changed size for `quiet_s` (the job's last writes are out)."""
-    deadline, sizes, since = time.monotonic() + limit_s, None, time.monotonic()
-    while time.monotonic() < deadline:
-        now = [f.stat().st_size if f.exists() else 0 for f in files]
-        if now != sizes:
-            sizes, since = now, time.monotonic()
-        elif time.monotonic() - since >= quiet_s:
-            return
-        time.sleep(0.5)
+def drain(source: SourceCounter, fed: int, figures: dict, timeout_s: float) -> None:
+    """Wait until the job has read every line fed and every step's input watermark has passed the last
+    reading (the flush reading pushes it there): then every reading has been through every step and
+    what it produced is in the files (they are flushed per line)."""
+    start = time.monotonic()
+    read, behind = source.read(), {}
+    while time.monotonic() - start < timeout_s:
+        read = source.read()
+        if read is not None and read >= fed:
+            marks = source.input_watermarks()
+            behind = {step: mark for step, mark in marks.items() if mark <= figures["end_ts"]}
+            if marks and not behind:
+                break
+        time.sleep(2)
+    figures.update(drain_s=time.monotonic() - start, read_at_end=read, steps_behind=sorted(behind))
+    if behind:
+        print(f"steps whose input watermark is not past the last reading: {sorted(behind)}", flush=True)
 
 
 def stop_job(job: subprocess.Popen, pids: set[int]) -> None:
@@ -215,6 +222,12 @@ def main() -> int:
     parser.add_argument("--report-s", type=float, default=15, help="a backlog/memory line this often")
     parser.add_argument(
         "--warm-up-s", type=float, default=60, help="feed seconds not judged for backlog and memory"
+    )
+    parser.add_argument(
+        "--memory-warm-up-s",
+        type=float,
+        help="feed seconds not judged for memory (default: one event-hour, 3600 / --speedup: the job "
+        "remembers event ids that long, so its state fills for that long)",
     )
     parser.add_argument(
         "--max-backlog-s",
@@ -295,15 +308,7 @@ def main() -> int:
         write_flush(in_dir, figures["batches"] + 1, figures["end_ts"])
         watch.fed += 1
         print_feed(figures, args.rate)
-        drain_start = time.monotonic()
-        while time.monotonic() - drain_start < args.drain_timeout_s:
-            read = source.read()
-            if read is not None and read >= watch.fed:
-                break
-            time.sleep(2)
-        figures["drain_s"] = time.monotonic() - drain_start
-        figures["read_at_end"] = source.read()
-        wait_until_settled([alerts_file, dead_file])
+        drain(source, watch.fed, figures, args.drain_timeout_s)
         producer.join(timeout=max(1.0, args.drain_timeout_s - figures["drain_s"]))
     except JobEnded as ended:
         print(f"the job ended while fed (exit {ended.args[0]}); see {out / 'job.log'}", flush=True)

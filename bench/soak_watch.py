@@ -114,3 +114,24 @@ class SourceCounter:
 
     def _metrics_url(self) -> str:
         return f"{self.base}/jobs/{self.job}/vertices/{self.vertex}/metrics"
+
+    def input_watermarks(self) -> dict[str, float]:
+        """Every operator's input watermark (``<vertex>/<subtask>.<operator>.currentInputWatermark``),
+        sources left out. Python operators hold a watermark until their bundle is finished, so once
+        every one is past a reading's timestamp, that reading has been through the whole job."""
+        marks: dict[str, float] = {}
+        try:
+            for vertex in requests.get(f"{self.base}/jobs/{self.job}", timeout=5).json()["vertices"]:
+                if vertex["name"].startswith("Source"):
+                    continue
+                url = f"{self.base}/jobs/{self.job}/vertices/{vertex['id']}/metrics"
+                ids = [m["id"] for m in requests.get(url, timeout=5).json()]
+                ids = [i for i in ids if i.endswith(".currentInputWatermark") and ".Source" not in i]
+                for start in range(0, len(ids), 20):  # a few ids per request keeps the URL short
+                    got = requests.get(
+                        url, params={"get": ",".join(ids[start : start + 20])}, timeout=5
+                    ).json()
+                    marks.update({f"{vertex['name']}/{m['id']}": float(m["value"]) for m in got})
+        except (requests.RequestException, ValueError, KeyError):
+            return {}
+        return marks
