@@ -36,13 +36,15 @@ from soak_stream import delivered_lines, soak_config  # noqa: E402
 
 from cep import Matcher  # noqa: E402
 from jobs.bushfire.patterns import fire_chain  # noqa: E402
-from simulator import SimulationConfig, find_paths, is_valid_event, simulate  # noqa: E402
+from simulator import FaultConfig, SimulationConfig, find_paths, is_valid_event, simulate  # noqa: E402
 from simulator.config import DEFAULT_THRESHOLD_C  # noqa: E402
 
 
 def stage_soak(args, path: Path) -> None:
     """Write feed minutes [from, to) of the soak stream to `path`."""
     cfg = soak_config(args.rate, args.minutes, args.speedup, args.seed)
+    if args.no_faults:
+        cfg = cfg.replace(faults=FaultConfig())
     first, last = int(args.from_minute * 60 * args.rate), int(args.to_minute * 60 * args.rate)
     with open(path, "wb") as out:
         for line, _bad, _hot in itertools.islice(delivered_lines(cfg), first, last):
@@ -120,6 +122,14 @@ def main() -> int:
     parser.add_argument("--baseline-lines", type=int, default=1000)
     parser.add_argument("--out", default=str(ROOT / "out" / "bench" / "soak-cost"))
     parser.add_argument("--skip-job", action="store_true", help="only the streams' profiles")
+    parser.add_argument("--no-faults", action="store_true", help="the soak stream without its faults")
+    parser.add_argument(
+        "--soak-only",
+        action="store_true",
+        help="profile and run only the soak stretch; the start-up baseline and the benchmark's figures "
+        "come from --reuse (a figures.json of an earlier run)",
+    )
+    parser.add_argument("--reuse", help="figures.json of an earlier run, for --soak-only")
     parser.add_argument("--job-flag", action="append", default=[], help="extra job flag (repeat)")
     args = parser.parse_args()
     out = Path(args.out)
@@ -137,7 +147,8 @@ def main() -> int:
     print(f"benchmark stream: {bench_ignitions} ignitions in {bench_cfg.minutes} event-minutes of "
           f"{bench_cfg.topology.regions} regions", flush=True)  # fmt: skip
 
-    profiles = {name: stream_profile(path) for name, path in (("benchmark", bench), ("soak", soak))}
+    streams = {"soak": soak} if args.soak_only else {"benchmark": bench, "soak": soak}
+    profiles = {name: stream_profile(path) for name, path in streams.items()}
     for name, p in profiles.items():
         n = p["lines"]
         print(f"{name}: {n:,} lines; malformed {p['malformed'] / n:.2%}; hot {p['hot'] / n:.2%} "
@@ -147,8 +158,12 @@ def main() -> int:
               f"{p['partial_matches_mean']:,}, max {p['partial_matches_max']:,}", flush=True)  # fmt: skip
     if args.skip_job:
         return 0
-    files = {"baseline": baseline, "benchmark": bench, "soak": soak}
+    files = {"soak": soak} if args.soak_only else {"baseline": baseline, "benchmark": bench, "soak": soak}
     cpu = {name: run_job(path, out, args.job_flag) for name, path in files.items()}
+    if args.soak_only:
+        earlier = json.loads(Path(args.reuse).read_text())
+        cpu = {"baseline": earlier["cpu"]["baseline"], "benchmark": earlier["cpu"]["benchmark"], **cpu}
+        profiles["benchmark"] = earlier["profiles"]["benchmark"]
     start = cpu["baseline"]
     for name in ("baseline", "benchmark", "soak"):
         c = cpu[name]
