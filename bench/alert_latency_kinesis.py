@@ -2,19 +2,21 @@
 on a watched directory.
 
 Runs ``python -m jobs.bushfire --source kinesis`` (the pinned connector, TRIM_HORIZON on a fresh stream
-of `--shards` shards) with the job's defaults, and puts into the stream, every `--batch-ms`, with
-PutRecords (partition key region/node, so each sensor's readings stay in order in one shard), in real
-time (event time = wall clock), the same load as `alert_latency.py` builds with its functions:
+of `--shards` shards) with the job's defaults, and puts into the stream, every `--batch-ms`, with the
+simulator's Kinesis sink (PutRecords; partition key `--partition-key`, by default the region, so each
+region's readings stay in order in one shard), in real time (event time = wall clock), the same load
+as `alert_latency.py` builds with its functions:
 
 * a background of live readings, `--rate` readings/s across `--regions` regions, about 2 % hot but
   linked to nothing;
 * `--fires` fires along five fresh nodes, one reading a second; half of them arrive shuffled (each
   reading held back a random 0-`--max-delay-s` s).
 
-With `--aggregate N`, each Kinesis record carries up to N readings of one shard in the KPL aggregation
-format (aws-kinesis-agg, ``pip install -e .[bench]``), as a high-rate producer using the KPL sends
-them; the connector takes them apart again. kinesis-local cannot take 5,000 single records a second on
-a shared 2-core machine (see bench/results/alert_latency.md).
+With `--aggregate` (the sink's `aggregate=True`, `emberwatch-sim --kinesis-aggregate`), each Kinesis
+record packs the round's readings of one shard in the KPL aggregation format (aws-kinesis-agg, the
+`kpl` extra), as a high-rate producer using the KPL sends them; the connector takes them apart again.
+kinesis-local cannot take 5,000 single records a second on a shared 2-core machine (see
+bench/results/alert_latency.md).
 
 A reading "arrives" when the PutRecords call that stored it returns (a record the emulator refused is
 put again; it arrives when it is accepted). For each fire it prints the delay from its completing
@@ -26,7 +28,7 @@ watermark runs too).
 Needs kinesis-local: ``eval "$(emberwatch-local up --kinesis)"`` exports EMBERWATCH_KINESIS_ENDPOINT,
 or pass `--endpoint`. Needs the connector: scripts/setup.sh's ensure_kinesis_connector.
 
-    python bench/alert_latency_kinesis.py [--rate 5000] [--shards 8] [--aggregate 100] [--fires 20]
+    python bench/alert_latency_kinesis.py [--rate 5000] [--shards 2] [--aggregate] [--fires 20]
 
 Targets (issue 13): max <= 2 s, p50 <= 1 s, exact set. The machine is shared: say so with the figure.
 """
@@ -34,8 +36,6 @@ Targets (issue 13): max <= 2 s, p50 <= 1 s, exact set. The machine is shared: sa
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
 import random
 import subprocess
@@ -60,68 +60,56 @@ from alert_latency import (  # noqa: E402
 )
 
 from simulator import find_paths  # noqa: E402
-
-PUT_RECORDS_MAX = 500  # records per PutRecords call (the Kinesis API's limit)
-
-
-def _partition_key(reading: dict) -> str:
-    return f"{reading['region']}/{reading['node']}"
-
-
-def _kpl_records(readings: list[dict], shards: list[dict], per_record: int) -> list[dict]:
-    """PutRecords entries that each carry up to `per_record` readings in the KPL aggregation format,
-    which the connector takes apart again. Readings are grouped by the shard their partition key hashes
-    to (the connector drops a reading whose key lies outside its shard), so each sensor stays in order
-    in one shard."""
-    from aws_kinesis_agg.aggregator import RecordAggregator  # only for --aggregate
-
-    by_shard: dict[str, list[dict]] = {}
-    for reading in readings:
-        key = int(hashlib.md5(_partition_key(reading).encode()).hexdigest(), 16)
-        shard = next(s for s in shards if int(s["HashKeyRange"]["StartingHashKey"]) <= key
-                     <= int(s["HashKeyRange"]["EndingHashKey"]))  # fmt: skip
-        by_shard.setdefault(shard["HashKeyRange"]["StartingHashKey"], []).append(reading)
-    entries = []
-    for start_key, group in by_shard.items():
-        for first in range(0, len(group), per_record):
-            aggregator = RecordAggregator()
-            for reading in group[first : first + per_record]:
-                aggregator.add_user_record(_partition_key(reading), json.dumps(reading).encode())
-            partition_key, _, data = aggregator.clear_and_get().get_contents()
-            entries.append({"Data": data, "PartitionKey": partition_key, "ExplicitHashKey": start_key})
-    return entries
+from simulator.sinks.kinesis import PARTITION_KEYS, KinesisSink  # noqa: E402
 
 
 class Putter:
-    """Puts readings into the stream and remembers them; returns when each batch was accepted."""
+    """Puts readings into the stream with the simulator's Kinesis sink and remembers them; returns when
+    each round was accepted."""
 
-    def __init__(self, client, stream: str, aggregate: int = 1) -> None:
-        self.client = client
-        self.stream = stream
-        self.aggregate = aggregate
-        self.shards = client.list_shards(StreamName=stream)["Shards"] if aggregate > 1 else []
+    def __init__(self, client, stream: str, aggregate: bool, partition_key: str) -> None:
+        self.sink = KinesisSink(stream, boto3_client=client, aggregate=aggregate, partition_key=partition_key)
         self.written: list[dict] = []
-        self.retried = 0
-        self.call_ms: list[int] = []  # how long each PutRecords call took (kinesis-local's pace)
+        self.round_ms: list[int] = []  # how long each round's PutRecords calls took (kinesis-local's pace)
 
     def put(self, readings: list[dict]) -> int:
-        """PutRecords in chunks of 500, again for refused records; the wall ms the last was accepted."""
-        if self.aggregate > 1:
-            entries = _kpl_records(readings, self.shards, self.aggregate)
-        else:
-            entries = [{"Data": json.dumps(r).encode(), "PartitionKey": _partition_key(r)} for r in readings]
-        for start in range(0, len(entries), PUT_RECORDS_MAX):
-            batch = entries[start : start + PUT_RECORDS_MAX]
-            while batch:
-                called = time.monotonic()
-                result = self.client.put_records(StreamName=self.stream, Records=batch)
-                self.call_ms.append(int((time.monotonic() - called) * 1000))
-                batch = [entry for entry, got in zip(batch, result["Records"]) if "ErrorCode" in got]
-                self.retried += len(batch)
-                if batch:
-                    time.sleep(0.05)
+        """Every reading stored (refused ones put again by the sink); the wall ms the last was accepted."""
+        called = time.monotonic()
+        self.sink.write(readings)
+        self.sink.flush()
+        self.round_ms.append(int((time.monotonic() - called) * 1000))
         self.written.extend(readings)
         return int(time.time() * 1000)
+
+
+def cpu_seconds(root: int) -> float:
+    """CPU seconds used so far by process `root` and its live descendants (Linux /proc), to tell whether
+    the emulator or the job was short of CPU."""
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])
+        used[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid, seconds in used.items():
+        ancestor = pid
+        while ancestor not in (root, 0, 1) and ancestor in parents:
+            ancestor = parents[ancestor]
+        total += seconds if ancestor == root else 0.0
+    return total
+
+
+def emulator_pid(endpoint: str) -> int | None:
+    """The pid of the kinesis-local that `emberwatch-local up` started at `endpoint`, if it did."""
+    from emberwatch_local import stack
+
+    running = stack.load().get("kinesis")
+    return running.pid if running is not None and running.url == endpoint.rstrip("/") else None
 
 
 def fresh_stream(client, name: str, shards: int) -> None:
@@ -134,8 +122,11 @@ def fresh_stream(client, name: str, shards: int) -> None:
 
 
 def report(fires: list[Fire], watcher: AlertWatcher, written: list[dict]) -> bool:
-    """Print the latencies and the alert set against the truth; True when the targets are met."""
+    """Print the latencies, where they go, and the alert set against the truth; True when the targets
+    are met."""
     delays: dict[str, list[int]] = {"in order": [], "shuffled": []}
+    detected = {(a["region"], tuple(a["path"])): a for a in watcher.lines}
+    to_cep, to_detection, to_file = [], [], []  # where the time goes
     unalerted = 0
     for fire in fires:
         seen = watcher.seen.get((fire.region, fire.path))
@@ -143,6 +134,18 @@ def report(fires: list[Fire], watcher: AlertWatcher, written: list[dict]) -> boo
             unalerted += 1
             continue
         delays["shuffled" if fire.shuffled else "in order"].append(seen - fire.completing_arrival_ms)
+        alert = detected[(fire.region, fire.path)]
+        to_detection.append(alert["detected_at"] - fire.completing_arrival_ms)
+        to_file.append(seen - alert["detected_at"])
+        if "delay_ms" in alert:  # the CEP step's receipt of the completing reading -> detection
+            to_cep.append(alert["detected_at"] - alert["delay_ms"] - fire.completing_arrival_ms)
+    if to_detection:
+        print(
+            "where the time goes (medians): put returned -> reading received by the CEP step "
+            f"{percentile(to_cep, 0.5) if to_cep else 'n/a'} ms (Kinesis, connector, parse); -> detected_at "
+            f"{percentile(to_detection, 0.5)} ms; detected_at -> line in the file "
+            f"{percentile(to_file, 0.5)} ms"
+        )
     print("completing reading put -> alert in the file:")
     for name, values in delays.items():
         print("  " + summary(name, values))
@@ -169,9 +172,10 @@ def main() -> int:
                         help="kinesis-local URL (default: $EMBERWATCH_KINESIS_ENDPOINT)")  # fmt: skip
     parser.add_argument("--stream", default="alert-latency")
     parser.add_argument("--shards", type=int, default=8, help="shards of the fresh stream")
-    parser.add_argument(
-        "--aggregate", type=int, default=1, help="readings per Kinesis record, KPL-aggregated; 1: one each"
-    )
+    parser.add_argument("--aggregate", action="store_true",
+                        help="KPL-aggregate the readings of each shard (the sink's --kinesis-aggregate)")
+    parser.add_argument("--partition-key", choices=PARTITION_KEYS, default="region",
+                        help="reading field the records are keyed by (region: a region stays in order)")
     parser.add_argument("--rate", type=int, default=5_000, help="background readings per second")
     parser.add_argument("--regions", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=60, help="how long fires are started")
@@ -195,7 +199,7 @@ def main() -> int:
                           aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "local"),
                           aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "local"))  # fmt: skip
     fresh_stream(client, args.stream, args.shards)
-    putter = Putter(client, args.stream, args.aggregate)
+    putter = Putter(client, args.stream, args.aggregate, args.partition_key)
     alerts_file = out / "alerts.jsonl"
     command = [
         sys.executable, "-m", "jobs.bushfire", "--source", "kinesis", "--kinesis-stream", args.stream,
@@ -227,16 +231,22 @@ def main() -> int:
         print(f"warm-up: the job alerted after {time.time() - started:.0f} s", flush=True)
 
         begin = int(time.time() * 1000)
+        emulator = emulator_pid(args.endpoint)
+        cpu_before = {name: cpu_seconds(pid) for name, pid in
+                      (("kinesis-local", emulator), ("the job", job.pid), ("this bench", os.getpid())) if pid}
         gap = args.seconds * 1000 / max(1, args.fires)
         fires = [make_fire(k, f"r{(k * 37) % args.regions}", begin + int(k * gap), k % 2 == 1,
                            int(args.max_delay_s * 1000), rng) for k in range(args.fires)]  # fmt: skip
         end = max(due for f in fires for due, _ in f.readings) + int(args.tail_s * 1000)
         overran = 0
+        skipped = 0  # background readings owed by slow rounds beyond one second's worth: not sent
         while True:
             now = int(time.time() * 1000)
             if now >= end:
                 break
-            count = max(0, int(args.rate * (now - begin + args.batch_ms) / 1000) - numbered)
+            owed = max(0, int(args.rate * (now - begin + args.batch_ms) / 1000) - numbered - skipped)
+            count = min(owed, args.rate)  # a stalled emulator must not snowball into ever bigger rounds
+            skipped += owed - count
             batch = background(numbered, count, now, args.regions, sensors, rng)
             numbered += count
             due_now = [
@@ -253,17 +263,25 @@ def main() -> int:
             overran += spare < 0
             time.sleep(max(0.0, spare))
         elapsed = (int(time.time() * 1000) - begin) / 1000
+        pids = {"kinesis-local": emulator, "the job": job.pid, "this bench": os.getpid()}
+        cpu = {name: cpu_seconds(pids[name]) - before for name, before in cpu_before.items()}
         time.sleep(3)  # the last alerts' way out
     finally:
         stop_job(job, log, watcher)
     print(
         f"background: {numbered:,} readings in {elapsed:.0f} s = {numbered / elapsed:,.0f} readings/s across "
-        f"{args.regions} regions into {args.shards} shards, {args.aggregate} a record "
-        f"(rounds over {args.batch_ms} ms: {overran}; "
-        f"records refused and put again: {putter.retried}); fires: {len(fires)}"
+        f"{args.regions} regions into {args.shards} shards keyed by {args.partition_key}, "
+        f"{'KPL-aggregated' if args.aggregate else 'one a record'} "
+        f"(rounds over {args.batch_ms} ms: {overran}; owed but not sent after slow rounds: {skipped:,}; "
+        f"records refused and put again: {putter.sink.stats.retried}); fires: {len(fires)}"
     )
-    calls = putter.call_ms
-    print(f"PutRecords calls: {len(calls)}, p50 {percentile(calls, 0.5)} ms, max {max(calls)} ms")
+    rounds, stats = putter.round_ms, putter.sink.stats
+    shares = [f"{name} {seconds:.0f} s ({seconds / elapsed:.0%} of a core)" for name, seconds in cpu.items()]
+    print(f"CPU during the load ({elapsed:.0f} s; {os.cpu_count()} cores, load average "
+          f"{os.getloadavg()[0]:.0f}): " + ", ".join(shares))
+    print(f"PutRecords: {stats.calls} calls, {putter.sink.kinesis_records:,} Kinesis records for "
+          f"{stats.records:,} readings ({stats.bytes / max(1, elapsed) / 1e6:.2f} MB/s); a round's calls "
+          f"took p50 {percentile(rounds, 0.5)} ms, max {max(rounds)} ms")
     dead = (
         (out / "dead-letters.jsonl").read_text().splitlines() if (out / "dead-letters.jsonl").exists() else []
     )

@@ -1,56 +1,48 @@
 """Soak benchmark: the job on a watched directory, fed a sustained rate for minutes with faults on.
 
-Simulates a network with the simulator's faults (delays, drops, duplicates, spikes, stuck sensors,
-malformed lines), writes its delivered records to a staging file, then starts
-``python -m jobs.bushfire --source files`` and feeds the records into its watched directory at
-`--rate` readings/s (one file every `--batch-ms`, written hidden and renamed, as a shipper would) for
-`--minutes`. The replay runs faster than event time (about one event-minute per wall second at the
-default size), which is the point: a backlog that grows would show.
+    python bench/soak.py --minutes 10 --rate 20000
 
-Every `--report-s` it prints the backlog (lines written minus lines the job's source has read, from
-Flink's REST API) and the resident memory of every process of the job (the Python client with its
-loopback worker, the JVM). At the end it writes one late reading of a quiet region far ahead in event
-time, so the watermark passes every pending match, waits for the backlog to drain, and compares the
-alert set with the simulator's ground truth. Peak RSS is each process's VmHWM.
+A producer process simulates a faulty network (`soak_stream`: delays up to 20 s, drops, duplicates,
+spikes, stuck sensors, malformed lines; the 1M benchmark's fire density) and writes it as feed files
+of `--batch-ms` worth of readings, a little ahead of the feed. Meanwhile ``python -m jobs.bushfire
+--source files`` starts; once it runs, the feeder moves one file into its watched directory every
+`--batch-ms` (a rename: the rate is exact, whatever the producer costs), for `--minutes`. Event time
+runs `--speedup` times faster than the wall clock (10: a 10-minute soak is 100 event-minutes of
+1,200 regions x 100 sensors).
 
-    python bench/soak.py --minutes 10 [--rate 20000]
-
-Targets (issue 15): no growing backlog, memory flat after warm-up, exact alerts. The machine may be
-shared: say so with the figures.
+Every `--report-s` a line shows the backlog (lines fed minus lines the job's source has read, from
+Flink's REST API) and the resident memory of every process: the JVM, the job's Python client, its
+Python worker, this bench and its producer. After the feed, one quiet reading far ahead in event time
+goes in last, the backlog drains, the job is stopped (SIGTERM), and the report ends with: the
+achieved feed rate, backlog and memory after warm-up, peak RSS (VmHWM) and CPU seconds of every
+process, dead letters by reason, and the alert set against the simulator's truth over exactly the
+lines fed (found, missed, false, duplicates). Exit status: 0 when every target is met, 1 when one is
+missed, 2 when the job could not run. Targets (issue 15): no growing backlog, memory flat after
+warm-up, exact alerts; and every malformed line a dead letter.
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
+import contextlib
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import requests
+from typing import Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator import (  # noqa: E402
-    FaultConfig,
-    FireConfig,
-    SimulationConfig,
-    TopologyConfig,
-    encode,
-    simulate,
-)
-
-NODES_PER_REGION = 100
-FAULTS = FaultConfig(
-    delay_rate=0.02, max_delay_ms=20_000, drop_rate=0.005, duplicate_rate=0.01, spike_rate=0.005,
-    stuck_rate=0.01, malformed_rate=0.005,
-)  # fmt: skip
+from soak_report import verdict  # noqa: E402
+from soak_stream import batch_name, soak_config, start_producer  # noqa: E402  (bench/ is this script's folder)
+from soak_watch import ProcessSample, SourceCounter, job_samples, process_tree, sample  # noqa: E402, F401
 
 
 def free_port() -> int:
@@ -59,235 +51,288 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def simulation(rate: int, minutes: float, seed: int) -> SimulationConfig:
-    """A network whose replay at `rate` readings/s lasts `minutes`: one event-minute per wall second."""
-    regions = max(1, rate // NODES_PER_REGION)
-    event_minutes = max(10, int(minutes * 60))
-    return SimulationConfig(
-        topology=TopologyConfig(regions=regions, nodes_per_region=NODES_PER_REGION, grid_cols=10),
-        fire=FireConfig(
-            ignitions_per_region=0.5, ignition_horizon=0.8, spread_probability=0.3, burn_minutes=12
-        ),
-        faults=FAULTS,
-        minutes=event_minutes,
-        seed=seed,
-    )
+@dataclass
+class Watch:
+    """Everything sampled while the job runs (filled by the reporter thread)."""
+
+    rows: list[tuple[float, int, int, dict[str, int]]] = field(default_factory=list)  # t, fed, backlog, rss
+    last: dict[int, ProcessSample] = field(default_factory=dict)  # pid -> latest sample
+    peaks: dict[str, int] = field(default_factory=dict)  # "role[pid]" -> VmHWM MiB
+    fed: int = 0
+    read: Optional[int] = None
 
 
-def process_tree(pid: int) -> list[int]:
-    """`pid` and every descendant (from /proc/<pid>/task/*/children)."""
-    found, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            try:
-                todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                continue
-    return found
+def take_samples(job: subprocess.Popen, producer_pid: int, watch: Watch) -> list[ProcessSample]:
+    samples = job_samples(job.pid) + [
+        s for s in (sample(os.getpid(), "bench"), sample(producer_pid, "producer")) if s
+    ]
+    for s in samples:
+        watch.last[s.pid] = s
+        key = f"{s.role}[{s.pid}]"
+        watch.peaks[key] = max(watch.peaks.get(key, 0), s.peak_mib)
+    return samples
 
 
-def memory(pid: int) -> tuple[str, int, int]:
-    """(name, RSS MiB, peak RSS MiB) of a process from /proc/<pid>/status."""
-    fields = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-    except OSError:
-        return ("gone", 0, 0)
-    kib = lambda key: int(fields.get(key, "0 kB").split()[0])  # noqa: E731
-    cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode(errors="replace")
-    name = "java" if cmd.endswith("java") else Path(cmd).name or fields.get("Name", "?")
-    return (f"{name}[{pid}]", kib("VmRSS") // 1024, kib("VmHWM") // 1024)
+def reporter(
+    job,
+    producer_pid,
+    source: SourceCounter,
+    watch: Watch,
+    begin: float,
+    every: float,
+    rate: int,
+    stop: threading.Event,
+) -> None:
+    """Print a backlog/memory line every `every` seconds until `stop` is set."""
+    while not stop.is_set():
+        now = time.monotonic() - begin
+        fed, read = watch.fed, source.read()
+        watch.read = read if read is not None else watch.read
+        samples = take_samples(job, producer_pid, watch)
+        rss: dict[str, int] = {}
+        for s in samples:
+            rss[s.role] = rss.get(s.role, 0) + s.rss_mib
+        backlog = fed - read if read is not None else -1
+        watch.rows.append((now, fed, backlog, rss))
+        rss_text = ", ".join(f"{role} {mib}" for role, mib in rss.items())
+        lag = f"({backlog / rate:5.1f} s)" if backlog >= 0 else "(?)"
+        print(f"t={now:5.0f}s fed {fed:>11,} read {read if read is not None else '?':>11,} "
+              f"backlog {backlog:>10,} {lag}  RSS MiB: {rss_text}", flush=True)  # fmt: skip
+        stop.wait(every)
 
 
-class SourceCounter:
-    """Lines the job's source has read, from the REST API (its operator's numRecordsIn, per subtask)."""
+class JobEnded(Exception):
+    """The job exited before the benchmark was done with it."""
 
-    def __init__(self, port: int) -> None:
-        self.base = f"http://127.0.0.1:{port}"
-        self.job = None
-        self.metric = None
-        self.vertex = None
 
-    def read(self) -> int | None:
+def produced_so_far(staging: Path) -> Optional[dict]:
+    """The producer's totals (batches, lines, end_ts), written once it has simulated everything."""
+    done = staging / "produced.json"
+    return json.loads(done.read_text()) if done.exists() else None
+
+
+def feed(args, staging: Path, in_dir: Path, taken, job, watch: Watch, begin: float) -> dict:
+    """Move the producer's files into the watched directory, one every `--batch-ms`; returns feed figures.
+
+    The achieved rate is measured from the first move to the last: the lines of every file but the
+    last, over the time between them.
+    """
+    batch_s = args.batch_ms / 1000
+    per_batch = args.rate * args.batch_ms // 1000
+    sequence, late, worst, waited = 0, 0, 0.0, 0.0
+    first_move = last_move = 0.0
+    before_last = 0  # lines fed before the latest file
+    produced: Optional[dict] = None
+
+    def done() -> bool:
+        return produced is not None and sequence >= produced["batches"]
+
+    while not done():
+        due = begin + sequence * batch_s
+        time.sleep(max(0.0, due - time.monotonic()))
+        name = batch_name(sequence + 1)
+        before = time.monotonic()
+        while not (staging / name).exists() and not done():
+            if job.poll() is not None:
+                raise JobEnded(job.returncode)
+            time.sleep(0.005)
+            produced = produced or produced_so_far(staging)
+        if done():
+            break
+        waited += time.monotonic() - before
+        produced = produced or produced_so_far(staging)
+        os.rename(staging / name, in_dir / name)
+        last_move = time.monotonic()
+        first_move = first_move or last_move
+        sequence += 1
+        taken.value = sequence
+        before_last = watch.fed
+        watch.fed = produced["lines"] if done() else sequence * per_batch
+        worst = max(worst, last_move - due)
+        late += last_move - due > 0.1
+        if job.poll() is not None:
+            raise JobEnded(job.returncode)
+    span = last_move - first_move
+    return {"batches": sequence, "lines": watch.fed, "seconds": last_move - begin + batch_s,
+            "rate": before_last / span if span > 0 else 0.0, "late_batches": late, "worst_late_s": worst,
+            "producer_wait_s": waited, "end_ts": produced["end_ts"] if produced else 0}  # fmt: skip
+
+
+def write_flush(in_dir: Path, sequence: int, end_ts: int) -> None:
+    """One quiet reading an hour after the last, in a region of its own: the watermark passes everything."""
+    flush = {"event_id": "soak-flush:1", "node": "flush", "region": "zz-flush", "ts": end_ts + 3_600_000,
+             "temperature": 20.0, "infectedBy": None, "lat": 0.0, "lon": 0.0}  # fmt: skip
+    hidden = in_dir / f".{batch_name(sequence)}"
+    hidden.write_text(json.dumps(flush) + "\n")
+    hidden.rename(in_dir / batch_name(sequence))
+
+
+def drain(source: SourceCounter, fed: int, figures: dict, timeout_s: float) -> None:
+    """Wait until the job has read every line fed and every step's input watermark has passed the last
+    reading (the flush reading pushes it there): then every reading has been through every step and
+    what it produced is in the files (they are flushed per line)."""
+    start = time.monotonic()
+    read, behind = source.read(), {}
+    while time.monotonic() - start < timeout_s:
+        read = source.read()
+        if read is not None and read >= fed:
+            marks = source.input_watermarks()
+            behind = {step: mark for step, mark in marks.items() if mark <= figures["end_ts"]}
+            if marks and not behind:
+                break
+        time.sleep(2)
+    figures.update(drain_s=time.monotonic() - start, read_at_end=read, steps_behind=sorted(behind))
+    if behind:
+        print(f"steps whose input watermark is not past the last reading: {sorted(behind)}", flush=True)
+
+
+def stop_job(job: subprocess.Popen, pids: set[int]) -> None:
+    """SIGTERM the job's client (it cancels the job and prints its summary), then SIGKILL anything left."""
+    if job.poll() is None:
+        job.send_signal(signal.SIGTERM)
         try:
-            if self.job is None:
-                jobs = requests.get(self.base + "/jobs", timeout=5).json()["jobs"]
-                running = [j["id"] for j in jobs if j["status"] == "RUNNING"]
-                if not running:
-                    return None
-                self.job = running[0]
-            if not self.metric:  # none until the job's operators have registered them
-                vertices = requests.get(f"{self.base}/jobs/{self.job}", timeout=5).json()["vertices"]
-                self.vertex = next(v["id"] for v in vertices if v["name"].startswith("Source"))
-                ids = [m["id"] for m in requests.get(self._metrics_url(), timeout=5).json()]
-                # A FLIP-27 source reader counts what it emits as its operator's numRecordsIn.
-                self.metric = [i for i in ids if ".Source" in i and i.endswith(".numRecordsIn")]
-                if not self.metric:
-                    return None
-            got = requests.get(self._metrics_url(), params={"get": ",".join(self.metric)}, timeout=5).json()
-            return int(sum(float(m["value"]) for m in got))
-        except (requests.RequestException, ValueError, KeyError, StopIteration):
-            return None
-
-    def _metrics_url(self) -> str:
-        return f"{self.base}/jobs/{self.job}/vertices/{self.vertex}/metrics"
+            job.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            job.kill()
+            job.wait()
+    time.sleep(1)
+    for pid in pids:
+        if pid != os.getpid() and Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10, help="how long the sustained feed lasts")
     parser.add_argument("--rate", type=int, default=20_000, help="readings per second fed")
+    parser.add_argument(
+        "--speedup", type=float, default=10, help="event time runs this much faster than the feed"
+    )
+    parser.add_argument(
+        "--fire-scale",
+        type=float,
+        default=1.0,
+        help="ignitions per region and event-hour, as a multiple of the 1M benchmark stream's",
+    )
     parser.add_argument("--batch-ms", type=int, default=500, help="one file per this many ms")
+    parser.add_argument(
+        "--lead-s", type=float, default=30, help="how far (feed seconds) the producer may run ahead"
+    )
     parser.add_argument("--report-s", type=float, default=15, help="a backlog/memory line this often")
-    parser.add_argument("--drain-timeout-s", type=float, default=600)
+    parser.add_argument(
+        "--warm-up-s", type=float, default=60, help="feed seconds not judged for backlog and memory"
+    )
+    parser.add_argument(
+        "--memory-warm-up-s",
+        type=float,
+        help="feed seconds not judged for memory (default: one event-hour, 3600 / --speedup: the job "
+        "remembers event ids that long, so its state fills for that long)",
+    )
+    parser.add_argument(
+        "--max-backlog-s",
+        type=float,
+        default=10,
+        help="target: the backlog after warm-up stays below this many seconds of input",
+    )
+    parser.add_argument(
+        "--max-memory-growth",
+        type=float,
+        default=0.10,
+        help="target: each job process's RSS grows by less than this fraction (or 32 MiB) "
+        "from the first to the second half of the feed after warm-up",
+    )
+    parser.add_argument("--start-timeout-s", type=float, default=300)
+    parser.add_argument("--drain-timeout-s", type=float, default=300)
     parser.add_argument("--out", default=str(ROOT / "out" / "bench" / "soak"))
+    parser.add_argument("--keep-files", action="store_true", help="keep the fed files (GBs) after the run")
     parser.add_argument("--job-flag", action="append", default=[], help="extra job flag (repeat)")
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     out = Path(args.out)
-    in_dir = out / "in"
-    in_dir.mkdir(parents=True, exist_ok=True)
-    for old in list(in_dir.iterdir()) + [out / "alerts.jsonl", out / "dead-letters.jsonl"]:
+    in_dir, staging = out / "in", out / "staging"
+    alerts_file, dead_file = out / "alerts.jsonl", out / "dead-letters.jsonl"
+    for folder in (in_dir, staging):
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in folder.iterdir():
+            old.unlink()
+    for old in (alerts_file, dead_file):
         old.unlink(missing_ok=True)
 
-    started = time.time()
-    cfg = simulation(args.rate, args.minutes, args.seed)
-    sim = simulate(cfg)
-    staging = out / "staging.jsonl"
-    last_ts = 0
-    records = 0  # fed from the staging file as they are due, never all in memory (12M lines at 10 min)
-    with open(staging, "wb") as data:
-        for record in sim.delivered():
-            data.write(encode(record) + b"\n")
-            records += 1
-            if isinstance(record, dict):
-                last_ts = max(last_ts, record["ts"])
-    truth = Counter(sim.truth())
-    print(
-        f"simulated {records:,} records ({cfg.topology.regions} regions x {NODES_PER_REGION} nodes, "
-        f"{cfg.minutes} event-minutes, faults on), truth {len(truth)} paths, "
-        f"in {time.time() - started:.0f} s",
-        flush=True,
-    )
+    cfg = soak_config(args.rate, args.minutes, args.speedup, args.seed, args.fire_scale)
+    per_batch = args.rate * args.batch_ms // 1000
+    lead = max(2, int(args.lead_s * 1000 / args.batch_ms))
+    print(f"network: {cfg.topology.regions} regions x {cfg.topology.nodes_per_region} sensors, "
+          f"{cfg.minutes} event-minutes ({args.speedup:g}x the feed's clock), faults on, "
+          f"{cfg.fire.ignitions_per_region:.3f} ignitions per region; feed {args.rate:,}/s for "
+          f"{args.minutes:g} min in files of {per_batch:,} lines", flush=True)  # fmt: skip
+    producer, taken = start_producer(cfg, staging, per_batch, lead)
 
     port = free_port()
-    alerts_file = out / "alerts.jsonl"
     command = [
         sys.executable, "-m", "jobs.bushfire", "--source", "files", "--input", str(in_dir),
-        "--alerts-out", str(alerts_file), "--dead-letters", str(out / "dead-letters.jsonl"),
+        "--alerts-out", str(alerts_file), "--dead-letters", str(dead_file),
         "--console", "false", "--log-file", str(out / "job-detail.log"), "--progress-interval", "0",
         "--flink-option", f"rest.port={port}", "--flink-option", "metrics.fetcher.update-interval=1000",
         *args.job_flag,
     ]  # fmt: skip
     print("running:", " ".join(command), flush=True)
     log = open(out / "job.log", "wb")  # noqa: SIM115 - closed below
+    started = time.monotonic()
     job = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
-    source = SourceCounter(port)
-    peaks: dict[str, int] = {}
-    samples: list[tuple[float, int, int]] = []  # (s since feed start, backlog, total RSS MiB)
-
-    def report(now: float, written: int) -> None:
-        read = source.read()
-        mem = [memory(pid) for pid in process_tree(job.pid)] + [memory(os.getpid())]
-        for name, _rss, peak in mem:
-            peaks[name] = max(peaks.get(name, 0), peak)
-        backlog = written - read if read is not None else -1
-        total_rss = sum(rss for _n, rss, _p in mem)
-        samples.append((now, backlog, total_rss))
-        rss_text = ", ".join(f"{n} {rss} MiB" for n, rss, _p in mem if rss)
-        print(
-            f"t={now:6.0f}s written {written:>10,} read {read if read is not None else '?':>10} "
-            f"backlog {backlog:>9,}  rss: {rss_text}",
-            flush=True,
-        )
-
-    feed = open(staging, "rb")  # noqa: SIM115 - closed below
+    source, watch, stop = SourceCounter(port), Watch(), threading.Event()
+    thread: Optional[threading.Thread] = None
+    figures: dict = {}
     try:
-        while source.read() is None:  # the job is up when its REST API shows it running
-            if job.poll() is not None:
-                print(f"the job ended early (exit {job.returncode}); see {out / 'job.log'}")
+        while source.read() is None:  # the job is up when its REST API shows its source's metric
+            if job.poll() is not None or time.monotonic() - started > args.start_timeout_s:
+                print(f"the job did not start (exit {job.poll()}); see {out / 'job.log'}", flush=True)
                 return 2
             time.sleep(1)
-        per_batch = max(1, args.rate * args.batch_ms // 1000)
-        begin = time.time()
-        written = 0
-        next_report = begin
-        sequence = 0
-        late_batches = 0
-        while written < records:
-            tick = time.time()
-            due = min(records, int((tick - begin) * args.rate) + per_batch)
-            if due > written:
-                sequence += 1
-                hidden = in_dir / f".{sequence:08d}.jsonl"
-                hidden.write_bytes(b"".join(itertools.islice(feed, due - written)))
-                hidden.rename(in_dir / f"{sequence:08d}.jsonl")
-                written = due
-            if tick >= next_report:
-                report(tick - begin, written)
-                next_report += args.report_s
-            spare = args.batch_ms / 1000 - (time.time() - tick)
-            late_batches += spare < 0
-            time.sleep(max(0.0, spare))
-        fed_s = time.time() - begin
-        flush = {"event_id": "soak-flush:1", "node": "flush", "region": "zz-flush", "ts": last_ts + 3_600_000,
-                 "temperature": 20.0, "infectedBy": None, "lat": 0.0, "lon": 0.0}  # fmt: skip
-        (in_dir / ".flush.jsonl").write_text(json.dumps(flush) + "\n")
-        (in_dir / ".flush.jsonl").rename(in_dir / "zz-flush.jsonl")
-        written += 1
-        print(
-            f"fed {written - 1:,} records in {fed_s:.0f} s = {(written - 1) / fed_s:,.0f}/s "
-            f"(batches that overran {args.batch_ms} ms: {late_batches}); draining",
-            flush=True,
+        print(f"job running after {time.monotonic() - started:.0f} s; feeding", flush=True)
+        begin = time.monotonic()
+        take_samples(job, producer.pid, watch)
+        cpu_at_start = dict(watch.last)
+        thread = threading.Thread(
+            target=reporter,
+            daemon=True,
+            args=(job, producer.pid, source, watch, begin, args.report_s, args.rate, stop),
         )
-        deadline = time.time() + args.drain_timeout_s
-        while time.time() < deadline:
-            report(time.time() - begin, written)
-            if samples[-1][1] == 0:
-                break
-            time.sleep(min(args.report_s, 5))
-        time.sleep(10)  # the last matches' way out to the file after the watermark passed them
+        thread.start()
+        figures = feed(args, staging, in_dir, taken, job, watch, begin)
+        take_samples(job, producer.pid, watch)
+        figures["cpu"] = {pid: (s.role, s.cpu_s - (cpu_at_start[pid].cpu_s if pid in cpu_at_start else 0.0))
+                          for pid, s in watch.last.items()}  # fmt: skip
+        write_flush(in_dir, figures["batches"] + 1, figures["end_ts"])
+        watch.fed += 1
+        print_feed(figures, args.rate)
+        drain(source, watch.fed, figures, args.drain_timeout_s)
+        producer.join(timeout=max(1.0, args.drain_timeout_s - figures["drain_s"]))
+    except JobEnded as ended:
+        print(f"the job ended while fed (exit {ended.args[0]}); see {out / 'job.log'}", flush=True)
+        return 2
     finally:
-        feed.close()
-        job.terminate()
-        try:
-            job.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            job.kill()
+        stop.set()
+        if thread is not None:
+            thread.join(timeout=30)
+        stop_job(job, set(watch.last) - {os.getpid(), producer.pid})
+        if producer.is_alive():
+            producer.terminate()
+            producer.join(timeout=10)
         log.close()
+        if not args.keep_files:
+            for fed_file in in_dir.glob("*.jsonl"):
+                fed_file.unlink()
+    return verdict(args, out, staging, watch.rows, watch.peaks, watch.fed, figures)
 
-    alerts = [json.loads(line) for line in alerts_file.read_text().splitlines() if line.strip()]
-    found = Counter((a["region"], tuple(a["path"])) for a in alerts)
-    missed = sum((truth - found).values())
-    false = sum((found - truth).values())
-    duplicates = sum(n - 1 for n in found.values() if n > 1)
-    dead = Counter(
-        json.loads(line)["reason"] for line in (out / "dead-letters.jsonl").read_text().splitlines()
-    )
-    print("peak RSS (VmHWM): " + ", ".join(f"{name} {peak} MiB" for name, peak in sorted(peaks.items())))
-    after_warmup = [rss for t, _b, rss in samples if t >= min(60, fed_s / 3) and t <= fed_s]
-    if after_warmup:
-        print(f"total RSS after warm-up: min {min(after_warmup)} MiB, max {max(after_warmup)} MiB")
-    backlogs = [b for t, b, _r in samples if t <= fed_s and b >= 0]
-    if backlogs:
-        half = len(backlogs) // 2
-        second = backlogs[half:]
-        print(
-            f"backlog while feeding: max {max(backlogs):,}, mean of 1st half "
-            f"{sum(backlogs[:half]) / max(1, half):,.0f}, "
-            f"of 2nd half {sum(second) / max(1, len(second)):,.0f}"
-        )
-    print(f"dead letters by reason: {dict(dead)}")
-    print(
-        f"alerts: {len(alerts)} lines, truth {sum(truth.values())} paths: missed {missed}, false {false}, "
-        f"duplicates {duplicates} -> {'exact' if not (missed or false or duplicates) else 'NOT exact'}"
-    )
-    return 0 if not (missed or false or duplicates) else 1
+
+def print_feed(figures: dict, rate: int) -> None:
+    print(f"fed {figures['lines']:,} lines in {figures['seconds']:.1f} s: {figures['rate']:,.0f} readings/s "
+          f"(target {rate:,}/s); {figures['batches']} files, {figures['late_batches']} moved more than 0.1 s "
+          f"late (worst {figures['worst_late_s']:.2f} s), {figures['producer_wait_s']:.1f} s waiting for the "
+          f"producer", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -52,7 +52,9 @@ def make_sink(args: argparse.Namespace) -> Sink:
     if kind == "kinesis":
         if not args.stream:
             raise CliError("--sink kinesis needs --stream NAME")
-        sink = KinesisSink(args.stream, endpoint_url=args.endpoint_url, boto3_session=session)
+        sink = KinesisSink(args.stream, endpoint_url=args.endpoint_url, boto3_session=session,
+                           aggregate=args.kinesis_aggregate,
+                           partition_key=args.kinesis_partition_key or "node")
         if args.create_stream:
             sink.ensure_stream(args.create_stream)
         return sink

@@ -19,6 +19,7 @@ from common.options import SWITCH, Option, OptionError, OptionSet, one_of, parse
 from simulator.config import DEFAULT_CHAIN_LENGTH, DEFAULT_WINDOW_MS, PRESETS, SimulationConfig, TopologyKind
 
 ENV_PREFIX = "EMBERWATCH_SIM_"
+PARTITION_KEYS = ("node", "region")  # --kinesis-partition-key: as simulator.sinks.kinesis.PARTITION_KEYS
 SINKS = ("stdout", "file", "dir", "kinesis", "iot")
 _FAULT_HELP = {  # FaultConfig field -> help; one option each
     "delay_rate": "share of readings that arrive late (0..1)",
@@ -83,6 +84,11 @@ _DECLARED = (
     Option("--stream", help="--sink kinesis: stream name", group=_OUTPUT),
     Option("--create-stream", int, "--sink kinesis: create the stream with SHARDS shards", metavar="SHARDS",
            group=_OUTPUT),
+    _switch("--kinesis-aggregate", "--sink kinesis: pack readings KPL-style, many in one Kinesis record "
+            "(per shard, up to 1 MiB), as a high-rate producer does; needs the kpl extra", _OUTPUT),
+    Option("--kinesis-partition-key", one_of(PARTITION_KEYS), group=_OUTPUT,
+           help="--sink kinesis: the reading field that is the partition key (default node; region keeps "
+           "each region's readings in order in one shard)"),
     Option("--topic", help="--sink iot: topic; {region} and {node} are filled in "
            "(default emberwatch/sensors/{region}/{node})", group=_OUTPUT),
     Option("--endpoint-url", help="AWS endpoint override (an emulator) for --sink kinesis/iot",
