@@ -45,7 +45,8 @@ def test_the_scan_made_meanwhile_gives_the_summary_counted_after_the_run(tmp_pat
 def test_a_stopped_run_reports_no_input_counts(tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
     source.write_bytes(READINGS[0] + b"\n")
-    cfg = load_config(["--source", "file", "--input", str(source), "--dead-letters", str(tmp_path / "d.jsonl")])
+    dead = str(tmp_path / "d.jsonl")
+    cfg = load_config(["--source", "file", "--input", str(source), "--dead-letters", dead, "--log-file", ""])
     report = RunReport(cfg)
     report.scan_input_meanwhile()
     assert "lines read" not in report.summary("stopped by SIGTERM")
