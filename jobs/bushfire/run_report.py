@@ -16,8 +16,8 @@ import re
 import sys
 import time
 from collections import Counter
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Optional
 
@@ -118,7 +118,7 @@ class RunReport:
     def __post_init__(self) -> None:
         self.alerts = _Tail.at_end_of(self.cfg.alerts.alerts_out)
         self.dead_letters = _Tail.at_end_of(self.cfg.dead_letters.path)
-        self._scan: Optional[Future] = None
+        self._scan: Optional[Connection] = None  # where the scan's process sends its counts
 
     def scan_input_meanwhile(self) -> None:
         """For a bounded file run with a dead-letter file: start the input's quick scan
@@ -128,9 +128,12 @@ class RunReport:
         if not self._counts_input() or self.dead_letters is None:
             return
         files = _input_files(Path(self.cfg.source.input_path))
-        pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_yield_cpu)
-        self._scan = pool.submit(scan_input, files, self.cfg.detection.event_dedupe_ttl_ms)
-        pool.shutdown(wait=False)  # the scan still runs to its end; the process then exits
+        spawn = multiprocessing.get_context("spawn")
+        self._scan, send = spawn.Pipe(duplex=False)
+        ttl_ms = self.cfg.detection.event_dedupe_ttl_ms
+        # a daemon: a run that stops or fails does not wait for the scan when it exits
+        spawn.Process(target=_scan_into, args=(send, files, ttl_ms), name="input-scan", daemon=True).start()
+        send.close()  # the child holds its end: when it ends without sending, recv() raises EOFError
 
     def create_outputs(self) -> None:
         """Create the output files now, so a run with nothing to report leaves them empty, not absent."""
@@ -179,9 +182,9 @@ class RunReport:
             line_level = sum(dead_letters.get(reason, 0) for reason in LINE_REASONS)
         if self._scan is not None and line_level is not None:
             try:
-                scan = self._scan.result()
-            except Exception:  # e.g. the scan's process could not start: count here instead
-                log.debug("the input scan failed; counting after the run", exc_info=True)
+                scan = self._scan.recv()
+            except (EOFError, OSError):  # the scan's process died without counts: count here instead
+                log.warning("the input scan's process ended without counts; counting after the run")
             else:
                 if scan is not None:
                     return with_dead_letters(scan, line_level)
@@ -203,10 +206,11 @@ class RunReport:
         return f"{time.monotonic() - self.started:.1f} s"
 
 
-def _yield_cpu() -> None:
-    """The scan's process gives way to the job's processes where the scheduler lets it."""
+def _scan_into(send: Connection, files: list[Path], ttl_ms: int) -> None:
+    """The scan's process: gives way to the job's processes where the scheduler lets it, scans, sends."""
     with contextlib.suppress(OSError):
         os.nice(10)
+    send.send(scan_input(files, ttl_ms))
 
 
 def root_cause(exc: BaseException) -> str:

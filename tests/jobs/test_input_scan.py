@@ -3,6 +3,7 @@ the summary it gives equals the one counted after the run, escapes and all."""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from pathlib import Path
 
@@ -50,3 +51,21 @@ def test_a_stopped_run_reports_no_input_counts(tmp_path: Path) -> None:
     report = RunReport(cfg)
     report.scan_input_meanwhile()
     assert "lines read" not in report.summary("stopped by SIGTERM")
+
+
+def test_a_scan_process_that_ends_without_counts_leaves_the_count_to_the_summary(tmp_path: Path) -> None:
+    lines = READINGS[:10] + READINGS[:2]
+    expected = _summary(tmp_path, lines, meanwhile=False)
+    out = tmp_path / "died"
+    cfg = load_config([
+        "--source", "file", "--input", str(tmp_path / "in.jsonl"), "--alerts-out", str(out / "alerts.jsonl"),
+        "--dead-letters", str(out / "dead.jsonl"), "--log-file", "",
+    ])  # fmt: skip
+    report = RunReport(cfg)
+    receive, send = multiprocessing.Pipe(duplex=False)
+    send.close()  # as when the scan's process died: recv() finds the pipe closed
+    report._scan = receive
+    report.create_outputs()
+    (out / "dead.jsonl").write_text('{"reason": "malformed"}\n{"reason": "malformed"}\n')
+    assert re.sub(r", [\d.]+ s$", "", report.summary("finished")) == expected
+    assert "12 lines read, 8 readings, 2 duplicates" in expected
