@@ -52,6 +52,7 @@ def _main(args: list[str]) -> int:
     check_all(cfg)
     report = RunReport(cfg)
     report.create_outputs()
+    report.scan_input_meanwhile()  # the summary's input counts, while the JVM starts and the job runs
     warm_up = _import_in_background(PYTHON_WORKER_MODULE)  # while the JVM starts
     from jobs.bushfire.environment import create_environment  # pyflink imports: after --help
     from jobs.bushfire.jvm_startup import use_class_data_sharing, use_quick_jit

@@ -40,13 +40,21 @@ def count_input(files: list[Path], ttl_ms: int, line_dead_letters: Optional[int]
     """Counts over `files` in the order the source reads them. `line_dead_letters`: how many of their
     lines the run dead-lettered as malformed, invalid or oversized (None: not known, judge every line).
     Reads each file twice (once to find the repeated ids) rather than holding the input in memory."""
+    scan = scan_input(files, ttl_ms) if line_dead_letters is not None else None
+    if scan is None or line_dead_letters is None:
+        return _judge_every_line(files, ttl_ms)
+    return with_dead_letters(scan, line_dead_letters)
+
+
+def scan_input(files: list[Path], ttl_ms: int) -> Optional[InputCounts]:
+    """The quick scan: lines and duplicates of `files` (readings not known yet: they need the run's
+    line-level dead letters, see `with_dead_letters`), or None when it cannot be trusted (then every
+    line must be judged). Needs nothing from the run, so a bounded run does it while the job runs."""
     ids: Counter[bytes] = Counter()
-    quick = line_dead_letters is not None
     for path in files:
         data = path.read_bytes()
-        quick = quick and _scannable(data)
-        if not quick:
-            return _judge_every_line(files, ttl_ms)
+        if not _scannable(data):
+            return None
         ids.update(_EVENT_ID.findall(data))
     repeated = {event_id for event_id, times in ids.items() if times > 1}
     counts = InputCounts()
@@ -57,8 +65,13 @@ def count_input(files: list[Path], ttl_ms: int, line_dead_letters: Optional[int]
         if repeated:
             candidates = (line for line in _lines(data) if _has_any(line, repeated))
             counts.duplicates += _judge(candidates, ttl_ms, seen).duplicates
-    counts.readings = counts.lines - (line_dead_letters or 0) - counts.duplicates
     return counts
+
+
+def with_dead_letters(scan: InputCounts, line_dead_letters: int) -> InputCounts:
+    """`scan` with its readings: every line is one reading, one duplicate or one line dead letter."""
+    readings = scan.lines - line_dead_letters - scan.duplicates
+    return InputCounts(lines=scan.lines, readings=readings, duplicates=scan.duplicates)
 
 
 def _scannable(data: bytes) -> bool:
