@@ -105,8 +105,8 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         self.completed = JavaPriorityQueue()
         self.seq = 0
         # (expiry_ts, start_seq, records), in expiry order: one group per start, whose records
-        # `(state id, bucket key, partial match)` are its insertions; records of partial matches
-        # that moved on are skipped when the group expires
+        # `state id, bucket key, partial match` (three slots each of a flat list) are its
+        # insertions; records of partial matches that moved on are skipped when the group expires
         self.expiries: deque = deque()
         self.expiry_groups: dict[int, list] = {}  # start_seq -> its group's records
         self.next_expiry = NO_EXPIRY
