@@ -80,12 +80,13 @@ class _Compiler:
         start = self._convert(sink)
         start.is_start = True
         ends_negated = last.quantifier.contiguity is Contiguity.NOT_FOLLOW
-        if ends_negated and not (last.window_ms or last.previous_window_ms):
-            # Flink also accepts a window on an earlier stage, but then silently drops the final
-            # negation (no PENDING state is built): rejected here, with what to change
+        if ends_negated and not (self.window or last.previous_window_ms):
+            # as Flink: the pattern's window (the smallest `within` of any stage) is enough. With
+            # it only on an earlier stage, Flink builds no PENDING state for the final negation
+            # (`_middle_states` knew only the last stage's window then), and neither do we.
             raise MalformedPatternError(
-                f"the pattern ends with not_followed_by({last.name!r}) but has no window at its end: "
-                "call .within(...) last so the absence can be decided, or end with a positive stage"
+                f"the pattern ends with not_followed_by({last.name!r}) but has no window: "
+                "call .within(...) so the absence can be decided, or end with a positive stage"
             )
         if self.window and any(w > self.window for w in self.state_windows.values()):
             raise MalformedPatternError(

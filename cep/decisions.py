@@ -21,7 +21,7 @@ __all__ = ["StateInfo", "enabled_edges", "final_after_proceed", "infos_for", "on
 class StateInfo:
     """What the run's shortcuts know about one state (see `cep.runtime`)."""
 
-    __slots__ = ("index", "is_pending", "only_take", "sid", "simple", "state", "wake")
+    __slots__ = ("index", "is_pending", "only_take", "sid", "simple", "state", "wake", "wake_key")
 
     def __init__(self, state: State, use_shortcuts: bool) -> None:
         self.state = state
@@ -31,6 +31,8 @@ class StateInfo:
         self.only_take = edges[0] if len(edges) == 1 and edges[0].action == TAKE else None
         wake = wake_condition(state) if use_shortcuts else None
         self.wake: Optional[Callable[..., bool]] = wake.compile() if wake is not None else None
+        # what the wake condition is (declarative, so its repr says it): equal keys, equal answers
+        self.wake_key: Optional[str] = repr(wake) if wake is not None else None
         self.index = index_spec(state) if use_shortcuts else None
         self.is_pending = state.kind == PENDING
         self.simple = simple_transition(state) if use_shortcuts else None

@@ -4,6 +4,14 @@
 expiry queues), kept apart because time passing is its own concern: `process` only records
 each insertion (`_track_expiry` / `_track_timed_expiry`), and `expire` drops what is due.
 
+What expiring reports is kept small, because a caller may hold it for long (a `Matcher` keeps
+the timeouts of `process` until `advance_time` reports them): timed-out partial matches come
+in groups `(timeout_ts, start_ts, start_seq, nodes)`, the buffer nodes of one start's partial
+matches already in Flink's order, so no tuple per partial match outlives the expiry (the
+garbage collector's full passes visit every container that stays alive, and over a long
+stream of unreported timeouts those passes were most of the stress benchmark's time). Each
+expiry record is three slots of its group's flat list, not a tuple, for the same reason.
+
 Expiries sit in a queue of per-start groups (all partial matches of one start expire together,
 and starts come in time order), or, with PREVIOUS_AND_CURRENT windows, in a heap per partial
 match, so time passing touches only what expires.
@@ -15,11 +23,15 @@ import bisect
 import heapq
 from typing import Any
 
-from cep.buffer import PartialMatch, materialize, pm_visit_key, rank_of
+from cep.buffer import PM_NODE, PM_START_SEQ, PM_START_TS, PartialMatch, materialize, pm_visit_key, rank_of
 
-__all__ = ["NO_EXPIRY", "ExpiryMixin"]
+__all__ = ["NO_EXPIRY", "ExpiryMixin", "TimeoutGroup"]
 
 NO_EXPIRY = float("inf")
+
+#: timed-out partial matches of one start with one timeout: (timeout_ts, start_ts, start_seq,
+#: [buffer node, ...] in Flink's order)
+TimeoutGroup = tuple
 
 
 class ExpiryMixin:
@@ -50,7 +62,7 @@ class ExpiryMixin:
                 bisect.insort(queue, group)  # e.g. partial matches re-added by a restore
             if group[0] < self.next_expiry:
                 self.next_expiry = group[0]
-        records.append((sid, key, pm))
+        records += sid, key, pm  # flat: no tuple per record stays alive
 
     def _track_timed_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
         """When `pm` times out: its first-to-last window or its state's window after its last event."""
@@ -70,29 +82,32 @@ class ExpiryMixin:
         matches, expired = self.expire(ts)
         return matches, self.timeouts_of(expired)
 
-    def timeouts_of(self, expired: list[tuple[PartialMatch, int]]) -> list[tuple[dict[str, list], int]]:
-        """The `(partial match dict, timeout_ts)` pairs of what `expire` returned
+    def timeouts_of(self, expired: list[TimeoutGroup]) -> list[tuple[dict[str, list], int]]:
+        """The `(partial match dict, timeout_ts)` pairs of the groups `expire` returned
         (in Flink's order: `expire` sorts them as Flink visits them)."""
-        return [(materialize(pm[0]), timeout) for pm, timeout in expired]
+        return [(materialize(node), group[0]) for group in expired for node in group[3]]
 
-    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[tuple[PartialMatch, int]]]:
+    def expire(self, ts: int) -> tuple[list[dict[str, list]], list[TimeoutGroup]]:
         """Drop partial matches that can no longer complete within the window at time `ts`.
 
         A partial match that started at `s` times out once `ts - s >= window`. Expiries sit in
         a heap, so this costs nothing until the earliest one is due, and then only the expired
         partial matches are touched (each removed from its bucket in O(1)). Returns the matches
-        this completes and the timed-out partial matches themselves with their timeout
-        timestamps, in the order Flink visits them (not materialized: `timeouts_of` does that
-        when they are reported).
+        this completes and the timed-out partial matches as `TimeoutGroup`s, in the order Flink
+        visits them (not materialized: `timeouts_of` does that when they are reported).
         """
         if ts < self.next_expiry:
             return [], []
-        expired: list = []  # (partial match, timeout timestamp)
+        expired: list = []  # TimeoutGroups
         pending: list = []
         if self.state_windows:
-            self._expire_timed(ts, expired, pending)
-            if len(expired) > 1:
-                expired.sort(key=lambda e: pm_visit_key(e[0]))
+            timed: list = []  # (partial match, timeout timestamp)
+            self._expire_timed(ts, timed, pending)
+            if len(timed) > 1:
+                timed.sort(key=lambda e: pm_visit_key(e[0]))
+            expired = [
+                (timeout, pm[PM_START_TS], pm[PM_START_SEQ], [pm[PM_NODE]]) for pm, timeout in timed
+            ]
         else:
             self._expire_groups(ts, expired, pending)  # already in Flink's order
         matches = self._emit([(pm, pm[3], 0) for pm in pending]) if (pending or self.completed) else []
@@ -111,7 +126,8 @@ class ExpiryMixin:
             del groups[start_seq]
             # groups come in the order of their first event; within one, by rank
             timed_out = []
-            for sid, key, pm in records:
+            slots = iter(records)
+            for sid, key, pm in zip(slots, slots, slots):
                 if dedupe:
                     self._forget(sid, pm)
                 bucket = buckets[sid]  # `_take_out`, inlined: this loop is hot
@@ -129,8 +145,8 @@ class ExpiryMixin:
             if timed_out:
                 if len(timed_out) > 1:
                     timed_out.sort(key=rank_of)
-                timeout = timed_out[0][1] + window
-                expired.extend([(pm, timeout) for pm in timed_out])
+                start_ts = timed_out[0][1]
+                expired.append((start_ts + window, start_ts, start_seq, [pm[0] for pm in timed_out]))
         self.next_expiry = queue[0][0] if queue else NO_EXPIRY
 
     def _expire_timed(self, ts: int, expired: list, pending: list) -> None:

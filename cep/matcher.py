@@ -34,8 +34,8 @@ Match = dict  # stage name -> list of events
 Timeout = tuple  # (partial match dict, timeout timestamp)
 
 # 1: timeouts held as materialized dicts; 2: partial matches without ranks; 3: no eviction
-# counter (all still restorable)
-_SNAPSHOT_VERSION = 4
+# counter; 4: held timeouts one by one with their partial match (all still restorable)
+_SNAPSHOT_VERSION = 5
 
 
 class _Plan:
@@ -122,9 +122,9 @@ class Matcher:
     (Flink's operator always does so before processing an event): matches completed by time
     passing are returned with the event's matches, and timed-out partial matches are kept for
     the next `advance_time` call. They are kept as references to their buffer nodes (shared with
-    the other partial matches, each event stored once, in snapshots too) and turned into
-    dicts only when `advance_time` reports them, so a caller that calls it rarely holds one
-    small tuple per timed-out partial match.
+    the other partial matches, each event stored once, in snapshots too), grouped by start and
+    timeout, and turned into dicts only when `advance_time` reports them, so a caller that calls
+    it rarely holds about one list slot per timed-out partial match.
     """
 
     def __init__(
@@ -152,7 +152,7 @@ class Matcher:
         else:
             self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts, clock=clock)
         self._prefilter = self._plan.prefilter_fn
-        # timed out in `process`, not yet reported: (raw partial match, timeout timestamp)
+        # timed out in `process`, not yet reported: `cep.expiry.TimeoutGroup`s (buffer nodes)
         self._expired: list = []
         self._restored_timeouts: list[Timeout] = []  # from a version-1 snapshot
         self._options = (use_prefilter, use_shortcuts)
@@ -264,7 +264,7 @@ class Matcher:
         other = type(self).__new__(type(self))
         other.__dict__.update(self.__dict__)  # pattern, compiled plan, prefilter, options: read-only
         other._run = self._run.copy()
-        other._expired = self._expired[:]  # (partial match, timeout ts) tuples: immutable
+        other._expired = self._expired[:]  # timeout groups: never changed once made
         # match dicts from a version-1 snapshot are handed to the caller later: one copy each
         other._restored_timeouts = [
             ({stage: list(events) for stage, events in match.items()}, ts)
@@ -326,9 +326,10 @@ class Matcher:
         completed: list = []
         for node, start_ts, start_seq, rank in run.completed:  # heap-array order: re-offering rebuilds it
             completed.extend((node_index(node), start_ts, start_seq, rank))
-        expired: list = []
-        for (node, start_ts, start_seq, rank), timeout in self._expired:
-            expired.extend((node_index(node), start_ts, start_seq, rank, timeout))
+        expired: list = []  # per group: timeout, start_ts, start_seq, count, node indexes
+        for timeout, start_ts, start_seq, group_nodes in self._expired:
+            expired.extend((timeout, start_ts, start_seq, len(group_nodes)))
+            expired.extend([node_index(node) for node in group_nodes])
         payload = (
             _SNAPSHOT_VERSION,
             self._plan.fingerprint,
@@ -362,7 +363,7 @@ class Matcher:
                 )
         except Exception as exc:
             raise BufferStateError(f"not a cep matcher snapshot: {exc}") from exc
-        if version not in (1, 2, 3, _SNAPSHOT_VERSION):
+        if version not in (1, 2, 3, 4, _SNAPSHOT_VERSION):
             raise BufferStateError(
                 f"snapshot version {version} is not supported (expected {_SNAPSHOT_VERSION})"
             )
@@ -391,17 +392,32 @@ class Matcher:
         for pm in _unflatten(completed, built, version):
             run.completed.offer((pm[PM_START_TS], pm[PM_START_SEQ]), pm)
         run.seq = seq
-        if version >= 3:
-            matcher._expired = [
-                ((None if expired[i] < 0 else built[expired[i]], *expired[i + 1 : i + 4]), expired[i + 4])
-                for i in range(0, len(expired), 5)
-            ]
-        else:  # before version 3 every timeout was at start + window
-            window = matcher.window_ms
-            matcher._expired = [(pm, pm[PM_START_TS] + window) for pm in _unflatten(expired, built, version)]
+        matcher._expired = _timeout_groups(expired, built, version, matcher.window_ms)
         matcher._restored_timeouts = list(timeouts)
         matcher.evicted_partial_matches = evicted
         return matcher
+
+
+def _timeout_groups(flat: list, built: list, version: int, window: int) -> list:
+    """The held timeouts (`cep.expiry.TimeoutGroup`s) of a snapshot's flat list."""
+    node_of = lambda i: None if i < 0 else built[i]  # noqa: E731
+    if version >= 5:
+        groups = []
+        i = 0
+        while i < len(flat):
+            timeout, start_ts, start_seq, count = flat[i : i + 4]
+            groups.append((timeout, start_ts, start_seq, [node_of(n) for n in flat[i + 4 : i + 4 + count]]))
+            i += 4 + count
+        return groups
+    if version >= 3:  # one (node, start_ts, start_seq, rank, timeout) per timeout, in report order
+        return [
+            (flat[i + 4], flat[i + 1], flat[i + 2], [node_of(flat[i])]) for i in range(0, len(flat), 5)
+        ]
+    # before version 3 every timeout was at start + window
+    return [
+        (pm[PM_START_TS] + window, pm[PM_START_TS], pm[PM_START_SEQ], [pm[0]])
+        for pm in _unflatten(flat, built, version)
+    ]
 
 
 def _unflatten(flat: list, built: list, version: int) -> list:

@@ -99,14 +99,20 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         self.share_answers = use_shortcuts
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
+        # every waking state wakes on the start state's condition (e.g. each stage starts with the
+        # same `hot` test): its answer, asked once per event, serves them all
+        wake_keys = {i.wake_key for i in self.live if i.wake is not None}
+        self.start_wake_serves_all = self.start_info.wake is not None and wake_keys <= {
+            self.start_info.wake_key
+        }
         # per state: {id(pm): pm}, or {awaited value: {id(pm): pm}} for an indexed state
         self.buckets: list[dict] = [{} for _ in self.infos]
         # complete matches not yet emitted (held back by a skip strategy), Flink's heap exactly
         self.completed = JavaPriorityQueue()
         self.seq = 0
         # (expiry_ts, start_seq, records), in expiry order: one group per start, whose records
-        # `(state id, bucket key, partial match)` are its insertions; records of partial matches
-        # that moved on are skipped when the group expires
+        # `state id, bucket key, partial match` (three slots each of a flat list) are its
+        # insertions; records of partial matches that moved on are skipped when the group expires
         self.expiries: deque = deque()
         self.expiry_groups: dict[int, list] = {}  # start_seq -> its group's records
         self.next_expiry = NO_EXPIRY
@@ -260,7 +266,8 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         ctx = self.ctx  # one context for every partial match an event meets
         ctx.ts = ts
         start_info = self.start_info
-        if start_info.wake is None or start_info.wake(event, None):
+        woken = start_info.wake is None or start_info.wake(event, None)
+        if woken:
             ctx.node = None
             take = start_info.only_take
             if take is None:
@@ -271,13 +278,14 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
                 self._step(start_info.state, None, enabled, event, ts, seq, new, finals, None, ctx)
         buckets = self.buckets
         updates = []  # (container, key, group, what changed, indexed): applied at the end
+        shared_wake = self.start_wake_serves_all
         for info in self.live:
             sid = info.sid
             bucket = buckets[sid]
             if not bucket:
                 continue
             wake = info.wake
-            if wake is not None and not wake(event, None):
+            if wake is not None and not (woken if shared_wake else wake(event, None)):
                 continue
             index = info.index
             if index is not None:

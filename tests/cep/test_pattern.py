@@ -161,10 +161,24 @@ def test_condition_arity_is_detected() -> None:
     assert seen == [1]
 
 
-def test_final_negation_needs_the_window_at_the_end() -> None:
-    p = Pattern.begin("a").within(10).not_followed_by("b")
+def test_final_negation_accepts_a_window_on_an_earlier_stage_as_flink() -> None:
+    """Flink accepts the pattern (its window is the smallest of any stage's) but builds no pending
+    state for the final negation, so a match is released at once even if a `b` follows (the
+    differential case `fixed-window-not-last-negation-dropped` checks this against Flink's NFA)."""
+    p = (
+        Pattern.begin("a")
+        .where(C.field("name") == "a")
+        .within(5)
+        .not_followed_by("b")
+        .where(C.field("name") == "b")
+    )
+    m = Matcher(p)
+    assert m.window_ms == 5
+    assert m.process({"name": "a"}, 1) == [{"a": [{"name": "a"}]}]
+    assert m.process({"name": "b"}, 2) == []
+    assert m.advance_time(30) == ([], [])
     with pytest.raises(MalformedPatternError, match="within"):
-        Matcher(p)
+        Matcher(Pattern.begin("a").not_followed_by("b"))  # no window anywhere: still rejected
 
 
 def test_reference_to_an_unknown_stage_is_rejected() -> None:

@@ -188,3 +188,29 @@ def test_random_patterns_do_match() -> None:
         for seed in range(100):
             test_shortcuts_change_nothing(seed)
     assert sum(1 for n in MATCH_COUNTS if n) > len(MATCH_COUNTS) // 3
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_one_wake_answer_for_stages_with_the_same_guard_changes_nothing(seed: int) -> None:
+    """Every stage starts with the same guard (as the stress benchmark's `hot`): the start state's
+    wake answer serves every state (`start_wake_serves_all`), which must give what asking each
+    state's wake condition, or no shortcut at all, gives."""
+    rnd = random.Random(20_000 + seed)
+    guard = C.field("v") != 2
+    pattern = (
+        Pattern.begin("s0")
+        .where(guard)
+        .followed_by_any("s1")
+        .where(guard & (C.field("key") == C.last("s0", "key")))
+        .one_or_more()
+        .followed_by("s2")
+        .where(guard & (C.field("name") == C.last("s0", "name")))
+        .within(rnd.choice((3, 6, 20)))
+    )
+    assert NfaHarness(pattern).matcher._run.start_wake_serves_all
+    for _ in range(3):
+        events = random_stream(rnd)
+        a = NfaHarness(pattern).run(events, end=1000)
+        b = NfaHarness(pattern, use_prefilter=False, use_shortcuts=False).run(events, end=1000)
+        assert [ids(m) for m in a[0]] == [ids(m) for m in b[0]]
+        assert sorted((ids(t), ts) for t, ts in a[1]) == sorted((ids(t), ts) for t, ts in b[1])

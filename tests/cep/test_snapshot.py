@@ -116,12 +116,39 @@ def test_timeouts_held_by_process_survive_a_snapshot() -> None:
     assert m.advance_time(9) == ([], [])  # reported once
 
 
+def _held_one_by_one(expired: list) -> list:
+    """Version 5's held timeouts (groups: timeout, start_ts, start_seq, count, node indexes) as
+    version 4 stored them: `node, start_ts, start_seq, rank, timeout` per timeout, in report
+    order (the rank is not read back: the list order is the report order)."""
+    flat, i = [], 0
+    while i < len(expired):
+        timeout, start_ts, start_seq, count = expired[i : i + 4]
+        for j, node in enumerate(expired[i + 4 : i + 4 + count]):
+            flat.extend((node, start_ts, start_seq, (j, 0), timeout))
+        i += 4 + count
+    return flat
+
+
+def _as_version_4(payload: tuple) -> tuple:
+    return (4, *payload[1:8], _held_one_by_one(payload[8]), *payload[9:])
+
+
 def _without_ranks(payload: tuple) -> tuple:
-    """A version-3 payload as version 2 wrote it: partial matches without their rank, timeouts
-    without their timestamp."""
-    pms, completed, expired = payload[6:9]
+    """A current payload as version 2 wrote it: partial matches without their rank, timeouts
+    one by one without their rank and timestamp."""
+    pms, completed = payload[6:8]
+    expired = _held_one_by_one(payload[8])
     drop = lambda flat, width, n: [x for i, x in enumerate(flat) if i % width < width - n]  # noqa: E731
     return (2, *payload[1:6], drop(pms, 5, 1), drop(completed, 4, 1), drop(expired, 5, 2), payload[9])
+
+
+def test_version_4_snapshot_with_timeouts_held_one_by_one_still_restores() -> None:
+    p, m = _held_timeouts_matcher()
+    v4 = pickle.dumps(_as_version_4(pickle.loads(m.snapshot())), protocol=4)
+    restored = Matcher.restore(p, v4)
+    expected = ([], [({"a": [{"k": "a", "ts": 1}]}, 6), ({"a": [{"k": "a", "ts": 2}]}, 7)])
+    assert restored.advance_time(9) == expected
+    assert restored.advance_time(100) == ([], [({"a": [{"k": "a", "ts": 10}]}, 15)])
 
 
 def test_version_1_snapshot_with_materialized_timeouts_still_restores() -> None:

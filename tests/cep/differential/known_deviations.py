@@ -21,14 +21,6 @@ class KnownDeviation:
     applies: Callable[[Divergence], bool]
 
 
-def _window_before_end(d: Divergence) -> bool:
-    ops = d.case["pattern"]
-    openers = [op["op"] for op in ops if "name" in op or "pattern" in op]
-    window_earlier = any(op["op"] == "within" for op in ops[:-1])
-    ends_negated = openers[-1:] == ["not_followed_by"]
-    return d.category == "rejected-by-emberwatch-only" and ends_negated and window_earlier
-
-
 def _flink_npe_on_missing_target(d: Divergence) -> bool:
     cause = d.flink.get("error", {}).get("cause", "")
     npe = "NullPointerException" in cause and "getTargetState" in cause
@@ -36,14 +28,6 @@ def _flink_npe_on_missing_target(d: Divergence) -> bool:
 
 
 KNOWN: list[KnownDeviation] = [
-    KnownDeviation(
-        "window-not-last",
-        "A pattern ending in not_followed_by needs a window. Flink accepts a within() on any "
-        "stage (its window is the smallest of them); this engine, which also matches with the "
-        "smallest window, checks only the last stage's and so rejects such a pattern with "
-        "MalformedPatternError when the within() comes before the not_followed_by.",
-        _window_before_end,
-    ),
     KnownDeviation(
         "flink-npe-greedy-optional-until",
         "Flink's NFA fails with a NullPointerException (a StateTransition without a target state) "
