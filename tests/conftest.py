@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +19,67 @@ from tests.support.servers import free_port, running_server
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+# --- Running in parallel (pytest-xdist: `-n 2 --dist loadgroup`, what scripts/test.sh runs) ---------
+# A file's tests stay in one worker: several files share one job run between their tests through a
+# module-scoped fixture, which a second worker would run again. Files using a costly session server
+# are grouped further, so that only one worker starts it. The workers hand out the costliest work
+# first, so that the run does not end with one worker on a long Kinesis job while the other waits.
+
+#: Session fixtures costly enough that every file using one runs in the same worker (the group name).
+ONE_WORKER_FIXTURES = {"opensearch_url": "opensearch-node"}
+
+
+def _work_unit(item: pytest.Item) -> str:
+    """The unit the scheduler hands to one worker: a shared-server group, else the test's file."""
+    return item.nodeid.split("::", 1)[0]
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook reads the group marks
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every file that uses a shared-server fixture with that server's xdist group; in an xdist
+    worker, also order the files costliest first (Kinesis or a shared server, then mini-cluster jobs)."""
+    groups: dict[str, str] = {}
+    for item in items:
+        for fixture, group in ONE_WORKER_FIXTURES.items():
+            if fixture in getattr(item, "fixturenames", ()):
+                groups.setdefault(_work_unit(item), group)
+    for item in items:
+        if _work_unit(item) in groups:
+            item.add_marker(pytest.mark.xdist_group(groups[_work_unit(item)]))
+    if not hasattr(config, "workerinput"):
+        return  # a plain run keeps the collection order
+
+    def unit(item: pytest.Item) -> str:
+        return groups.get(_work_unit(item), _work_unit(item))
+
+    rank: dict[str, int] = {}
+    for item in items:
+        if item.get_closest_marker("kinesis") or unit(item) in groups.values():
+            cost = 0
+        elif item.get_closest_marker("pyflink"):
+            cost = 1
+        else:
+            cost = 2
+        rank[unit(item)] = min(rank.get(unit(item), cost), cost)
+    first_seen = {name: index for index, name in reversed(list(enumerate(map(unit, items))))}
+    items.sort(key=lambda item: (rank[unit(item)], first_seen[unit(item)]))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadgroup`, except that a test outside every group goes with its file (xdist's own
+    loadgroup hands those out one by one), and work goes out in the collection's order."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class FileOrGroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return nodeid.rsplit("@", 1)[-1] if "@" in nodeid else nodeid.split("::", 1)[0]
+
+    config.option.loadscopereorder = False  # xdist would put the files with most tests first
+    return FileOrGroupScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
