@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import sys
@@ -25,37 +26,40 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 # module-scoped fixture, which a second worker would run again. Files using a costly session server
 # are grouped further, so that only one worker starts it. The workers hand out the costliest work
 # first, so that the run does not end with one worker on a long Kinesis job while the other waits.
+# (Not xdist_group marks: xdist 3.8 records a mark's group in `item._nodeid`, which pytest 9.2 no
+# longer reads, so the groups would be lost.)
 
-#: Session fixtures costly enough that every file using one runs in the same worker (the group name).
+#: Session fixtures costly enough that every file naming one runs in the same worker (the group name).
 ONE_WORKER_FIXTURES = {"opensearch_url": "opensearch-node"}
 
 
-def _work_unit(item: pytest.Item) -> str:
-    """The unit the scheduler hands to one worker: a shared-server group, else the test's file."""
-    return item.nodeid.split("::", 1)[0]
+def _work_unit(root: Path, nodeid: str) -> str:
+    """What one worker runs together: the group of a shared-server fixture the test's file names,
+    else the file. Read from the file's text, since the scheduler sees node ids only."""
+    return _file_unit(root, nodeid.split("::", 1)[0])
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's worker hook reads the group marks
+@functools.cache
+def _file_unit(root: Path, path: str) -> str:
+    try:
+        text = (root / path).read_text(encoding="utf-8")
+    except OSError:
+        return path
+    return next((group for fixture, group in ONE_WORKER_FIXTURES.items() if fixture in text), path)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every file that uses a shared-server fixture with that server's xdist group; in an xdist
-    worker, also order the files costliest first (Kinesis or a shared server, then mini-cluster jobs)."""
-    groups: dict[str, str] = {}
-    for item in items:
-        for fixture, group in ONE_WORKER_FIXTURES.items():
-            if fixture in getattr(item, "fixturenames", ()):
-                groups.setdefault(_work_unit(item), group)
-    for item in items:
-        if _work_unit(item) in groups:
-            item.add_marker(pytest.mark.xdist_group(groups[_work_unit(item)]))
+    """In an xdist worker, order the work units costliest first: Kinesis files and shared-server
+    groups, then files with mini-cluster jobs, then the rest (a plain run keeps the collection order)."""
     if not hasattr(config, "workerinput"):
-        return  # a plain run keeps the collection order
+        return
 
     def unit(item: pytest.Item) -> str:
-        return groups.get(_work_unit(item), _work_unit(item))
+        return _work_unit(config.rootpath, item.nodeid)
 
     rank: dict[str, int] = {}
     for item in items:
-        if item.get_closest_marker("kinesis") or unit(item) in groups.values():
+        if item.get_closest_marker("kinesis") or unit(item) in ONE_WORKER_FIXTURES.values():
             cost = 0
         elif item.get_closest_marker("pyflink"):
             cost = 1
@@ -68,18 +72,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    """`--dist loadgroup`, except that a test outside every group goes with its file (xdist's own
-    loadgroup hands those out one by one), and work goes out in the collection's order."""
+    """`--dist loadgroup` as the work units above, handed out in the workers' (costliest first) order."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class FileOrGroupScheduling(LoadScopeScheduling):
+    class WorkUnitScheduling(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return nodeid.rsplit("@", 1)[-1] if "@" in nodeid else nodeid.split("::", 1)[0]
+            return _work_unit(config.rootpath, nodeid)
 
-    config.option.loadscopereorder = False  # xdist would put the files with most tests first
-    return FileOrGroupScheduling(config, log)
+    config.option.loadscopereorder = False  # xdist would put the units with most tests first
+    return WorkUnitScheduling(config, log)
 
 
 @pytest.fixture(scope="session")
