@@ -19,4 +19,8 @@ if [ -n "$templates" ]; then
     "$VENV/bin/cfn-lint" $templates
 fi
 log "pytest"
-"$PY" -m pytest "$@"
+# Two workers (pytest-xdist) by default: most of the suite's time is spent waiting (JVM start-ups,
+# checkpoints, polling), so a second worker nearly halves it. Each file stays in one worker and the
+# files using the OpenSearch node share one (tests/conftest.py). `-n 0` (or EMBERWATCH_TEST_WORKERS=0)
+# runs in one process; a later `-n` among the arguments wins.
+"$PY" -m pytest -n "${EMBERWATCH_TEST_WORKERS:-2}" --dist loadgroup "$@"

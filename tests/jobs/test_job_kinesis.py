@@ -39,17 +39,21 @@ def _kinesis_source(endpoint: str, stream: str, *extra: str) -> tuple[str, ...]:
             "--kinesis-shard-idle", "30s", *extra)  # fmt: skip
 
 
-def _send_as_sensors_would(endpoint: str, stream: str, records: list, per_minute: int = 11) -> None:
-    """One simulated minute of readings (blog-11: 11 sensors) every 2 s, as a live network sends them.
+#: Wall-clock seconds between two simulated minutes sent to a live stream (a real network: 60).
+#: Per-shard watermarks make the pace irrelevant to what is late (the backlog test reads a whole
+#: stream at once), so it only has to keep the stream live while the job runs: records keep coming,
+#: the job is mid-stream when it is killed, a split happens between two minutes.
+SECONDS_PER_MINUTE = 0.5
 
-    Not all at once: the source's watermark is taken after the consumer, over the shards a subtask
-    reads, so a backlog read shard after shard makes one shard's readings late behind the other's
-    (see docs/local-stack.md)."""
+
+def _send_as_sensors_would(endpoint: str, stream: str, records: list, per_minute: int = 11) -> None:
+    """One simulated minute of readings (blog-11: 11 sensors) every `SECONDS_PER_MINUTE`, as a live
+    network sends them (sped up)."""
     with KinesisSink(stream, endpoint_url=endpoint) as sink:
         for start in range(0, len(records), per_minute):
             sink.write(records[start:start + per_minute])
             sink.flush()
-            time.sleep(2.0)
+            time.sleep(SECONDS_PER_MINUTE)
 
 
 def test_a_two_shard_stream_read_from_trim_horizon_alerts_the_truth_and_indexes_every_reading(

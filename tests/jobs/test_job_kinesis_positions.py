@@ -20,7 +20,7 @@ import pytest
 
 from simulator import FaultConfig, SimulationConfig, find_paths, simulate
 from simulator.sinks import KinesisSink
-from tests.jobs.test_job_kinesis import _lines, _new_stream, _tick_every_shard
+from tests.jobs.test_job_kinesis import SECONDS_PER_MINUTE, _lines, _new_stream, _tick_every_shard
 from tests.jobs.watched import WatchedJob, watched_job
 from tests.simulator.conftest import kinesis_endpoint as kinesis_endpoint  # the emulator fixture
 from tests.support.flink_rest import wait_until
@@ -148,9 +148,9 @@ def test_latest_reads_only_what_comes_after_the_start_an_idle_shard_does_not_sta
         quiet = {**first[0][0], "event_id": "quiet-shard", "node": "quiet", "temperature": 20.0}
         client.put_record(StreamName=stream, Data=json.dumps(quiet).encode(), PartitionKey="quiet",
                           ExplicitHashKey=str(below))  # fmt: skip
-        for minute in first:  # one simulated minute every 2 s, as a live network sends them
+        for minute in first:  # one simulated minute at a time, as a live network sends them (sped up)
             _put_below(client, stream, minute, below)
-            time.sleep(2.0)
+            time.sleep(SECONDS_PER_MINUTE)
         sent_at = time.monotonic()
         early = wait_until(lambda: set(_paths(_lines(alerts))), lambda got: got >= due, 90)
         waited = time.monotonic() - sent_at
@@ -168,7 +168,7 @@ def test_latest_reads_only_what_comes_after_the_start_an_idle_shard_does_not_sta
         assert len(children) == 2
         for minute in second:
             _put_below(client, stream, minute, below)
-            time.sleep(2.0)
+            time.sleep(SECONDS_PER_MINUTE)
         _tick_every_shard(client, stream, [r for m in second for r in m])  # time moves on in every shard
         got = wait_until(lambda: _lines(alerts), lambda lines: len(lines) >= len(alerted.truth()), 240)
         time.sleep(3)  # anything repeated would come now
