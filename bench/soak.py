@@ -302,6 +302,7 @@ def main() -> int:
         )
         thread.start()
         figures = feed(args, staging, in_dir, taken, job, watch, begin)
+        figures["read_while_fed"] = source.read() or watch.read or 0
         take_samples(job, producer.pid, watch)
         figures["cpu"] = {pid: (s.role, s.cpu_s - (cpu_at_start[pid].cpu_s if pid in cpu_at_start else 0.0))
                           for pid, s in watch.last.items()}  # fmt: skip

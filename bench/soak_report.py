@@ -66,6 +66,12 @@ def backlog_check(rows: list[Row], warm: float, fed_s: float, rate: int, limit_s
 def memory_check(rows: list[Row], warm: float, fed_s: float, max_growth: float) -> Check:
     judged = [rss for t, _fed, _b, rss in rows if warm <= t <= fed_s]
     half = len(judged) // 2
+    if not half:
+        return (
+            "memory flat after warm-up",
+            False,
+            f"not judged: fewer than two samples after warm-up ({warm:.0f} s)",
+        )
     flat, parts = half > 0, []
     for role in JOB_ROLES:
         first = max((rss.get(role, 0) for rss in judged[:half]), default=0)
@@ -115,7 +121,8 @@ def print_input(meta: dict) -> None:
 
 
 def print_cost(peaks: dict[str, int], cpu: dict, lines: int, fed_s: float) -> None:
-    """Peak RSS of every process, and CPU seconds while fed by role (the job's per reading, in cores)."""
+    """Peak RSS of every process, and CPU seconds while fed by role (the job's per line its source read
+    while fed: a job that falls behind has not read every line fed; and in cores)."""
     print("peak RSS (VmHWM) MiB: " + ", ".join(f"{k} {v}" for k, v in sorted(peaks.items())))
     by_role: dict[str, float] = {}
     for role, seconds in cpu.values():
@@ -123,7 +130,7 @@ def print_cost(peaks: dict[str, int], cpu: dict, lines: int, fed_s: float) -> No
     job = sum(v for k, v in by_role.items() if k in JOB_ROLES)
     print(
         "CPU seconds while fed: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(by_role.items()))
-        + f"; the job's {job:.1f} s = {job / max(1, lines) * 1e6:.1f} us per reading fed"
+        + f"; the job's {job:.1f} s = {job / max(1, lines) * 1e6:.1f} us per line read while fed ({lines:,})"
         + f" = {job / fed_s:.2f} cores"
     )  # fmt: skip
 
@@ -140,7 +147,7 @@ def verdict(
     warm = min(args.warm_up_s, fed_s / 3)
     memory_warm = min(args.memory_warm_up_s or 3600 / args.speedup, fed_s * 2 / 3)
     print_input(meta)
-    print_cost(peaks, figures.get("cpu", {}), figures["lines"], fed_s)
+    print_cost(peaks, figures.get("cpu", {}), figures.get("read_while_fed") or figures["lines"], fed_s)
     summary = [line for line in read_lines(out / "job.log") if b"summary:" in line]
     if summary:
         print("job's own summary:" + summary[-1].decode(errors="replace").split("summary:", 1)[1])
