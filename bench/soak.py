@@ -236,8 +236,9 @@ def main() -> int:
     parser.add_argument(
         "--max-backlog-s",
         type=float,
-        default=10,
-        help="target: the backlog after warm-up stays below this many seconds of input",
+        default=60,
+        help="target: the backlog after warm-up stays below this many seconds of input (and its trend "
+        "at most 1 %% of the rate)",
     )
     parser.add_argument(
         "--max-memory-growth",
