@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 from soak_report import verdict  # noqa: E402
 from soak_stream import batch_name, soak_config, start_producer  # noqa: E402  (bench/ is this script's folder)
-from soak_watch import ProcessSample, SourceCounter, job_samples, process_tree, sample  # noqa: E402, F401
+from soak_watch import ProcessSample, SourceCounter, job_samples, process_tree, sample  # noqa: E402
 
 
 def free_port() -> int:
@@ -186,6 +186,10 @@ def drain(source: SourceCounter, fed: int, figures: dict, timeout_s: float) -> N
         print(f"steps whose input watermark is not past the last reading: {sorted(behind)}", flush=True)
 
 
+def interrupted(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def stop_job(job: subprocess.Popen, pids: set[int]) -> None:
     """SIGTERM the job's client (it cancels the job and prints its summary), then SIGKILL anything left."""
     if job.poll() is None:
@@ -232,8 +236,9 @@ def main() -> int:
     parser.add_argument(
         "--max-backlog-s",
         type=float,
-        default=10,
-        help="target: the backlog after warm-up stays below this many seconds of input",
+        default=60,
+        help="target: the backlog after warm-up stays below this many seconds of input (and its trend "
+        "at most 1 %% of the rate)",
     )
     parser.add_argument(
         "--max-memory-growth",
@@ -249,7 +254,7 @@ def main() -> int:
     parser.add_argument("--job-flag", action="append", default=[], help="extra job flag (repeat)")
     parser.add_argument("--seed", type=int, default=17)
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, interrupted)  # SIGTERM stops what the bench started, as Ctrl-C does
 
     out = Path(args.out)
     in_dir, staging = out / "in", out / "staging"
@@ -302,6 +307,7 @@ def main() -> int:
         )
         thread.start()
         figures = feed(args, staging, in_dir, taken, job, watch, begin)
+        figures["read_while_fed"] = source.read() or watch.read or 0
         take_samples(job, producer.pid, watch)
         figures["cpu"] = {pid: (s.role, s.cpu_s - (cpu_at_start[pid].cpu_s if pid in cpu_at_start else 0.0))
                           for pid, s in watch.last.items()}  # fmt: skip
@@ -317,7 +323,8 @@ def main() -> int:
         stop.set()
         if thread is not None:
             thread.join(timeout=30)
-        stop_job(job, set(watch.last) - {os.getpid(), producer.pid})
+        started_pids = set(watch.last) | (set(process_tree(job.pid)) if job.poll() is None else set())
+        stop_job(job, started_pids - {os.getpid(), producer.pid})
         if producer.is_alive():
             producer.terminate()
             producer.join(timeout=10)

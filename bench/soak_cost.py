@@ -20,6 +20,7 @@ Figures on a shared machine: CPU seconds hold up under load better than wall tim
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -43,8 +44,11 @@ from simulator.config import DEFAULT_THRESHOLD_C  # noqa: E402
 def stage_soak(args, path: Path) -> None:
     """Write feed minutes [from, to) of the soak stream to `path`."""
     cfg = soak_config(args.rate, args.minutes, args.speedup, args.seed)
-    if args.no_faults:
-        cfg = cfg.replace(faults=FaultConfig())
+    if args.no_faults or args.fault:
+        kept = {f"{name}_rate": getattr(cfg.faults, f"{name}_rate") for name in args.fault or ()}
+        cfg = cfg.replace(
+            faults=dataclasses.replace(FaultConfig(max_delay_ms=cfg.faults.max_delay_ms), **kept)
+        )
     first, last = int(args.from_minute * 60 * args.rate), int(args.to_minute * 60 * args.rate)
     with open(path, "wb") as out:
         for line, _bad, _hot in itertools.islice(delivered_lines(cfg), first, last):
@@ -123,6 +127,12 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "out" / "bench" / "soak-cost"))
     parser.add_argument("--skip-job", action="store_true", help="only the streams' profiles")
     parser.add_argument("--no-faults", action="store_true", help="the soak stream without its faults")
+    parser.add_argument(
+        "--fault",
+        action="append",
+        choices=("delay", "drop", "duplicate", "stuck", "spike", "malformed"),
+        help="keep only this fault of the soak's (repeat): which one costs the job most",
+    )
     parser.add_argument(
         "--soak-only",
         action="store_true",

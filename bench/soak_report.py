@@ -3,8 +3,9 @@
 The targets (issue 15 item 5, made measurable):
 
 * **no growing backlog**: after warm-up (`--warm-up-s`, the job's start), the backlog (lines fed
-  minus lines the job's source has read) stays below `--max-backlog-s` seconds of input, and it
-  drains after the feed: every line read and every step's input watermark past the last reading;
+  minus lines the job's source has read) has a least-squares trend of at most 1 % of the feed rate
+  and stays below `--max-backlog-s` seconds of input, and it drains after the feed: every line read
+  and every step's input watermark past the last reading;
 * **memory flat after warm-up**: for the JVM, the job's client and its Python worker, the highest RSS
   in the second half of the feed after warm-up is at most `--max-memory-growth` (or 32 MiB, whichever
   is larger) above the highest in the first half. Warm-up here is `--memory-warm-up-s`, by default one
@@ -26,6 +27,9 @@ Row = tuple[
     float, int, int, dict
 ]  # s since the feed began, lines fed, backlog (-1: unknown), RSS MiB by role
 JOB_ROLES = ("JVM", "job client", "Python worker")
+#: The backlog grows when its trend after warm-up exceeds this fraction of the feed rate (1 %: over a
+#: 10-minute feed the job would fall 6 s further behind).
+GROWTH_LIMIT = 0.01
 
 
 def read_lines(path: Path) -> list[bytes]:
@@ -51,7 +55,7 @@ def backlog_check(rows: list[Row], warm: float, fed_s: float, rate: int, limit_s
     drained = read is not None and read >= fed and not figures.get("steps_behind")
     text = (
         f"after warm-up ({warm:.0f} s) the backlog peaked at {worst:,} lines ({worst / rate:.1f} s of input; "
-        f"limit {limit_s:g} s), trend {slope(judged):+,.0f} lines/s; "
+        f"limit {limit_s:g} s), trend {slope(judged):+,.0f} lines/s (limit {GROWTH_LIMIT * rate:,.0f}); "
     )
     if drained:
         text += f"drained {figures['drain_s']:.0f} s after the feed"
@@ -60,12 +64,19 @@ def backlog_check(rows: list[Row], warm: float, fed_s: float, rate: int, limit_s
             f"NOT drained: {read} of {fed:,} lines read, steps behind the last reading "
             f"{figures.get('steps_behind')}, {figures.get('drain_s', 0):.0f} s after the feed"
         )
-    return ("no growing backlog", bool(judged) and worst <= limit_s * rate and drained, text)
+    growing = slope(judged) > GROWTH_LIMIT * rate
+    return ("no growing backlog", bool(judged) and not growing and worst <= limit_s * rate and drained, text)
 
 
 def memory_check(rows: list[Row], warm: float, fed_s: float, max_growth: float) -> Check:
     judged = [rss for t, _fed, _b, rss in rows if warm <= t <= fed_s]
     half = len(judged) // 2
+    if not half:
+        return (
+            "memory flat after warm-up",
+            False,
+            f"not judged: fewer than two samples after warm-up ({warm:.0f} s)",
+        )
     flat, parts = half > 0, []
     for role in JOB_ROLES:
         first = max((rss.get(role, 0) for rss in judged[:half]), default=0)
@@ -115,7 +126,8 @@ def print_input(meta: dict) -> None:
 
 
 def print_cost(peaks: dict[str, int], cpu: dict, lines: int, fed_s: float) -> None:
-    """Peak RSS of every process, and CPU seconds while fed by role (the job's per reading, in cores)."""
+    """Peak RSS of every process, and CPU seconds while fed by role (the job's per line its source read
+    while fed: a job that falls behind has not read every line fed; and in cores)."""
     print("peak RSS (VmHWM) MiB: " + ", ".join(f"{k} {v}" for k, v in sorted(peaks.items())))
     by_role: dict[str, float] = {}
     for role, seconds in cpu.values():
@@ -123,7 +135,7 @@ def print_cost(peaks: dict[str, int], cpu: dict, lines: int, fed_s: float) -> No
     job = sum(v for k, v in by_role.items() if k in JOB_ROLES)
     print(
         "CPU seconds while fed: " + ", ".join(f"{k} {v:.1f}" for k, v in sorted(by_role.items()))
-        + f"; the job's {job:.1f} s = {job / max(1, lines) * 1e6:.1f} us per reading fed"
+        + f"; the job's {job:.1f} s = {job / max(1, lines) * 1e6:.1f} us per line read while fed ({lines:,})"
         + f" = {job / fed_s:.2f} cores"
     )  # fmt: skip
 
@@ -140,7 +152,7 @@ def verdict(
     warm = min(args.warm_up_s, fed_s / 3)
     memory_warm = min(args.memory_warm_up_s or 3600 / args.speedup, fed_s * 2 / 3)
     print_input(meta)
-    print_cost(peaks, figures.get("cpu", {}), figures["lines"], fed_s)
+    print_cost(peaks, figures.get("cpu", {}), figures.get("read_while_fed") or figures["lines"], fed_s)
     summary = [line for line in read_lines(out / "job.log") if b"summary:" in line]
     if summary:
         print("job's own summary:" + summary[-1].decode(errors="replace").split("summary:", 1)[1])
