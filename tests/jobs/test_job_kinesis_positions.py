@@ -20,7 +20,7 @@ import pytest
 
 from simulator import FaultConfig, SimulationConfig, find_paths, simulate
 from simulator.sinks import KinesisSink
-from tests.jobs.test_job_kinesis import SECONDS_PER_MINUTE, _lines, _new_stream, _tick_every_shard
+from tests.jobs.test_job_kinesis import _lines, _new_stream, _tick_every_shard
 from tests.jobs.watched import WatchedJob, watched_job
 from tests.simulator.conftest import kinesis_endpoint as kinesis_endpoint  # the emulator fixture
 from tests.support.flink_rest import wait_until
@@ -28,6 +28,12 @@ from tests.support.flink_rest import wait_until
 pytestmark = [pytest.mark.pyflink, pytest.mark.kinesis]
 
 OUT_OF_ORDERNESS_MS = 60_000  # the job's default, which these runs keep
+#: One simulated minute every 2 s here, not test_job_kinesis's 0.5 s: at 0.5 s this test lost paths after
+#: the split (2 runs of 2 on 2026-12-03, the test's alert set short of the truth). Likely cause, not proven:
+#: the consumer finds a split's child shards only at its next shard discovery (every 10 s), while the
+#: other shards' watermarks move on; the faster simulated time runs, the more of it the children hold by
+#: then, beyond the one-minute out-of-orderness. A live network's minute takes a minute.
+SECONDS_PER_MINUTE = 2.0
 DAY_MS = 86_400_000
 PUT_RECORDS_MAX = 500  # Kinesis PutRecords takes at most 500 records a call
 
