@@ -13,7 +13,7 @@ from collections import OrderedDict
 from typing import Any, Callable, Generic, TypeVar
 
 #: How many keys a mirror keeps in memory (the least recently used are forgotten, not lost).
-DEFAULT_CAPACITY = 1024
+DEFAULT_CAPACITY = 16384
 
 V = TypeVar("V")
 

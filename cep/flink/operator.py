@@ -65,7 +65,7 @@ MATCHER_STATE = "cep-matcher"
 BUFFER_STATE = "cep-buffer"
 EARLY_STATE = "cep-early-emitted"
 #: How many keys one function instance keeps in memory (their Flink state stays complete).
-KEYS_IN_MEMORY = 1024
+KEYS_IN_MEMORY = 16384
 
 
 class MatchContext:

@@ -22,6 +22,12 @@ def _as_url(path: str) -> str:
     return path if "://" in path else Path(path).resolve().as_uri()
 
 
+#: PyFlink state objects cached per Python worker: five states for each of the 16,384 keys the CEP step
+#: keeps in memory (`cep.flink.operator.KEYS_IN_MEMORY`). An entry is one key's handle on one state; the
+#: soak (bench/soak.py) prints what the Python processes hold with it.
+PYTHON_STATE_CACHE_ENTRIES = 5 * 16384
+
+
 def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
     """Flink options for `runtime` (parallelism, Python, jars, checkpoints, restarts, restore, and the
     user's own `--flink-option` values)."""
@@ -40,6 +46,11 @@ def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
         # `RuntimeConfig.bundle_time_ms` says which (config.LIVE_BUNDLE_MS, BOUNDED_BUNDLE_MS).
         "python.fn-execution.bundle.size": "1000000",
         "python.fn-execution.bundle.time": str(runtime.bundle_time_ms),
+        # PyFlink keeps a key's state objects in an LRU of `python.state.cache-size` entries (Flink's
+        # default 1,000), one entry per state per key: the CEP step has five states, so only 200 keys
+        # fit. Past that, every change of key evicts one and waits for its write to the JVM. With
+        # 1,200 regions (the soak) that cost the Python step 40 % of its CPU (docs/robustness.md).
+        "python.state.cache-size": str(PYTHON_STATE_CACHE_ENTRIES),
     }
     if runtime.connector_jars:
         conf["pipeline.jars"] = ";".join(_as_url(jar) for jar in runtime.connector_jars)

@@ -247,3 +247,50 @@ def test_an_empty_path_means_no_file_from_a_flag_or_the_environment() -> None:
     assert load_config(["--alerts-out", ""], env={}).alerts.alerts_out is None
     assert load_config([], env={"BUSHFIRE_LOG_FILE": ""}).runtime.log_file is None
     assert load_config([], env={}).alerts.alerts_out == "out/alerts.jsonl"
+
+
+class _StateCounting:
+    """A runtime context that records the keyed states a function declares (and ignores metrics)."""
+
+    def __init__(self) -> None:
+        self.states: list[str] = []
+
+    def get_state(self, descriptor):
+        self.states.append(descriptor.name)
+
+    def get_map_state(self, descriptor):
+        self.states.append(descriptor.name)
+
+    def get_metrics_group(self):
+        return self
+
+    def add_group(self, name):
+        return self
+
+    def counter(self, name):
+        return None
+
+    def gauge(self, name, read):
+        return None
+
+
+def test_pyflink_state_cache_holds_every_state_of_every_key_the_cep_step_keeps_in_memory() -> None:
+    """Past `python.state.cache-size` entries (one per state per key) PyFlink evicts a key's state on
+    each change of key and waits for its write: the job sizes it for the keys the CEP step remembers."""
+    from cep.flink.operator import KEYS_IN_MEMORY
+    from jobs.bushfire import functions, patterns
+    from jobs.bushfire.environment import PYTHON_STATE_CACHE_ENTRIES, flink_configuration
+
+    cfg = load_config([], env={})
+    stages = patterns.stage_names(cfg.detection.chain_length)
+    step = functions.CheckAndDetect(
+        "bushfire-cep", 3_600_000, patterns.fire_chain(cfg.detection),
+        functions.AlertOncePerPath(stages, 3_600_000), early_results=True,
+    )  # fmt: skip
+    context = _StateCounting()
+    step.open(context)
+    assert len(set(context.states)) == len(context.states) == 5, context.states
+    assert len(context.states) * KEYS_IN_MEMORY <= PYTHON_STATE_CACHE_ENTRIES
+    assert flink_configuration(cfg.runtime)["python.state.cache-size"] == str(PYTHON_STATE_CACHE_ENTRIES)
+    flags = ["--flink-option", "python.state.cache-size=500"]  # the user's value still wins
+    assert flink_configuration(load_config(flags, env={}).runtime)["python.state.cache-size"] == "500"
