@@ -4,9 +4,9 @@ Judging every line again in Python costs about 10 s per million lines, which the
 after the job has finished. The job has already judged them: every line is exactly one reading, one
 re-delivery or one line-level dead letter (malformed, invalid, oversized). So the summary takes the
 dead-letter counts from the run's dead-letter file, counts lines at C speed, and judges again only
-the lines that can be re-deliveries: those whose `event_id` occurs more than once in the input. When
-a quick scan cannot be trusted to find every line's id (escapes, text that is not UTF-8) or there is
-no dead-letter file, every line is judged.
+the lines that can be re-deliveries: those whose `event_id` occurs more than once in the input. A line
+whose id a plain scan cannot be trusted to find (escapes, bytes that are not UTF-8) is parsed for its id
+and judged again; only without a dead-letter file is every line judged.
 
 A line is a duplicate when it is a valid reading whose `event_id` an earlier reading of its region
 had, at most the dedupe TTL of event time apart. (The job forgets ids as newer readings of the
@@ -40,22 +40,25 @@ def count_input(files: list[Path], ttl_ms: int, line_dead_letters: Optional[int]
     """Counts over `files` in the order the source reads them. `line_dead_letters`: how many of their
     lines the run dead-lettered as malformed, invalid or oversized (None: not known, judge every line).
     Reads each file twice (once to find the repeated ids) rather than holding the input in memory."""
-    scan = scan_input(files, ttl_ms) if line_dead_letters is not None else None
-    if scan is None or line_dead_letters is None:
+    if line_dead_letters is None:
         return _judge_every_line(files, ttl_ms)
-    return with_dead_letters(scan, line_dead_letters)
+    return with_dead_letters(scan_input(files, ttl_ms), line_dead_letters)
 
 
-def scan_input(files: list[Path], ttl_ms: int) -> Optional[InputCounts]:
+def scan_input(files: list[Path], ttl_ms: int) -> InputCounts:
     """The quick scan: lines and duplicates of `files` (readings not known yet: they need the run's
-    line-level dead letters, see `with_dead_letters`), or None when it cannot be trusted (then every
-    line must be judged). Needs nothing from the run, so a bounded run does it while the job runs."""
+    line-level dead letters, see `with_dead_letters`). Needs nothing from the run, so a bounded run does
+    it while the job runs. A file the plain scan can read whole (the usual case) is scanned at C speed;
+    in another, each line it cannot read plainly is parsed (a few malformed lines do not make the whole
+    file slow)."""
     ids: Counter[bytes] = Counter()
     for path in files:
         data = path.read_bytes()
-        if not _scannable(data):
-            return None
-        ids.update(_EVENT_ID.findall(data))
+        if _scannable(data):
+            ids.update(_EVENT_ID.findall(data))
+        else:
+            for line in _lines(data):
+                ids.update(_ids_of(line))
     repeated = {event_id for event_id, times in ids.items() if times > 1}
     counts = InputCounts()
     seen: dict[str, dict[str, int]] = {}
@@ -63,9 +66,24 @@ def scan_input(files: list[Path], ttl_ms: int) -> Optional[InputCounts]:
         data = path.read_bytes()
         counts.lines += _line_count(data)
         if repeated:
-            candidates = (line for line in _lines(data) if _has_any(line, repeated))
+            plain = _scannable(data)
+            candidates = (
+                line
+                for line in _lines(data)
+                if (not plain and not _scannable(line)) or _has_any(line, repeated)
+            )
             counts.duplicates += _judge(candidates, ttl_ms, seen).duplicates
     return counts
+
+
+def _ids_of(line: bytes) -> list[bytes]:
+    """The event ids the scan counts for one line: found plainly, or parsed when it cannot be."""
+    if _scannable(line):
+        return _EVENT_ID.findall(line)
+    from jobs.bushfire.parsing import parse_line
+
+    reading = parse_line(line.decode("utf-8", "replace"), "summary")
+    return [reading["event_id"].encode("utf-8")] if isinstance(reading, dict) else []
 
 
 def with_dead_letters(scan: InputCounts, line_dead_letters: int) -> InputCounts:
@@ -75,8 +93,9 @@ def with_dead_letters(scan: InputCounts, line_dead_letters: int) -> InputCounts:
 
 
 def _scannable(data: bytes) -> bool:
-    """True when the quick scan sees every `event_id` as the JSON parser will: no escapes, valid UTF-8
-    (undecodable bytes all read as U+FFFD, so different bytes could name the same id)."""
+    """True when the plain scan sees every `event_id` of `data` (a file or a line) as the JSON parser
+    will: no escapes, valid UTF-8 (undecodable bytes all read as U+FFFD, so different bytes could name
+    the same id)."""
     if b"\\" in data:
         return False
     try:

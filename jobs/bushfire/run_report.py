@@ -186,9 +186,7 @@ class RunReport:
             except (EOFError, OSError):  # the scan's process died without counts: count here instead
                 log.warning("the input scan's process ended without counts; counting after the run")
             else:
-                if scan is not None:
-                    return with_dead_letters(scan, line_level)
-                line_level = None  # the quick scan cannot be trusted here: judge every line
+                return with_dead_letters(scan, line_level)
         files = _input_files(Path(self.cfg.source.input_path))
         return count_input(files, self.cfg.detection.event_dedupe_ttl_ms, line_level)
 
