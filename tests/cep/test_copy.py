@@ -235,7 +235,7 @@ def test_copy_knows_every_attribute_of_the_run_and_the_matcher() -> None:
     values_of_run = {"last_key", "next_expiry", "seq", "timed_order"}
     shared_run = {
         "dedupe_key", "infos", "live", "nfa", "share_answers", "skip", "start_info", "start_wake_serves_all",
-        "state_windows", "window",
+        "state_windows", "wakeless", "window",
     }
     matcher = Matcher(_previous_and_current())
     assert set(vars(matcher._run)) == copied_run | values_of_run | shared_run
