@@ -339,7 +339,16 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
                 if index is not None and value == value:
                     # the index's equality holds for the whole group (not for a NaN found by identity)
                     cond = info.index_take
-                moved = self._step_simple(info, cond, group, event, ts, seq, new, finals, ctx)
+                first = True  # the first partial match's answer
+                if cond is not None:  # ask the first one: was the answer decided by the event alone?
+                    ctx.node = next(iter(group.values()))[0]
+                    ctx.used = False
+                    first = cond(event, ctx)
+                    if not ctx.used:
+                        if not first:
+                            continue  # none of them can take the event: all stay as they are
+                        cond = None  # every partial match here takes the event: no more calls
+                moved = self._step_simple(info, cond, first, group, event, ts, seq, new, finals, ctx)
                 if moved:
                     updates.append((container, key, group, moved, index is not None))
                 # else every partial match stays where it is: nothing to update
@@ -399,6 +408,7 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         self,
         info: StateInfo,
         cond: Optional[Callable[..., bool]],
+        first: bool,
         group: dict,
         event: Any,
         ts: int,
@@ -408,37 +418,30 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         ctx: Context,
     ) -> Optional[list]:
         """`_step` for a simple state (see `cep.decisions.simple_transition`), whose TAKE
-        condition for these partial matches is `cond` (None: always true).
+        condition for these partial matches is `cond` (None: always true), which `process`
+        already asked of the first one (`first`, its answer: an answer that read the partial
+        match, else `process` settled the state itself or made `cond` None).
 
         Returns the partial matches that moved on (to be removed from `group`), or None when
-        they all stay (the common case of an event that extends none of them): then the only
-        work per partial match is the condition call itself.
+        they all stay: then the only work per partial match is the condition call itself.
         """
         _cond, _target, keeps_on_take = info.simple
         hits = None
         if cond is not None:
             pms = iter(group.values())
-            for pm in pms:  # the first one: was the answer decided by the event alone?
+            pm = next(pms)
+            if first:
+                hits = [pm]
                 ctx.node = pm[0]
-                ctx.used = False
+                self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+            for pm in pms:
+                ctx.node = pm[0]
                 if cond(event, ctx):
-                    if ctx.used:
-                        hits = [pm]
-                        self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
-                        break
-                    cond = None  # every partial match here takes the event: no more calls
-                elif not ctx.used:
-                    return None  # none of them can take the event: all stay as they are
-                break
-            if cond is not None:
-                for pm in pms:
-                    ctx.node = pm[0]
-                    if cond(event, ctx):
-                        if hits is None:
-                            hits = []
-                        hits.append(pm)
-                        self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
-                return None if keeps_on_take else hits
+                    if hits is None:
+                        hits = []
+                    hits.append(pm)
+                    self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+            return None if keeps_on_take else hits
         hits = list(group.values())
         for pm in hits:
             ctx.node = pm[0]
