@@ -127,6 +127,10 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         self.frontier: dict = {}
         # the bucket key `_add_indexed` computed last, with what it was computed from (immutable)
         self.last_key: tuple = (None, None, None, None)
+        # whether `expire` returns the timed-out partial matches (else it only counts them, as
+        # Flink's NFA without a timeout handler); `Matcher(report_timeouts=...)` sets it
+        self.keep_timeouts = True
+        self.timed_out = 0  # partial matches that timed out since this run was made
 
     def copy(self) -> NfaRun:
         """An independent run in the same state, sharing everything immutable.
