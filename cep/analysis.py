@@ -18,7 +18,7 @@ from cep.graph import FINAL, IGNORE, PROCEED, STOP, TAKE, State
 from cep.pattern import Pattern
 from cep.quantifier import Contiguity, Property
 
-__all__ = ["IndexSpec", "index_spec", "prefilter", "wake_condition"]
+__all__ = ["IndexSpec", "index_residual", "index_spec", "prefilter", "wake_condition"]
 
 IndexSpec = tuple  # (event field, referenced stage name, referenced field)
 
@@ -141,6 +141,23 @@ def _ref_equalities(cond: Condition) -> set:
         if isinstance(item, Compare) and item.op == "==" and isinstance(item.value, Ref):
             found.add((item.name, item.value.pattern, item.value.name))
     return found
+
+
+def index_residual(cond: Condition, index: IndexSpec) -> Condition:
+    """`cond` without the equality `index` names (`index_spec`): what is left to ask of a partial
+    match found under the event's value, since that equality holds for all of them.
+
+    Only when the looked-up value equals itself: a bucket lookup also finds a key by identity,
+    so a value such as NaN, which `==` never matches, must still go through `cond`.
+    """
+    items = cond.items if isinstance(cond, And) else (cond,)
+    rest = [i for i in items if not (isinstance(i, Compare) and i.op == "==" and isinstance(i.value, Ref)
+                                      and (i.name, i.value.pattern, i.value.name) == index)]
+    if len(rest) == len(items):
+        raise ValueError(f"{cond!r} has no equality {index!r}")
+    if not rest:
+        return Const(True)
+    return rest[0] if len(rest) == 1 else And(rest)
 
 
 def index_spec(state: State) -> Optional[IndexSpec]:

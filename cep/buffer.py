@@ -24,8 +24,8 @@ __all__ = [
     "NODE_EVENT", "NODE_PREVIOUS", "NODE_SEQ", "NODE_STAGE", "NODE_TS",
     "PM_NODE", "PM_RANK", "PM_START_SEQ", "PM_START_TS", "START_RANK",
     "Final", "Node", "PartialMatch",
-    "after", "before", "key_sequence_of", "lineage_key", "materialize", "node_positions",
-    "pm_visit_key", "rank_of", "visit_key",
+    "after", "after_suffix", "before", "before_suffix", "key_sequence_of", "lineage_key", "materialize",
+    "node_positions", "pm_visit_key", "rank_of", "visit_key",
 ]
 
 # buffer node fields
@@ -58,6 +58,16 @@ def before(rank: tuple, seq: int, j: int) -> tuple:
 def after(rank: tuple, seq: int, j: int) -> tuple:
     """The rank of successor `j` (at event `seq`) computed after the one that keeps `rank`."""
     return rank + ((_BIG - seq) * _SPAN + j, 0)
+
+
+def before_suffix(seq: int, j: int) -> tuple:
+    """`before(rank, seq, j) == rank[:-1] + before_suffix(seq, j)`: computed once for many ranks."""
+    return ((seq - _BIG) * _SPAN + j, 0)
+
+
+def after_suffix(seq: int, j: int) -> tuple:
+    """`after(rank, seq, j) == rank + after_suffix(seq, j)`: computed once for many ranks."""
+    return ((_BIG - seq) * _SPAN + j, 0)
 
 
 def materialize(node: Optional[Node]) -> dict[str, list]:

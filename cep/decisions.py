@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Optional
 
-from cep.analysis import index_spec, wake_condition
+from cep.analysis import index_residual, index_spec, wake_condition
 from cep.conditions import Const, Negate
 from cep.context import Context
 from cep.graph import FINAL, IGNORE, PENDING, PROCEED, STOP, TAKE, Nfa, State
@@ -21,7 +21,9 @@ __all__ = ["StateInfo", "enabled_edges", "final_after_proceed", "infos_for", "on
 class StateInfo:
     """What the run's shortcuts know about one state (see `cep.runtime`)."""
 
-    __slots__ = ("index", "is_pending", "only_take", "sid", "simple", "state", "wake", "wake_key")
+    __slots__ = (
+        "index", "index_take", "is_pending", "only_take", "sid", "simple", "state", "wake", "wake_key",
+    )
 
     def __init__(self, state: State, use_shortcuts: bool) -> None:
         self.state = state
@@ -36,6 +38,11 @@ class StateInfo:
         self.index = index_spec(state) if use_shortcuts else None
         self.is_pending = state.kind == PENDING
         self.simple = simple_transition(state) if use_shortcuts else None
+        # a simple indexed state's TAKE condition without the index's equality (`index_residual`):
+        # asked of the partial matches found under the event's value, often once for all of them
+        self.index_take: Optional[Callable[..., bool]] = None
+        if self.index is not None and self.simple is not None and state.edges[0].spec is not None:
+            self.index_take = index_residual(state.edges[0].spec, self.index).compile()
 
 
 def simple_transition(state: State) -> Optional[tuple]:

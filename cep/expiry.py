@@ -49,6 +49,8 @@ class ExpiryMixin:
     next_expiry: float
     dedupe_key: Any
     completed: Any
+    keep_timeouts: bool
+    timed_out: int
 
     def _track_expiry(self, sid: int, key: Any, pm: PartialMatch) -> None:
         records = self.expiry_groups.get(pm[2])
@@ -94,7 +96,8 @@ class ExpiryMixin:
         a heap, so this costs nothing until the earliest one is due, and then only the expired
         partial matches are touched (each removed from its bucket in O(1)). Returns the matches
         this completes and the timed-out partial matches as `TimeoutGroup`s, in the order Flink
-        visits them (not materialized: `timeouts_of` does that when they are reported).
+        visits them (not materialized: `timeouts_of` does that when they are reported); with
+        `keep_timeouts` off, no timed-out partial match (only their count, `timed_out`).
         """
         if ts < self.next_expiry:
             return [], []
@@ -103,6 +106,9 @@ class ExpiryMixin:
         if self.state_windows:
             timed: list = []  # (partial match, timeout timestamp)
             self._expire_timed(ts, timed, pending)
+            self.timed_out += len(timed)
+            if not self.keep_timeouts:
+                timed = []
             if len(timed) > 1:
                 timed.sort(key=lambda e: pm_visit_key(e[0]))
             expired = [
@@ -121,6 +127,8 @@ class ExpiryMixin:
         window = self.window
         buckets = self.buckets
         infos = self.infos
+        keep = self.keep_timeouts
+        dropped = 0  # timed out, not kept (`keep_timeouts` off)
         while queue and queue[0][0] <= ts:
             _expiry, start_seq, records = queue.popleft()
             del groups[start_seq]
@@ -140,13 +148,17 @@ class ExpiryMixin:
                     del bucket[key]
                 if infos[sid].is_pending:
                     pending.append(pm)
-                else:
+                elif keep:
                     timed_out.append(pm)
+                else:
+                    dropped += 1
             if timed_out:
+                self.timed_out += len(timed_out)
                 if len(timed_out) > 1:
                     timed_out.sort(key=rank_of)
                 start_ts = timed_out[0][1]
                 expired.append((start_ts + window, start_ts, start_seq, [pm[0] for pm in timed_out]))
+        self.timed_out += dropped
         self.next_expiry = queue[0][0] if queue else NO_EXPIRY
 
     def _expire_timed(self, ts: int, expired: list, pending: list) -> None:

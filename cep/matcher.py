@@ -115,6 +115,10 @@ class Matcher:
         rank), ``"drop_newest"`` (evict the latest ones) or ``"fail"`` (raise `StateLimitError`,
         which carries the event's matches; the state keeps the event's effects). Evictions are
         counted in `evicted_partial_matches`.
+    report_timeouts
+        False: timed-out partial matches are only counted (`timed_out_partial_matches`), never
+        kept or turned into dicts, and `advance_time` returns no timeouts; as Flink's NFA when
+        the pattern function does not handle timeouts. Matches are the same either way.
 
     Notes
     -----
@@ -136,6 +140,7 @@ class Matcher:
         clock: Optional[Callable[[], int]] = None,
         max_partial_matches: Optional[int] = None,
         on_overflow: str = "drop_oldest",
+        report_timeouts: bool = True,
     ) -> None:
         if max_partial_matches is not None and max_partial_matches < 0:
             raise ValueError(f"max_partial_matches must be >= 0 or None, got {max_partial_matches}")
@@ -152,10 +157,11 @@ class Matcher:
         else:
             self._run = NfaRun(self._plan.nfa, use_shortcuts=use_shortcuts, clock=clock)
         self._prefilter = self._plan.prefilter_fn
+        self._run.keep_timeouts = report_timeouts
         # timed out in `process`, not yet reported: `cep.expiry.TimeoutGroup`s (buffer nodes)
         self._expired: list = []
         self._restored_timeouts: list[Timeout] = []  # from a version-1 snapshot
-        self._options = (use_prefilter, use_shortcuts)
+        self._options = (use_prefilter, use_shortcuts, report_timeouts)
         self._caps = {"max_partial_matches": max_partial_matches, "on_overflow": on_overflow}
 
     @property
@@ -177,6 +183,12 @@ class Matcher:
         """
         deadline = self._run.next_expiry
         return None if deadline == float("inf") else int(deadline)
+
+    @property
+    def timed_out_partial_matches(self) -> int:
+        """Partial matches that timed out since this matcher was made or restored (reported or
+        not; not part of snapshots): with ``report_timeouts=False``, the only trace they leave."""
+        return self._run.timed_out
 
     @property
     def prefilter(self) -> Any:
@@ -234,6 +246,10 @@ class Matcher:
         """
         run = self._run
         matches, expired = run.expire(timestamp)
+        if not run.keep_timeouts:  # nothing to report (held ones only from a restored snapshot)
+            self._expired = []
+            self._restored_timeouts = []
+            return matches, []
         if self._expired:
             expired = self._expired + expired
             self._expired = []
@@ -275,12 +291,13 @@ class Matcher:
     def copy_via_snapshot(self) -> Matcher:
         """The former `copy`: a round trip through `snapshot`/`restore` (kept to compare with
         `copy` in tests and in bench/matcher_copy.py)."""
-        use_prefilter, use_shortcuts = self._options
+        use_prefilter, use_shortcuts, report_timeouts = self._options
         return Matcher.restore(
             self._pattern,
             self.snapshot(),
             use_prefilter=use_prefilter,
             use_shortcuts=use_shortcuts,
+            report_timeouts=report_timeouts,
             **self._caps,
         )
 

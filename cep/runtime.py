@@ -57,7 +57,9 @@ from cep.buffer import (
     Node,
     PartialMatch,
     after,
+    after_suffix,
     before,
+    before_suffix,
     key_sequence_of,
     lineage_key,
     materialize,
@@ -99,6 +101,9 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         self.share_answers = use_shortcuts
         self.start_info = self.infos[nfa.start.sid]
         self.live = [i for i in self.infos if not i.state.is_start and i.state.kind not in (FINAL, STOP)]
+        # the live states an event must visit although it failed the start's wake condition
+        # (used when that answer serves every waking state, below)
+        self.wakeless = [i for i in self.live if i.wake is None]
         # every waking state wakes on the start state's condition (e.g. each stage starts with the
         # same `hot` test): its answer, asked once per event, serves them all
         wake_keys = {i.wake_key for i in self.live if i.wake is not None}
@@ -122,6 +127,10 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         self.frontier: dict = {}
         # the bucket key `_add_indexed` computed last, with what it was computed from (immutable)
         self.last_key: tuple = (None, None, None, None)
+        # whether `expire` returns the timed-out partial matches (else it only counts them, as
+        # Flink's NFA without a timeout handler); `Matcher(report_timeouts=...)` sets it
+        self.keep_timeouts = True
+        self.timed_out = 0  # partial matches that timed out since this run was made
 
     def copy(self) -> NfaRun:
         """An independent run in the same state, sharing everything immutable.
@@ -229,6 +238,33 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
             entry = (pm[1], pm[0][2], pm, key)
             self.frontier.setdefault((state.sid, key_sequence), []).append(entry)
 
+    def _add_new(self, new: list) -> None:
+        """`add` for each `(state, pm)` of `new`, inlined for the usual run: no `dedupe_runs`, no
+        PREVIOUS_AND_CURRENT windows. Successors of one start usually come one after the other,
+        so the expiry records of the last start are kept at hand."""
+        infos = self.infos
+        buckets = self.buckets
+        window = self.window
+        groups = self.expiry_groups
+        records_of = None  # the start (start_seq) whose expiry records `records` is
+        records: list = []
+        for state, pm in new:
+            sid = state.sid
+            info = infos[sid]
+            if info.index is None:
+                buckets[sid][id(pm)] = pm
+                key = None
+            else:
+                key = self._add_indexed(info, buckets[sid], pm)
+            if window:
+                if pm[2] != records_of:  # pm[2]: PM_START_SEQ
+                    got = groups.get(pm[2])
+                    if got is None:
+                        self._track_expiry(sid, key, pm)  # the start's first record: a new group
+                        continue
+                    records, records_of = got, pm[2]
+                records += sid, key, pm  # as `_track_expiry` does
+
     def _add_indexed(self, info: StateInfo, bucket: dict, pm: PartialMatch) -> Any:
         _field, stage, ref_field = info.index
         head = pm[0]
@@ -279,7 +315,8 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         buckets = self.buckets
         updates = []  # (container, key, group, what changed, indexed): applied at the end
         shared_wake = self.start_wake_serves_all
-        for info in self.live:
+        # an event that fails the start's wake condition wakes no state that shares it
+        for info in self.live if woken or not shared_wake else self.wakeless:
             sid = info.sid
             bucket = buckets[sid]
             if not bucket:
@@ -302,30 +339,47 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
             else:
                 container, key, group = buckets, sid, bucket
             if info.simple is not None:
-                moved = self._step_simple(info, group, event, ts, seq, new, finals, ctx)
+                cond = info.simple[0]
+                if index is not None and value == value:
+                    # the index's equality holds for the whole group (not for a NaN found by identity)
+                    cond = info.index_take
+                first = True  # the first partial match's answer
+                if cond is not None:  # ask the first one: was the answer decided by the event alone?
+                    ctx.node = next(iter(group.values()))[0]
+                    ctx.used = False
+                    first = cond(event, ctx)
+                    if not ctx.used:
+                        if not first:
+                            continue  # none of them can take the event: all stay as they are
+                        cond = None  # every partial match here takes the event: no more calls
+                moved = self._step_simple(info, cond, first, group, event, ts, seq, new, finals, ctx)
                 if moved:
                     updates.append((container, key, group, moved, index is not None))
                 # else every partial match stays where it is: nothing to update
             else:
                 kept: list = []
                 state = info.state
-                shared = None  # the enabled edges, when they do not depend on the partial match
-                for pm in group.values():
-                    if shared is None:
-                        ctx.node = pm[0]
-                        ctx.used = False
-                        enabled = enabled_edges(state, event, ctx)
-                        if not ctx.used and self.share_answers:
-                            shared = enabled
-                            if only_stays(enabled, state):
-                                break  # every partial match ignores the event and stays as it is
+                pms = iter(group.values())
+                pm = next(pms)
+                ctx.node = pm[0]
+                ctx.used = False
+                enabled = enabled_edges(state, event, ctx)
+                if not ctx.used and self.share_answers:
+                    # decided by the event alone: the same edges for every partial match here
+                    if only_stays(enabled, state):
+                        continue  # every partial match ignores the event and stays as it is
+                    plan = _fork_plan(enabled, state, seq)
+                    if plan is not None:
+                        _fork(group.values(), plan, new, kept)
                     else:
-                        enabled = shared
-                    self._step(state, pm, enabled, event, ts, seq, new, finals, kept, ctx)
+                        for pm in group.values():
+                            self._step(state, pm, enabled, event, ts, seq, new, finals, kept, ctx)
                 else:
-                    shared = None
-                if shared is not None:
-                    continue  # all stay (the loop above stopped at the first one)
+                    self._step(state, pm, enabled, event, ts, seq, new, finals, kept, ctx)
+                    for pm in pms:
+                        ctx.node = pm[0]
+                        enabled = enabled_edges(state, event, ctx)
+                        self._step(state, pm, enabled, event, ts, seq, new, finals, kept, ctx)
                 if len(kept) != len(group):
                     updates.append((container, key, group, {id(pm): pm for pm in kept}, index is not None))
         dedupe_keys = None  # computed before any change: the key function may raise
@@ -342,7 +396,9 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
                 del container[key]
         if new:
             add = self.add
-            if dedupe_keys is None:
+            if dedupe_keys is None and not self.state_windows:
+                self._add_new(new)
+            elif dedupe_keys is None:
                 for state, pm in new:
                     add(state, pm)
             else:
@@ -355,6 +411,8 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
     def _step_simple(
         self,
         info: StateInfo,
+        cond: Optional[Callable[..., bool]],
+        first: bool,
         group: dict,
         event: Any,
         ts: int,
@@ -363,37 +421,31 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         finals: list,
         ctx: Context,
     ) -> Optional[list]:
-        """`_step` for a simple state (see `cep.decisions.simple_transition`).
+        """`_step` for a simple state (see `cep.decisions.simple_transition`), whose TAKE
+        condition for these partial matches is `cond` (None: always true), which `process`
+        already asked of the first one (`first`, its answer: an answer that read the partial
+        match, else `process` settled the state itself or made `cond` None).
 
         Returns the partial matches that moved on (to be removed from `group`), or None when
-        they all stay (the common case of an event that extends none of them): then the only
-        work per partial match is the condition call itself.
+        they all stay: then the only work per partial match is the condition call itself.
         """
-        cond, _target, keeps_on_take = info.simple
+        _cond, _target, keeps_on_take = info.simple
         hits = None
         if cond is not None:
             pms = iter(group.values())
-            for pm in pms:  # the first one: was the answer decided by the event alone?
+            pm = next(pms)
+            if first:
+                hits = [pm]
                 ctx.node = pm[0]
-                ctx.used = False
+                self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+            for pm in pms:
+                ctx.node = pm[0]
                 if cond(event, ctx):
-                    if ctx.used:
-                        hits = [pm]
-                        self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
-                        break
-                    cond = None  # every partial match here takes the event: no more calls
-                elif not ctx.used:
-                    return None  # none of them can take the event: all stay as they are
-                break
-            if cond is not None:
-                for pm in pms:
-                    ctx.node = pm[0]
-                    if cond(event, ctx):
-                        if hits is None:
-                            hits = []
-                        hits.append(pm)
-                        self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
-                return None if keeps_on_take else hits
+                    if hits is None:
+                        hits = []
+                    hits.append(pm)
+                    self._take_simple(info, pm, event, ts, seq, new, finals, ctx)
+            return None if keeps_on_take else hits
         hits = list(group.values())
         for pm in hits:
             ctx.node = pm[0]
@@ -496,6 +548,56 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
             else:
                 r = before(rank, seq, j)
             new.append((target, (n, start_ts, start_seq, r)))
+
+
+# how a successor of `_fork_plan` relates to its partial match `pm` (rank `r`)
+_STAYS = 0  # it is `pm`, staying in its state (kept, never re-inserted)
+_REPLACES = 1  # it is `pm` itself in another state: the parent leaves, its first successor keeps `r`
+_AFTER = 2  # a copy ranked `r + suffix` (`cep.buffer.after`)
+_BEFORE = 3  # a copy ranked `r[:-1] + suffix` (`cep.buffer.before`)
+
+
+def _fork_plan(enabled: list, state: State, seq: int) -> Optional[list]:
+    """`[(target, how, rank suffix), ...]`: what `NfaRun._step` does with any partial match of
+    `state` given `enabled`, when every enabled edge is an IGNORE into a waiting state (e.g. a
+    looping stage that proceeds to the next one: the partial match moves or stays, and forks).
+    None for any other edges (a TAKE builds a node per partial match: `_step` does that).
+
+    The same successors, in the same order and with the same ranks as `_step` computes them,
+    so a shared answer (`Context.used`) costs no `_step` call per partial match.
+    """
+    stay = -1
+    for j, e in enumerate(enabled):
+        if e.action != IGNORE or e.target.kind in (FINAL, STOP):
+            return None
+        if stay < 0 and e.target is state:
+            stay = j
+    plan = []
+    for j, e in enumerate(enabled):
+        if j == stay:
+            plan.append((state, _STAYS, None))
+        elif j == 0 and stay < 0:
+            plan.append((e.target, _REPLACES, None))
+        elif stay < 0 or j > stay:
+            plan.append((e.target, _AFTER, after_suffix(seq, j)))
+        else:
+            plan.append((e.target, _BEFORE, before_suffix(seq, j)))
+    return plan
+
+
+def _fork(pms: Any, plan: list, new: list, kept: list) -> None:
+    """Apply a `_fork_plan` to every partial match of `pms` (into `new` and `kept`)."""
+    append = new.append
+    for pm in pms:
+        for target, how, suffix in plan:
+            if how == _AFTER:
+                append((target, (pm[0], pm[1], pm[2], pm[3] + suffix)))
+            elif how == _STAYS:
+                kept.append(pm)
+            elif how == _REPLACES:
+                append((target, pm))  # equal to the `(node, start_ts, start_seq, rank)` `_step` builds
+            else:
+                append((target, (pm[0], pm[1], pm[2], pm[3][:-1] + suffix)))
 
 
 class _Unhashable:

@@ -113,7 +113,8 @@ class _KeyState:
     event-time timer."""
 
     __slots__ = (
-        "stored", "changed", "matcher", "advanced_to", "buffered", "wake_at", "early", "count", "stamps"
+        "stored", "changed", "matcher", "advanced_to", "buffered", "wake_at", "early", "count", "stamps",
+        "timed_out_seen",
     )
 
     def __init__(
@@ -134,6 +135,8 @@ class _KeyState:
         # hold stale ones), kept by `_bound_buffer`; None until it needs them and after each pass
         self.count: Optional[int] = None
         self.stamps: Optional[list[int]] = None
+        # with a matcher that counts its timeouts (`report_timeouts=False`): its count when last read
+        self.timed_out_seen = getattr(matcher, "timed_out_partial_matches", 0)
 
 
 class CepFunction(KeyedProcessFunction):
@@ -208,10 +211,21 @@ class CepFunction(KeyedProcessFunction):
     # -- life cycle ---------------------------------------------------------------------------------
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        if self._matcher_type is None:
-            from cep import Matcher
+        from cep import Matcher
 
+        if self._matcher_type is None:
             self._matcher_type = Matcher
+        # without a timeout side output, timeouts are only counted (the `timeouts` metric): the
+        # matcher need not build them (as Flink's NFA without a timeout handler); with early
+        # results the matcher kept ahead may replace a key's matcher, so they are reported there
+        self._count_timeouts = (
+            self._timeout_tag is None
+            and not self._early_results
+            and isinstance(self._matcher_type, type)
+            and issubclass(self._matcher_type, Matcher)
+        )
+        if self._count_timeouts:
+            self._caps = {**self._caps, "report_timeouts": False}
         probe = self._matcher_type(self._pattern, **self._caps)
         # gaps after an event at which its partial matches may time out: the first-to-last
         # window and every PREVIOUS_AND_CURRENT window (measured from a partial match's last event)
@@ -402,6 +416,7 @@ class CepFunction(KeyedProcessFunction):
             state.changed = state.changed or changed
             yield from self._emit(key, watermark, final(matches), timeouts)
             self._count_evictions(matcher, evicted)
+            self._count_counted_timeouts(state)
             self._save(state, watermark)
             if had_early:
                 early.forget_through(watermark)
@@ -472,6 +487,7 @@ class CepFunction(KeyedProcessFunction):
         state.changed = True  # the event passed the pre-filter: it changes the matcher
         yield from self._emit(key, now, state.matcher.process(event, now), ())
         self._count_evictions(state.matcher, evicted)
+        self._count_counted_timeouts(state)
         self._keep_timeout_timer(state.matcher, now, ctx)
         self._save(state, now)
 
@@ -481,6 +497,7 @@ class CepFunction(KeyedProcessFunction):
         matches, timeouts, changed = advance_time(state.matcher, now)
         state.changed = state.changed or changed
         yield from self._emit(key, now, matches, timeouts)
+        self._count_counted_timeouts(state)
         self._save(state, now)
 
     # -- shared -------------------------------------------------------------------------------------
@@ -489,6 +506,16 @@ class CepFunction(KeyedProcessFunction):
         evicted = getattr(matcher, "evicted_partial_matches", 0) - before
         if evicted:
             self._evicted_partial.inc(evicted)
+
+    def _count_counted_timeouts(self, state: _KeyState) -> None:
+        """Add to the `timeouts` metric what a counting matcher (`report_timeouts=False`) counted
+        since the last look (a reporting matcher's timeouts are counted in `_emit`)."""
+        if not self._count_timeouts:
+            return
+        total = state.matcher.timed_out_partial_matches
+        if total != state.timed_out_seen:
+            self._timeouts_out.inc(total - state.timed_out_seen)
+            state.timed_out_seen = total
 
     def _keep_timeout_timer(self, matcher: Any, timestamp: int, ctx: Any) -> None:
         """Wake up when partial matches started at `timestamp` may time out, events or not."""

@@ -232,10 +232,10 @@ def test_copy_knows_every_attribute_of_the_run_and_the_matcher() -> None:
     # of these lists (and, when mutable, copied in `NfaRun.copy` / `Matcher.copy`)
     copied_run = {"buckets", "completed", "ctx", "expiries", "expiry_groups", "frontier", "timed_expiries"}
     # ints and an immutable tuple: rebinding never affects the other run
-    values_of_run = {"last_key", "next_expiry", "seq", "timed_order"}
+    values_of_run = {"last_key", "next_expiry", "seq", "timed_order", "timed_out", "keep_timeouts"}
     shared_run = {
         "dedupe_key", "infos", "live", "nfa", "share_answers", "skip", "start_info", "start_wake_serves_all",
-        "state_windows", "window",
+        "state_windows", "wakeless", "window",
     }
     matcher = Matcher(_previous_and_current())
     assert set(vars(matcher._run)) == copied_run | values_of_run | shared_run

@@ -214,3 +214,65 @@ def test_one_wake_answer_for_stages_with_the_same_guard_changes_nothing(seed: in
         b = NfaHarness(pattern, use_prefilter=False, use_shortcuts=False).run(events, end=1000)
         assert [ids(m) for m in a[0]] == [ids(m) for m in b[0]]
         assert sorted((ids(t), ts) for t, ts in a[1]) == sorted((ids(t), ts) for t, ts in b[1])
+
+
+def _stress_shape(window: int) -> Pattern:
+    """The stress benchmark's shape: a looping `followed_by_any` stage that proceeds to `end`."""
+    guard = C.field("v") != 2
+    return (
+        Pattern.begin("start")
+        .where(guard)
+        .followed_by_any("spread")
+        .where(guard & (C.field("key") == C.last("start", "key")))
+        .one_or_more()
+        .followed_by("end")
+        .where(guard & (C.field("name") == C.last("start", "name")))
+        .within(window)
+    )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_shared_ignore_forks_keep_flinks_successors_and_order(seed: int, monkeypatch) -> None:
+    """A state whose edges, decided by the event alone, are IGNOREs only (the looping stage moving
+    on and forking into `end`) updates all its partial matches by one `_fork_plan` instead of a
+    `_step` each: the same matches and timeouts, in the same order (ranks), as without shortcuts."""
+    import cep.runtime
+
+    forks = []
+    real_fork = cep.runtime._fork
+
+    def counting_fork(pms, plan, new, kept):
+        forks.append(len(plan))
+        return real_fork(pms, plan, new, kept)
+
+    monkeypatch.setattr(cep.runtime, "_fork", counting_fork)
+    rnd = random.Random(30_000 + seed)
+    pattern = _stress_shape(rnd.choice((3, 6, 20)))
+    for _ in range(3):
+        events = random_stream(rnd, 40)
+        a = NfaHarness(pattern).run(events, end=1000)
+        b = NfaHarness(pattern, use_prefilter=False, use_shortcuts=False).run(events, end=1000)
+        assert [ids(m) for m in a[0]] == [ids(m) for m in b[0]]
+        assert [(ids(t), ts) for t, ts in a[1]] == [(ids(t), ts) for t, ts in b[1]]
+    assert forks and set(forks) == {2}  # the partial match moves on and forks into `end`
+
+
+def test_a_value_not_equal_to_itself_is_not_taken_through_the_index() -> None:
+    """An indexed state asks only the rest of its TAKE condition of the partial matches found
+    under the event's value (`index_residual`); a bucket lookup finds NaN by identity although
+    `NaN == NaN` is false, so there the whole condition is asked, as without shortcuts."""
+    nan = float("nan")
+    pattern = Pattern.begin("a").where(C.field("name") == "a").followed_by("b").where(
+        (C.field("name") == "b") & (C.field("key") == C.last("a", "key"))
+    )
+    events = [
+        {"name": "a", "key": nan, "v": 0, "event_id": "a0", "ts": 1},
+        {"name": "a", "key": 1, "v": 0, "event_id": "a1", "ts": 2},
+        {"name": "b", "key": nan, "v": 0, "event_id": "b0", "ts": 3},
+        {"name": "b", "key": 1, "v": 0, "event_id": "b1", "ts": 4},
+    ]
+    harness = NfaHarness(pattern)
+    assert harness.matcher._run.infos[1].index == ("key", "a", "key")  # the lookup is used
+    with_index = harness.run(events, end=100)
+    without = NfaHarness(pattern, use_prefilter=False, use_shortcuts=False).run(events, end=100)
+    assert [ids(m) for m in with_index[0]] == [ids(m) for m in without[0]] == [(("a", "a1"), ("b", "b1"))]
