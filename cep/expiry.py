@@ -56,9 +56,9 @@ class ExpiryMixin:
         records = self.expiry_groups.get(pm[2])
         if records is None:
             records = self.expiry_groups[pm[2]] = []
-            group = (pm[1] + self.window, pm[2], records)
+            group = (pm[1] + self.window, pm[2])  # its records: `expiry_groups[start_seq]`
             queue = self.expiries
-            if not queue or queue[-1][:2] < group[:2]:
+            if not queue or queue[-1] < group:
                 queue.append(group)  # the usual case: a start newer than every other
             else:
                 bisect.insort(queue, group)  # e.g. partial matches re-added by a restore
@@ -130,8 +130,8 @@ class ExpiryMixin:
         keep = self.keep_timeouts
         dropped = 0  # timed out, not kept (`keep_timeouts` off)
         while queue and queue[0][0] <= ts:
-            _expiry, start_seq, records = queue.popleft()
-            del groups[start_seq]
+            _expiry, start_seq = queue.popleft()
+            records = groups.pop(start_seq)
             # groups come in the order of their first event; within one, by rank
             timed_out = []
             slots = iter(records)

@@ -115,9 +115,10 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         # complete matches not yet emitted (held back by a skip strategy), Flink's heap exactly
         self.completed = JavaPriorityQueue()
         self.seq = 0
-        # (expiry_ts, start_seq, records), in expiry order: one group per start, whose records
-        # `state id, bucket key, partial match` (three slots each of a flat list) are its
-        # insertions; records of partial matches that moved on are skipped when the group expires
+        # (expiry_ts, start_seq), in expiry order: one group per start, whose records `state id,
+        # bucket key, partial match` (three slots each of a flat list, in `expiry_groups`) are its
+        # insertions; records of partial matches that moved on are skipped when the group expires.
+        # The queue holds only immutable pairs, so `copy` copies it at C speed.
         self.expiries: deque = deque()
         self.expiry_groups: dict[int, list] = {}  # start_seq -> its group's records
         self.next_expiry = NO_EXPIRY
@@ -155,10 +156,8 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         other.buckets = buckets
         other.completed = self.completed.copy()
         other.timed_expiries = self.timed_expiries[:]  # a heap of tuples: a copied list stays a heap
-        groups = {start_seq: records[:] for start_seq, records in self.expiry_groups.items()}
-        # each queued group's record list must be the copied one its `expiry_groups` entry holds
-        other.expiry_groups = groups
-        other.expiries = deque((expiry, start, groups[start]) for expiry, start, _records in self.expiries)
+        other.expiry_groups = {start_seq: records[:] for start_seq, records in self.expiry_groups.items()}
+        other.expiries = self.expiries.copy()  # (expiry, start_seq) pairs: immutable
         other.frontier = {key: entries[:] for key, entries in self.frontier.items()}
         return other
 

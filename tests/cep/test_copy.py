@@ -221,8 +221,9 @@ def test_copy_shares_partial_matches_and_events_but_no_container() -> None:
     assert run.expiry_groups and set(run.expiry_groups) == set(other.expiry_groups)
     for start, records in other.expiry_groups.items():
         assert records == run.expiry_groups[start] and records is not run.expiry_groups[start]
-    assert [group[2] for group in other.expiries] == [other.expiry_groups[g[1]] for g in other.expiries]
-    assert all(group[2] is other.expiry_groups[group[1]] for group in other.expiries)
+    # the queue holds (expiry, start_seq) pairs: every queued start has its records, and no other
+    assert list(other.expiries) == list(run.expiries)
+    assert sorted(start for _expiry, start in other.expiries) == sorted(other.expiry_groups)
     assert run.completed is not other.completed and run.completed.keys is not other.completed.keys
     assert run.frontier is not other.frontier and run.ctx is not other.ctx
 
