@@ -394,15 +394,14 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
             if indexed and not group:
                 del container[key]
         if new:
-            add = self.add
             if dedupe_keys is None and not self.state_windows:
                 self._add_new(new)
             elif dedupe_keys is None:
                 for state, pm in new:
-                    add(state, pm)
+                    self.add(state, pm)
             else:
                 for (state, pm), key_sequence in zip(new, dedupe_keys):
-                    add(state, pm, key_sequence)
+                    self.add(state, pm, key_sequence)
         if finals or self.completed.keys:  # (the list itself: no __bool__ call per event)
             return self._emit(finals)
         return []

@@ -52,9 +52,11 @@ def scan_input(files: list[Path], ttl_ms: int) -> InputCounts:
     in another, each line it cannot read plainly is parsed (a few malformed lines do not make the whole
     file slow)."""
     ids: Counter[bytes] = Counter()
+    plain_files: list[bool] = []  # per file: could the plain scan read it whole?
     for path in files:
         data = path.read_bytes()
-        if _scannable(data):
+        plain_files.append(_scannable(data))
+        if plain_files[-1]:
             ids.update(_EVENT_ID.findall(data))
         else:
             for line in _lines(data):
@@ -62,11 +64,10 @@ def scan_input(files: list[Path], ttl_ms: int) -> InputCounts:
     repeated = {event_id for event_id, times in ids.items() if times > 1}
     counts = InputCounts()
     seen: dict[str, dict[str, int]] = {}
-    for path in files:
+    for path, plain in zip(files, plain_files):
         data = path.read_bytes()
         counts.lines += _line_count(data)
         if repeated:
-            plain = _scannable(data)
             candidates = (
                 line
                 for line in _lines(data)

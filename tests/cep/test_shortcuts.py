@@ -196,17 +196,7 @@ def test_one_wake_answer_for_stages_with_the_same_guard_changes_nothing(seed: in
     wake answer serves every state (`start_wake_serves_all`), which must give what asking each
     state's wake condition, or no shortcut at all, gives."""
     rnd = random.Random(20_000 + seed)
-    guard = C.field("v") != 2
-    pattern = (
-        Pattern.begin("s0")
-        .where(guard)
-        .followed_by_any("s1")
-        .where(guard & (C.field("key") == C.last("s0", "key")))
-        .one_or_more()
-        .followed_by("s2")
-        .where(guard & (C.field("name") == C.last("s0", "name")))
-        .within(rnd.choice((3, 6, 20)))
-    )
+    pattern = _stress_shape(rnd.choice((3, 6, 20)))
     assert NfaHarness(pattern).matcher._run.start_wake_serves_all
     for _ in range(3):
         events = random_stream(rnd)
