@@ -20,6 +20,7 @@ from cep.flink import MatchContext, MirroredValueState, StepMetricsScope
 from cep.flink.operator import CepFunction
 from jobs.bushfire.alerts import alert_line, build_alert, console_line
 from jobs.bushfire.config import AlertConfig
+from jobs.bushfire.dedupe import SeenEventIds
 from jobs.bushfire.parsing import READING_FIELDS, DeadLetter, Reason, now_ms, parse_line
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,13 @@ def _metrics(runtime_context: RuntimeContext) -> Any:
 
 
 class _ReadingChecks:
-    """What both check steps share: their counters and the re-delivery dedupe over `seen-ids` state
-    (one dict per region, event_id -> ts, oldest first, kept `ttl_ms` of event time)."""
+    """What both check steps share: their counters and the re-delivery dedupe (`dedupe.SeenEventIds`,
+    ids kept `ttl_ms` of event time)."""
 
     ttl_ms: int
 
     def _open_checks(self, runtime_context: RuntimeContext) -> None:
-        seen = runtime_context.get_state(ValueStateDescriptor("seen-ids", Types.PICKLED_BYTE_ARRAY()))
-        self.seen = MirroredValueState(seen)
+        self.seen = SeenEventIds(runtime_context, self.ttl_ms)
         metrics = _metrics(runtime_context)
         self.rows_in = metrics.counter("rowsIntoPython")
         self.malformed = metrics.counter("malformed")
@@ -50,13 +50,7 @@ class _ReadingChecks:
         self.duplicates = metrics.counter("duplicates")
 
     def _first_time(self, reading: dict, region: str) -> bool:
-        seen = self.seen.get(region) or {}
-        if reading["event_id"] in seen:
-            return False
-        seen[reading["event_id"]] = reading["ts"]
-        _forget_older_than(seen, reading["ts"] - self.ttl_ms)
-        self.seen.put(region, seen)
-        return True
+        return self.seen.first_time(region, reading["event_id"], reading["ts"])
 
 
 class CheckReadings(_ReadingChecks, KeyedProcessFunction):

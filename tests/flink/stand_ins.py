@@ -53,13 +53,18 @@ class Map(dict):
 
 
 class Runtime:
-    """RuntimeContext and metric group of one key: one ValueState per name, one MapState."""
+    """RuntimeContext and metric group of one key: one ValueState and one MapState per name."""
 
     def __init__(self) -> None:
         self.counters: dict[str, Counter] = {}
         self.gauges: dict = {}
         self.values: dict[str, Value] = {}
-        self.map = Map()
+        self.maps: dict[str, Map] = {}
+
+    @property
+    def map(self) -> Map:
+        """The buffer's MapState (`cep.flink.operator.BUFFER_STATE`)."""
+        return self.maps.setdefault("cep-buffer", Map())
 
     @property
     def value(self) -> Value:
@@ -70,7 +75,7 @@ class Runtime:
         return self.values.setdefault(descriptor.name, Value())
 
     def get_map_state(self, descriptor):
-        return self.map
+        return self.maps.setdefault(descriptor.name, Map())
 
     def get_metrics_group(self):
         return self
