@@ -1,6 +1,8 @@
-"""Soak benchmark: the job on a watched directory, fed a sustained rate for minutes with faults on.
+"""Soak benchmark: the job on a watched directory (or a Kinesis stream), fed a sustained rate for minutes
+with faults on.
 
     python bench/soak.py --minutes 10 --rate 20000
+    python bench/soak.py --source kinesis --minutes 10 --rate 3000 --speedup 20
 
 A producer process simulates a faulty network (`soak_stream`: delays up to 20 s, drops, duplicates,
 spikes, stuck sensors, malformed lines; the 1M benchmark's fire density) and writes it as feed files
@@ -19,6 +21,13 @@ process, dead letters by reason, and the alert set against the simulator's truth
 lines fed (found, missed, false, duplicates). Exit status: 0 when every target is met, 1 when one is
 missed, 2 when the job could not run. Targets (issue 15): no growing backlog, memory flat after
 warm-up, exact alerts; and every malformed line a dead letter.
+
+With ``--source kinesis`` (`soak_kinesis`) the same files are put into a fresh kinesis-local stream of
+`--shards` shards instead, KPL-aggregated by the simulator's Kinesis sink, one round per file on the
+same schedule; the job reads it from TRIM_HORIZON. A round is on time when its PutRecords calls have
+returned, so the achieved rate and how late rounds were say whether the emulator kept the pace. The
+backlog is readings put minus readings the Kinesis source emitted; each line also shows the
+connector's largest ``millisBehindLatest``, and the report kinesis-local's memory and CPU share.
 """
 
 from __future__ import annotations
@@ -35,14 +44,21 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from soak_kinesis import KinesisInput  # noqa: E402
 from soak_report import verdict  # noqa: E402
 from soak_stream import batch_name, soak_config, start_producer  # noqa: E402  (bench/ is this script's folder)
 from soak_watch import ProcessSample, SourceCounter, job_samples, process_tree, sample  # noqa: E402
+
+from simulator.sinks.base import SinkError  # noqa: E402
+
+#: --rate and --speedup when not given: the watched directory takes the issue's 20,000 readings/s;
+#: kinesis-local, on the same 2 cores, carries far fewer (docs/robustness.md, "Load and soak").
+DEFAULTS = {"files": (20_000, 10.0), "kinesis": (3_000, 20.0)}
 
 
 def free_port() -> int:
@@ -60,12 +76,54 @@ class Watch:
     peaks: dict[str, int] = field(default_factory=dict)  # "role[pid]" -> VmHWM MiB
     fed: int = 0
     read: Optional[int] = None
+    job_pids: set[int] = field(default_factory=set)  # every process of the job seen (stopped at the end)
+    late_s: float = 0.0  # how late the latest file was delivered (a slow put falls behind the schedule)
 
 
-def take_samples(job: subprocess.Popen, producer_pid: int, watch: Watch) -> list[ProcessSample]:
-    samples = job_samples(job.pid) + [
-        s for s in (sample(os.getpid(), "bench"), sample(producer_pid, "producer")) if s
-    ]
+class FileInput:
+    """The watched directory: a feed file goes in by a rename (the file source's read count is its
+    reader's numRecordsIn)."""
+
+    read_metric = "numRecordsIn"
+
+    def __init__(self, in_dir: Path) -> None:
+        self.in_dir = in_dir
+
+    def job_source(self) -> list[str]:
+        return ["--source", "files", "--input", str(self.in_dir)]
+
+    def deliver(self, path: Path) -> None:
+        os.rename(path, self.in_dir / path.name)
+
+    def put_flush(self, reading: dict, sequence: int) -> int:
+        hidden = self.in_dir / f".{batch_name(sequence)}"
+        hidden.write_text(json.dumps(reading) + "\n")
+        hidden.rename(self.in_dir / batch_name(sequence))
+        return 1
+
+    def processes(self) -> dict[int, str]:
+        return {}
+
+    def status(self, _source: SourceCounter) -> str:
+        return ""
+
+    def report(self, _figures: dict, _fed_s: float) -> None:
+        pass
+
+    def close(self, keep_files: bool) -> None:
+        if not keep_files:
+            for fed_file in self.in_dir.glob("*.jsonl"):
+                fed_file.unlink()
+
+
+def take_samples(
+    job: subprocess.Popen, producer_pid: int, watch: Watch, others: dict[int, str]
+) -> list[ProcessSample]:
+    """Sample the job's processes, the bench's, and `others` (pid -> role: the emulator's)."""
+    of_job = job_samples(job.pid)
+    watch.job_pids.update(s.pid for s in of_job)
+    mine = [sample(os.getpid(), "bench"), sample(producer_pid, "producer")]
+    samples = of_job + [s for s in mine + [sample(pid, role) for pid, role in others.items()] if s]
     for s in samples:
         watch.last[s.pid] = s
         key = f"{s.role}[{s.pid}]"
@@ -82,22 +140,28 @@ def reporter(
     every: float,
     rate: int,
     stop: threading.Event,
+    feed_input,
 ) -> None:
     """Print a backlog/memory line every `every` seconds until `stop` is set."""
     while not stop.is_set():
         now = time.monotonic() - begin
         fed, read = watch.fed, source.read()
         watch.read = read if read is not None else watch.read
-        samples = take_samples(job, producer_pid, watch)
+        samples = take_samples(job, producer_pid, watch, feed_input.processes())
+        notes = [feed_input.status(source)]
         rss: dict[str, int] = {}
         for s in samples:
             rss[s.role] = rss.get(s.role, 0) + s.rss_mib
-        backlog = fed - read if read is not None else -1
+        # The feed counts a file once its put has returned; the job may have read some of it by then.
+        backlog = max(0, fed - read) if read is not None else -1
         watch.rows.append((now, fed, backlog, rss))
         rss_text = ", ".join(f"{role} {mib}" for role, mib in rss.items())
         lag = f"({backlog / rate:5.1f} s)" if backlog >= 0 else "(?)"
+        notes.append(f"feed {watch.late_s:.1f} s behind schedule" if watch.late_s > 0.1 else "")
+        status = "".join(f"  {note}" for note in notes if note)
         print(f"t={now:5.0f}s fed {fed:>11,} read {read if read is not None else '?':>11,} "
-              f"backlog {backlog:>10,} {lag}  RSS MiB: {rss_text}", flush=True)  # fmt: skip
+              f"backlog {backlog:>10,} {lag}{status}  RSS MiB: {rss_text}",
+              flush=True)  # fmt: skip
         stop.wait(every)
 
 
@@ -111,15 +175,21 @@ def produced_so_far(staging: Path) -> Optional[dict]:
     return json.loads(done.read_text()) if done.exists() else None
 
 
-def feed(args, staging: Path, in_dir: Path, taken, job, watch: Watch, begin: float) -> dict:
-    """Move the producer's files into the watched directory, one every `--batch-ms`; returns feed figures.
+def feed(
+    args, staging: Path, deliver: Callable[[Path], None], taken, job, watch: Watch, begin: float
+) -> dict:
+    """Deliver the producer's files (`deliver`: a move into the watched directory, or a put into the
+    stream), one every `--batch-ms`; returns feed figures.
 
-    The achieved rate is measured from the first move to the last: the lines of every file but the
-    last, over the time between them.
+    The achieved rate is measured from the first delivery's end to the last's: the lines of every file
+    but the last, over the time between them. A delivery that ends late delays the next ones, which
+    then go without waiting until the feed is on schedule again; `behind_at_end_s` is how late the
+    last one ended.
     """
     batch_s = args.batch_ms / 1000
     per_batch = args.rate * args.batch_ms // 1000
     sequence, late, worst, waited = 0, 0, 0.0, 0.0
+    lateness: list[float] = []  # how late each delivery ended (a put's own time included)
     first_move = last_move = 0.0
     before_last = 0  # lines fed before the latest file
     produced: Optional[dict] = None
@@ -141,30 +211,31 @@ def feed(args, staging: Path, in_dir: Path, taken, job, watch: Watch, begin: flo
             break
         waited += time.monotonic() - before
         produced = produced or produced_so_far(staging)
-        os.rename(staging / name, in_dir / name)
+        deliver(staging / name)
         last_move = time.monotonic()
         first_move = first_move or last_move
         sequence += 1
         taken.value = sequence
         before_last = watch.fed
         watch.fed = produced["lines"] if done() else sequence * per_batch
-        worst = max(worst, last_move - due)
+        watch.late_s = last_move - due
+        worst = max(worst, watch.late_s)
+        lateness.append(watch.late_s)
         late += last_move - due > 0.1
         if job.poll() is not None:
             raise JobEnded(job.returncode)
     span = last_move - first_move
     return {"batches": sequence, "lines": watch.fed, "seconds": last_move - begin + batch_s,
             "rate": before_last / span if span > 0 else 0.0, "late_batches": late, "worst_late_s": worst,
+            "behind_at_end_s": max(0.0, last_move - (begin + (sequence - 1) * batch_s)),
+            "median_late_s": sorted(lateness)[len(lateness) // 2] if lateness else 0.0,
             "producer_wait_s": waited, "end_ts": produced["end_ts"] if produced else 0}  # fmt: skip
 
 
-def write_flush(in_dir: Path, sequence: int, end_ts: int) -> None:
+def flush_reading(end_ts: int) -> dict:
     """One quiet reading an hour after the last, in a region of its own: the watermark passes everything."""
-    flush = {"event_id": "soak-flush:1", "node": "flush", "region": "zz-flush", "ts": end_ts + 3_600_000,
-             "temperature": 20.0, "infectedBy": None, "lat": 0.0, "lon": 0.0}  # fmt: skip
-    hidden = in_dir / f".{batch_name(sequence)}"
-    hidden.write_text(json.dumps(flush) + "\n")
-    hidden.rename(in_dir / batch_name(sequence))
+    return {"event_id": "soak-flush:1", "node": "flush", "region": "zz-flush", "ts": end_ts + 3_600_000,
+            "temperature": 20.0, "infectedBy": None, "lat": 0.0, "lon": 0.0}  # fmt: skip
 
 
 def drain(source: SourceCounter, fed: int, figures: dict, timeout_s: float) -> None:
@@ -191,7 +262,8 @@ def interrupted(_signum: int, _frame: object) -> None:
 
 
 def stop_job(job: subprocess.Popen, pids: set[int]) -> None:
-    """SIGTERM the job's client (it cancels the job and prints its summary), then SIGKILL anything left."""
+    """SIGTERM the job's client (it cancels the job and prints its summary), then SIGKILL anything of it
+    left (`pids`: its processes)."""
     if job.poll() is None:
         job.send_signal(signal.SIGTERM)
         try:
@@ -208,10 +280,12 @@ def stop_job(job: subprocess.Popen, pids: set[int]) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--source", choices=sorted(DEFAULTS), default="files",
+                        help="files: a watched directory; kinesis: a fresh kinesis-local stream")  # fmt: skip
     parser.add_argument("--minutes", type=float, default=10, help="how long the sustained feed lasts")
-    parser.add_argument("--rate", type=int, default=20_000, help="readings per second fed")
+    parser.add_argument("--rate", type=int, help="readings per second fed (default: 20,000; Kinesis 3,000)")
     parser.add_argument(
-        "--speedup", type=float, default=10, help="event time runs this much faster than the feed"
+        "--speedup", type=float, help="event time runs this much faster than the feed (10; Kinesis 20)"
     )
     parser.add_argument(
         "--fire-scale",
@@ -253,7 +327,14 @@ def main() -> int:
     parser.add_argument("--keep-files", action="store_true", help="keep the fed files (GBs) after the run")
     parser.add_argument("--job-flag", action="append", default=[], help="extra job flag (repeat)")
     parser.add_argument("--seed", type=int, default=17)
+    parser.add_argument("--kinesis-endpoint", default=os.environ.get("EMBERWATCH_KINESIS_ENDPOINT"),
+                        help="a running kinesis-local (default: $EMBERWATCH_KINESIS_ENDPOINT, else the "
+                        "stack's, else one started for the run and stopped after it)")  # fmt: skip
+    parser.add_argument("--stream", default="soak", help="the Kinesis stream (made afresh)")
+    parser.add_argument("--shards", type=int, default=4, help="shards of the fresh Kinesis stream")
     args = parser.parse_args()
+    args.rate = args.rate or DEFAULTS[args.source][0]
+    args.speedup = args.speedup or DEFAULTS[args.source][1]
     signal.signal(signal.SIGTERM, interrupted)  # SIGTERM stops what the bench started, as Ctrl-C does
 
     out = Path(args.out)
@@ -265,6 +346,14 @@ def main() -> int:
             old.unlink()
     for old in (alerts_file, dead_file):
         old.unlink(missing_ok=True)
+    try:
+        if args.source == "kinesis":
+            feed_input = KinesisInput(args.kinesis_endpoint, args.stream, args.shards)
+        else:
+            feed_input = FileInput(in_dir)
+    except Exception as failed:  # no emulator or no stream: say why, in one line
+        print(f"no Kinesis stream to feed: {failed}", flush=True)
+        return 2
 
     cfg = soak_config(args.rate, args.minutes, args.speedup, args.seed, args.fire_scale)
     per_batch = args.rate * args.batch_ms // 1000
@@ -277,7 +366,7 @@ def main() -> int:
 
     port = free_port()
     command = [
-        sys.executable, "-m", "jobs.bushfire", "--source", "files", "--input", str(in_dir),
+        sys.executable, "-m", "jobs.bushfire", *feed_input.job_source(),
         "--alerts-out", str(alerts_file), "--dead-letters", str(dead_file),
         "--console", "false", "--log-file", str(out / "job-detail.log"), "--progress-interval", "0",
         "--flink-option", f"rest.port={port}", "--flink-option", "metrics.fetcher.update-interval=1000",
@@ -287,7 +376,7 @@ def main() -> int:
     log = open(out / "job.log", "wb")  # noqa: SIM115 - closed below
     started = time.monotonic()
     job = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
-    source, watch, stop = SourceCounter(port), Watch(), threading.Event()
+    source, watch, stop = SourceCounter(port, feed_input.read_metric), Watch(), threading.Event()
     thread: Optional[threading.Thread] = None
     figures: dict = {}
     try:
@@ -298,48 +387,50 @@ def main() -> int:
             time.sleep(1)
         print(f"job running after {time.monotonic() - started:.0f} s; feeding", flush=True)
         begin = time.monotonic()
-        take_samples(job, producer.pid, watch)
+        take_samples(job, producer.pid, watch, feed_input.processes())
         cpu_at_start = dict(watch.last)
         thread = threading.Thread(
             target=reporter,
             daemon=True,
-            args=(job, producer.pid, source, watch, begin, args.report_s, args.rate, stop),
+            args=(job, producer.pid, source, watch, begin, args.report_s, args.rate, stop, feed_input),
         )
         thread.start()
-        figures = feed(args, staging, in_dir, taken, job, watch, begin)
+        figures = feed(args, staging, feed_input.deliver, taken, job, watch, begin)
         figures["read_while_fed"] = source.read() or watch.read or 0
-        take_samples(job, producer.pid, watch)
+        take_samples(job, producer.pid, watch, feed_input.processes())
         figures["cpu"] = {pid: (s.role, s.cpu_s - (cpu_at_start[pid].cpu_s if pid in cpu_at_start else 0.0))
                           for pid, s in watch.last.items()}  # fmt: skip
-        write_flush(in_dir, figures["batches"] + 1, figures["end_ts"])
-        watch.fed += 1
+        watch.fed += feed_input.put_flush(flush_reading(figures["end_ts"]), figures["batches"] + 1)
         print_feed(figures, args.rate)
+        feed_input.report(figures, figures["seconds"])
         drain(source, watch.fed, figures, args.drain_timeout_s)
         producer.join(timeout=max(1.0, args.drain_timeout_s - figures["drain_s"]))
     except JobEnded as ended:
         print(f"the job ended while fed (exit {ended.args[0]}); see {out / 'job.log'}", flush=True)
         return 2
+    except SinkError as refused:
+        print(f"kinesis-local did not take the feed: {refused}", flush=True)
+        return 2
     finally:
         stop.set()
         if thread is not None:
             thread.join(timeout=30)
-        started_pids = set(watch.last) | (set(process_tree(job.pid)) if job.poll() is None else set())
-        stop_job(job, started_pids - {os.getpid(), producer.pid})
+        job_pids = watch.job_pids | (set(process_tree(job.pid)) if job.poll() is None else set())
+        stop_job(job, job_pids - {os.getpid(), producer.pid})
         if producer.is_alive():
             producer.terminate()
             producer.join(timeout=10)
         log.close()
-        if not args.keep_files:
-            for fed_file in in_dir.glob("*.jsonl"):
-                fed_file.unlink()
+        feed_input.close(args.keep_files)
     return verdict(args, out, staging, watch.rows, watch.peaks, watch.fed, figures)
 
 
 def print_feed(figures: dict, rate: int) -> None:
     print(f"fed {figures['lines']:,} lines in {figures['seconds']:.1f} s: {figures['rate']:,.0f} readings/s "
-          f"(target {rate:,}/s); {figures['batches']} files, {figures['late_batches']} moved more than 0.1 s "
-          f"late (worst {figures['worst_late_s']:.2f} s), {figures['producer_wait_s']:.1f} s waiting for the "
-          f"producer", flush=True)  # fmt: skip
+          f"(target {rate:,}/s); {figures['batches']} files, {figures['late_batches']} delivered more than "
+          f"0.1 s late (median {figures['median_late_s']:.2f} s, worst {figures['worst_late_s']:.2f} s, "
+          f"the last {figures['behind_at_end_s']:.2f} s), {figures['producer_wait_s']:.1f} s waiting for "
+          f"the producer", flush=True)  # fmt: skip
 
 
 if __name__ == "__main__":

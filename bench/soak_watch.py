@@ -9,6 +9,7 @@ CPU counts them); `role` names them so, and the benchmark's own processes ``benc
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -82,10 +83,19 @@ def job_samples(client_pid: int) -> list[ProcessSample]:
 
 
 class SourceCounter:
-    """Lines the job's source has read, from the REST API (its operator's numRecordsIn, per subtask)."""
+    """Lines the job's source has read, from the REST API: its operator's `counter`, summed over subtasks
+    (``numRecordsIn`` for the file sources, ``numRecordsOut`` for the legacy Kinesis consumer).
 
-    def __init__(self, port: int) -> None:
+    Flink's REST API answers a metric request from its cache and only then fetches anew (at most every
+    ``metrics.fetcher.update-interval``), so an answer is as old as the request before it: polled every
+    15 s, a count 15 s old. `read` and `gauges` therefore ask, wait `settle_s` for the fetch their
+    request started, and ask again: the values are then as of the first request.
+    """
+
+    def __init__(self, port: int, counter: str = "numRecordsIn", settle_s: float = 1.5) -> None:
         self.base = f"http://127.0.0.1:{port}"
+        self.counter = counter
+        self.settle_s = settle_s
         self.job: Optional[str] = None
         self.metric: list[str] = []
         self.vertex: Optional[str] = None
@@ -104,16 +114,37 @@ class SourceCounter:
                 self.vertex = next(v["id"] for v in vertices if v["name"].startswith("Source"))
                 ids = [m["id"] for m in requests.get(self._metrics_url(), timeout=5).json()]
                 # A FLIP-27 source reader counts what it emits as its operator's numRecordsIn.
-                self.metric = [i for i in ids if ".Source" in i and i.endswith(".numRecordsIn")]
+                self.metric = [i for i in ids if ".Source" in i and i.endswith(f".{self.counter}")]
                 if not self.metric:
                     return None
-            got = requests.get(self._metrics_url(), params={"get": ",".join(self.metric)}, timeout=5).json()
+            got = self._fresh({"get": ",".join(self.metric)})
             return int(sum(float(m["value"]) for m in got))
         except (requests.RequestException, ValueError, KeyError, StopIteration):
             return None
 
     def _metrics_url(self) -> str:
         return f"{self.base}/jobs/{self.job}/vertices/{self.vertex}/metrics"
+
+    def _fresh(self, params: dict[str, str]) -> list[dict]:
+        """The source vertex's metric values as of now (see the class's docstring)."""
+        requests.get(self._metrics_url(), params=params, timeout=5)
+        time.sleep(self.settle_s)
+        return requests.get(self._metrics_url(), params=params, timeout=5).json()
+
+    def gauges(self, suffix: str) -> dict[str, float]:
+        """The source vertex's numeric metrics whose id ends with `suffix` (looked up each time: a
+        Kinesis consumer adds a gauge per shard as it finds them); empty while unknown."""
+        if self.vertex is None:
+            return {}
+        try:
+            ids = [m["id"] for m in requests.get(self._metrics_url(), timeout=5).json()]
+            wanted = ",".join(i for i in ids if i.endswith(suffix))
+            if not wanted:
+                return {}
+            got = self._fresh({"get": wanted})
+            return {m["id"]: float(m["value"]) for m in got}
+        except (requests.RequestException, ValueError, KeyError, TypeError):
+            return {}
 
     def input_watermarks(self) -> dict[str, float]:
         """Every operator's input watermark (``<vertex>/<subtask>.<operator>.currentInputWatermark``),
