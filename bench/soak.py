@@ -162,7 +162,7 @@ def reporter(
         print(f"t={now:5.0f}s fed {fed:>11,} read {read if read is not None else '?':>11,} "
               f"backlog {backlog:>10,} {lag}{status}  RSS MiB: {rss_text}",
               flush=True)  # fmt: skip
-        stop.wait(every)
+        stop.wait(max(0.0, now + every - (time.monotonic() - begin)))  # the reads take seconds themselves
 
 
 class JobEnded(Exception):
