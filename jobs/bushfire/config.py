@@ -41,6 +41,12 @@ DAY_MS = 86_400_000
 #: seconds. A bounded file: long bundles, fewer state write-backs, nobody waits for a single alert.
 LIVE_BUNDLE_MS = 100
 BOUNDED_BUNDLE_MS = 1_000
+#: With early alerts, a region's event-time pass runs when the watermark reaches a multiple of this
+#: (`PatternStream.pass_every`): every alert found early goes out at once anyway, and a pass (which
+#: writes the region's matcher to Flink state) per watermark step cost a live stream more than the
+#: matching. Alerts only the pass finds (none, unless a restore lost the early ones' context) come up
+#: to this much event time later.
+EARLY_PASS_EVERY_MS = 30_000
 #: How often a watched directory is listed for new files: part of every alert's delay.
 DEFAULT_MONITOR_INTERVAL_MS = 200
 
