@@ -67,6 +67,14 @@ class ParserChoice(Enum):
     SQL = "sql"  # Flink SQL's JSON functions
 
 
+class PythonWorkers(Enum):
+    """Where a local run (mini-cluster) runs the Python operators; a cluster always uses processes."""
+
+    AUTO = "auto"  # process with parallelism > 1, else loopback
+    LOOPBACK = "loopback"  # in the job's client process: one process, one GIL, for every subtask
+    PROCESS = "process"  # one Python worker process per task manager slot, as on a cluster
+
+
 class StartPosition(Enum):
     """Where a Kinesis consumer without restored state starts (``flink.stream.initpos``)."""
 
@@ -179,6 +187,7 @@ class RuntimeConfig:
     restore_from: Optional[str] = None
     connector_jars: tuple[str, ...] = ()
     python_executable: Optional[str] = None
+    python_workers: PythonWorkers = PythonWorkers.AUTO
     crash_after_alerts: Optional[int] = None  # fault injection for recovery drills and tests
     max_runtime_ms: Optional[int] = None  # cancel the job after this long (demos); None: run to the end
     parser: ParserChoice = ParserChoice.AUTO
@@ -320,6 +329,10 @@ _DECLARED = (
            help="start from this savepoint or retained checkpoint"),
     Option("--python-executable", target="runtime.python_executable",
            help="Python that runs the job's Python operators (default: the one running this job)"),
+    Option("--python-workers", one_of(PythonWorkers), target="runtime.python_workers",
+           help="local runs: where the Python operators run: loopback (in this process, PyFlink's local "
+           "default), process (a Python worker process per slot, as on a cluster: subtasks of a "
+           "parallelism > 1 run on separate cores) or auto (process when --parallelism > 1)"),
     Option("--max-runtime", parse_duration_ms, target="runtime.max_runtime_ms",
            help="cancel the job after this long, e.g. 90s (demos on a watched directory); unset: run to "
            "its end"),

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
 from pyflink.util.java_utils import add_jars_to_context_class_loader
 
-from jobs.bushfire.config import RuntimeConfig
+from jobs.bushfire.config import PythonWorkers, RuntimeConfig
+from jobs.bushfire.errors import ConfigError
 
 #: Restart attempts (fixed delay) when checkpointing is on; without checkpoints a failure ends the job.
 RESTART_ATTEMPTS = 3
@@ -93,7 +96,31 @@ def create_environment(
     if urls and _is_local(env):  # the connector jars too: py4j builds the Kinesis consumer through it
         env = _local_environment_seeing(options["pipeline.jars"].split(";"), config)
     env.set_parallelism(runtime.parallelism)
+    mode = python_worker_mode(runtime, _is_local(env))
+    if mode is not None:
+        os.environ[PYFLINK_WORKER_MODE] = mode
     return env
+
+
+#: The environment variable PyFlink reads when it starts a job (`StreamExecutionEnvironment._open`):
+#: "loopback" runs a local job's Python operators in this process, "process" in worker processes.
+PYFLINK_WORKER_MODE = "_python_worker_execution_mode"
+
+
+def python_worker_mode(runtime: RuntimeConfig, local: bool) -> Optional[str]:
+    """The worker mode to ask PyFlink for, or None to leave its choice (loopback on a mini-cluster).
+
+    In loopback mode every subtask's Python operators share the client process and its GIL, so a
+    parallelism of 2 gives the Python steps no second core; worker processes do (as on a cluster).
+    """
+    if not local:
+        if runtime.python_workers is PythonWorkers.LOOPBACK:
+            raise ConfigError("--python-workers loopback works on a local run only: a cluster runs Python in "
+                              "worker processes; drop the flag or use auto/process")
+        return None
+    if runtime.python_workers is PythonWorkers.AUTO:
+        return "process" if runtime.parallelism > 1 else None
+    return runtime.python_workers.value
 
 
 def _is_local(env: StreamExecutionEnvironment) -> bool:
