@@ -325,6 +325,10 @@ def main() -> int:
     parser.add_argument("--drain-timeout-s", type=float, default=300)
     parser.add_argument("--out", default=str(ROOT / "out" / "bench" / "soak"))
     parser.add_argument("--keep-files", action="store_true", help="keep the fed files (GBs) after the run")
+    parser.add_argument(
+        "--parallelism", type=int, default=2,
+        help="the job's --parallelism (2: a Python worker process per core of a 2-core machine)",
+    )  # fmt: skip
     parser.add_argument("--job-flag", action="append", default=[], help="extra job flag (repeat)")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--kinesis-endpoint", default=os.environ.get("EMBERWATCH_KINESIS_ENDPOINT"),
@@ -370,7 +374,7 @@ def main() -> int:
         "--alerts-out", str(alerts_file), "--dead-letters", str(dead_file),
         "--console", "false", "--log-file", str(out / "job-detail.log"), "--progress-interval", "0",
         "--flink-option", f"rest.port={port}", "--flink-option", "metrics.fetcher.update-interval=1000",
-        *args.job_flag,
+        "--parallelism", str(args.parallelism), *args.job_flag,
     ]  # fmt: skip
     print("running:", " ".join(command), flush=True)
     log = open(out / "job.log", "wb")  # noqa: SIM115 - closed below

@@ -1,12 +1,13 @@
 """The soak benchmark's input: a faulty simulated network, generated in feed-sized files ahead of the feed.
 
-`soak_config` sizes the network so that the feed rate and a chosen event-time speed-up agree, with
-the fire density of the 1M benchmark stream (`SimulationConfig.benchmark()`), held steady over the
-run. `produce` runs in its own process while the feed runs: it simulates in arrival order, writes
-batches of exactly `per_batch` lines (``00000001.jsonl``, ...) into a staging folder at most
-`lead_batches` ahead of what the feeder has taken, and keeps the hot, well-formed lines aside. When
-the last batch is written it computes the ground truth over exactly those lines (the simulator's
-`find_paths`, the same search its `truth()` runs) and writes ``truth.json`` and ``meta.json``.
+`soak_config` sizes the network so that the feed rate and a chosen event-time speed-up agree, with the
+ignition rate of the 1M benchmark stream (`SimulationConfig.benchmark()`) held over the run (the hot
+share still grows as fires spread: 0.5 % at first, 3.4 % at its peak on the 10-minute stream).
+`produce` runs in its own process while the feed runs: it simulates in arrival order, writes batches of
+exactly `per_batch` lines (``00000001.jsonl``, ...) into a staging folder at most `lead_batches` ahead
+of what the feeder has taken, and keeps the hot, well-formed lines aside. When the last batch is
+written it computes the ground truth over exactly those lines (the simulator's `find_paths`, the same
+search its `truth()` runs) and writes ``truth.json`` and ``meta.json``.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ def soak_config(
     Every sensor reports once an event-minute, so `rate * 60 / speedup` sensors (1,200 regions of 100
     at 20,000/s and 10x). The fire is the benchmark's (spread, burn time) with ignitions at the
     benchmark's rate per region and event-hour, spread over the whole run (`fire_scale` multiplies
-    it): the fire density does not depend on how long the soak runs, and new fires start until its
-    end, so the load stays steady.
+    it): the ignition rate does not depend on how long the soak runs, and new fires start until its
+    end (burning ones accumulate, so the hot share rises for the first ~6 minutes of a 10x soak).
     """
     regions = max(1, round(rate * 60 / (speedup * NODES_PER_REGION)))
     event_minutes = max(1, math.ceil(minutes * speedup))

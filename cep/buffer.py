@@ -1,9 +1,12 @@
 """The shared buffer: the layout of buffer nodes and partial matches, and what reads them.
 
 A buffer node is a tuple `(stage_name, event, ts, seq, previous_node)`: the newest event of a
-partial match, linked to the one before. Branches that share a prefix share those tuples, so an
-event taken once is stored once however many branches hold it (the shared buffer of SASE/Flink,
-with the branch structure given by the links instead of Dewey numbers).
+partial match, linked to the one before. In a run with `dedupe_runs(key)` it has a sixth field, the
+`(stage_name, key(event))` pairs of its whole chain, newest first (`key_sequence_of`), built from the
+previous node's when the node is made: one key call per node instead of a walk per partial match.
+Branches that share a prefix share those tuples, so an event taken once is stored once however
+many branches hold it (the shared buffer of SASE/Flink, with the branch structure given by the
+links instead of Dewey numbers).
 
 A partial match is a tuple `(node, start_ts, start_seq, rank)`: its newest node, where it
 started, and its rank (Flink's visiting order, see below).
@@ -21,19 +24,19 @@ import operator
 from typing import Any, Callable, Optional
 
 __all__ = [
-    "NODE_EVENT", "NODE_PREVIOUS", "NODE_SEQ", "NODE_STAGE", "NODE_TS",
+    "NODE_EVENT", "NODE_KEYS", "NODE_PREVIOUS", "NODE_SEQ", "NODE_STAGE", "NODE_TS",
     "PM_NODE", "PM_RANK", "PM_START_SEQ", "PM_START_TS", "START_RANK",
     "Final", "Node", "PartialMatch",
-    "after", "after_suffix", "before", "before_suffix", "key_sequence_of", "lineage_key", "materialize",
-    "node_positions", "pm_visit_key", "rank_of", "visit_key",
+    "after", "after_suffix", "before", "before_suffix", "key_sequence_of", "keyed_node", "lineage_key",
+    "materialize", "node_positions", "pm_visit_key", "rank_of", "visit_key",
 ]
 
-# buffer node fields
-NODE_STAGE, NODE_EVENT, NODE_TS, NODE_SEQ, NODE_PREVIOUS = 0, 1, 2, 3, 4
+# buffer node fields (NODE_KEYS only with `dedupe_runs`)
+NODE_STAGE, NODE_EVENT, NODE_TS, NODE_SEQ, NODE_PREVIOUS, NODE_KEYS = 0, 1, 2, 3, 4, 5
 # partial match fields
 PM_NODE, PM_START_TS, PM_START_SEQ, PM_RANK = 0, 1, 2, 3
 
-Node = tuple  # (stage_name, event, ts, seq, previous_node)
+Node = tuple  # (stage_name, event, ts, seq, previous_node[, key sequence])
 PartialMatch = tuple  # (node, start_ts, start_seq, rank)
 Final = tuple  # (complete partial match, rank of the partial match it came from, successor index)
 
@@ -98,8 +101,16 @@ def node_positions(node: Optional[Node]) -> dict[str, list]:
     return out
 
 
+def keyed_node(stage: str, event: Any, ts: int, seq: int, previous: Optional[Node], key: Callable) -> Node:
+    """A node of a `dedupe_runs` run: it carries its chain's key sequence (see `key_sequence_of`)."""
+    keys = ((stage, key(event)),)
+    return (stage, event, ts, seq, previous, keys if previous is None else keys + previous[NODE_KEYS])
+
+
 def key_sequence_of(node: Optional[Node], key: Callable[[Any], Any]) -> tuple:
     """`(stage, key(event))` of every event of a partial match, newest first (`dedupe_runs`)."""
+    if node is not None and len(node) > NODE_KEYS:
+        return node[NODE_KEYS]
     out = []
     while node is not None:
         out.append((node[NODE_STAGE], key(node[NODE_EVENT])))

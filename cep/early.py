@@ -64,6 +64,9 @@ _SNAPSHOT_VERSION = 2
 #: what two or three `process` calls cost with a few hundred partial matches, and a pass or a rebuild
 #: replays at most this many events before reaching the events it must see.
 WAYPOINT_EVERY = 32
+#: How far the interval between waypoints may stretch (`EarlyResults`): while passes keep coming before
+#: any waypoint is usable (a live stream, whose watermark trails the arrivals), each pass doubles it.
+WAYPOINT_EVERY_MAX = 32 * WAYPOINT_EVERY
 
 
 def check_early_results(pattern: Pattern) -> None:
@@ -143,6 +146,10 @@ class EarlyResults:
     events after it (`committed_through`), and an event arriving out of order rebuilds the ahead
     matcher from the latest waypoint at or before its timestamp rather than from the committed
     matcher. A copy costs about what a few `process` calls cost, hence one every few dozen events.
+    A pass drops the waypoints above its watermark (they hold timeouts it took), so on a live stream,
+    whose watermark trails the arrivals, a pass usually comes before any waypoint is usable: after
+    each pass that found waypoints but none it could use, the interval doubles (up to
+    `WAYPOINT_EVERY_MAX`), and a pass that uses one sets it back to `waypoint_every`.
 
     When the owner evicts a pending event the ahead matcher has taken (a `max_buffered_events` cap
     under ``drop_oldest``), it calls `on_evicted`: the ahead matcher and the waypoints after that
@@ -164,6 +171,9 @@ class EarlyResults:
             raise ValueError(f"waypoint_every must be >= 1, got {waypoint_every}")
         self.event_id = event_id
         self.waypoint_every = waypoint_every
+        # the interval in use: doubled after each pass that found no waypoint it could use, back to
+        # `waypoint_every` after one that did (waypoints only speed passes and rebuilds up)
+        self._every = waypoint_every
         self.emitted: dict[MatchKey, int] = dict(emitted or {})
         self._ahead: Optional[Matcher] = None
         self._ahead_ts: Optional[int] = None  # timestamp of the last event the ahead matcher took
@@ -193,7 +203,7 @@ class EarlyResults:
         """Feed the ahead matcher the next event in (timestamp, arrival) order."""
         ahead, last = self._ahead, self._ahead_ts
         assert ahead is not None
-        if self._since_waypoint >= self.waypoint_every and last is not None and timestamp > last:
+        if self._since_waypoint >= self._every and last is not None and timestamp > last:
             self._waypoints.append((timestamp, ahead.copy()))
             if not self._ahead_tainted:  # then every earlier waypoint is clean too
                 self._clean = len(self._waypoints)
@@ -270,6 +280,10 @@ class EarlyResults:
             self.drop_ahead()
             return ahead, last + 1, owed
         usable = [i for i, (start, _) in enumerate(self._waypoints[: self._clean]) if start <= watermark + 1]
+        if usable:
+            self._every = self.waypoint_every
+        elif self._waypoints:  # each copy was wasted: take fewer until a pass finds one it can use
+            self._every = min(2 * self._every, max(WAYPOINT_EVERY_MAX, self.waypoint_every))
         if usable:
             start, matcher = self._waypoints[usable[-1]]
             owed, self._owed = self._owed, []

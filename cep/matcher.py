@@ -18,7 +18,7 @@ import weakref
 from typing import Any, Callable, Optional
 
 from cep.analysis import prefilter as compute_prefilter
-from cep.buffer import NODE_PREVIOUS, PM_START_SEQ, PM_START_TS
+from cep.buffer import NODE_PREVIOUS, PM_START_SEQ, PM_START_TS, keyed_node
 from cep.compiler import compile_pattern
 from cep.errors import BufferStateError, CepError, ConditionError, StateLimitError
 from cep.graph import Nfa
@@ -323,7 +323,7 @@ class Matcher:
                 chain.append(node)
                 node = node[NODE_PREVIOUS]
             for n in reversed(chain):
-                stage, ev, ts, seq, prev = n  # a buffer node's fields (`cep.buffer`)
+                stage, ev, ts, seq, prev = n[:5]  # a buffer node's fields (`cep.buffer`), keys aside
                 ei = event_ids.get(id(ev))
                 if ei is None:
                     ei = event_ids[id(ev)] = len(events)
@@ -391,9 +391,14 @@ class Matcher:
                 "restore it with the pattern it was taken with"
             )
         built: list = []
+        key = matcher._run.dedupe_key
         for i in range(0, len(nodes), 5):
             ni, ei, ts, sq, prev = nodes[i : i + 5]
-            built.append((names[ni], events[ei], ts, sq, None if prev < 0 else built[prev]))
+            previous = None if prev < 0 else built[prev]
+            if key is None:
+                built.append((names[ni], events[ei], ts, sq, previous))
+            else:
+                built.append(keyed_node(names[ni], events[ei], ts, sq, previous, key))
         run = matcher._run
         states = matcher._plan.nfa.states
         width = 5 if version >= 3 else 4

@@ -61,6 +61,7 @@ from cep.buffer import (
     before,
     before_suffix,
     key_sequence_of,
+    keyed_node,
     lineage_key,
     materialize,
     node_positions,
@@ -468,7 +469,10 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         """
         _cond, target, keeps_on_take = info.simple
         rank = pm[3]
-        taken = (info.state.name, event, ts, seq, pm[0])
+        if self.dedupe_key is None:
+            taken = (info.state.name, event, ts, seq, pm[0])
+        else:
+            taken = keyed_node(info.state.name, event, ts, seq, pm[0], self.dedupe_key)
         if target.kind == FINAL:
             finals.append(((taken, pm[1], pm[2], rank), rank, 0))
             return
@@ -515,7 +519,10 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
             target = e.target
             took = e.action != IGNORE
             if took:
-                n = (e.source.name, event, ts, seq, node)
+                if self.dedupe_key is None:
+                    n = (e.source.name, event, ts, seq, node)
+                else:
+                    n = keyed_node(e.source.name, event, ts, seq, node, self.dedupe_key)
             elif is_start:
                 continue
             else:

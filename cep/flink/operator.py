@@ -13,6 +13,9 @@ buffered timestamp and one per new partial match at timestamp + window, see docs
    arrives for that key. One timer per key instead of one per timestamp keeps the number of firings,
    and of matcher snapshots, low. Its time is kept in memory only: a key met anew (after a restore)
    may get a second timer while Flink's restored one is pending; that one then fires with nothing due.
+   With `pass_every_ms` (`PatternStream.pass_every`) the timer is rounded up to a multiple of it: a
+   key's pass then takes every event due in that stretch at once; its results and timeouts are the
+   same, up to that much event time later.
 4. When the timer fires, the buffered events up to the watermark are fed to the matcher in timestamp
    order (ties in arrival order), time is advanced before each timestamp and finally to the watermark,
    so `within` timeouts fire; then the timer is moved to the key's next wake-up time.
@@ -164,6 +167,10 @@ class CepFunction(KeyedProcessFunction):
         Per-key caps on live partial matches (passed to the matcher) and on events buffered until
         the watermark, and what to do beyond them: ``"drop_oldest"``, ``"drop_newest"`` or
         ``"fail"`` (see `cep.Matcher`). None: unbounded, as Flink.
+    pass_every_ms:
+        Run a key's event-time pass only when the watermark reaches a multiple of this (event time):
+        fewer, larger passes (each writes the matcher's snapshot) for results and timeouts at most
+        this much later. None: at each watermark that makes an event due, as Flink.
     """
 
     #: How often (at most) the ``livePartialMatches`` / ``bufferedEvents`` gauges are recounted.
@@ -184,7 +191,10 @@ class CepFunction(KeyedProcessFunction):
         max_partial_matches: Optional[int] = None,
         max_buffered_events: Optional[int] = None,
         on_overflow: str = "drop_oldest",
+        pass_every_ms: Optional[int] = None,
     ) -> None:
+        if pass_every_ms is not None and (pass_every_ms < 1 or processing_time):
+            raise ValueError(f"pass_every_ms must be >= 1 or None, in event time only; got {pass_every_ms}")
         if max_buffered_events is not None and max_buffered_events < 1:
             raise ValueError(f"max_buffered_events must be >= 1 or None, got {max_buffered_events}")
         if on_overflow not in OVERFLOW_POLICIES:
@@ -199,6 +209,7 @@ class CepFunction(KeyedProcessFunction):
                 raise ValueError("early results are for event time; in processing time every match is early")
             check_early_results(pattern)
         self._early_results = early_results
+        self._pass_every = pass_every_ms
         self._pattern = pattern
         self._match_fn = match_fn
         self._late_tag = late_tag
@@ -298,8 +309,9 @@ class CepFunction(KeyedProcessFunction):
         pending = state.buffered.get(timestamp)
         if pending is None:
             pending = state.buffered[timestamp] = []
-            if state.wake_at is None or timestamp < state.wake_at:
-                self._move_timer(state, timestamp, timers)
+            wake = self._wake_time(timestamp)
+            if state.wake_at is None or wake < state.wake_at:
+                self._move_timer(state, wake, timers)
         pending.append(event)
         self._buffer.put(timestamp, pending)
         kept = self._max_buffered is None or self._bound_buffer(state, timestamp)
@@ -448,7 +460,12 @@ class CepFunction(KeyedProcessFunction):
             candidates.append(max(deadline, watermark + 1))
         if state.wake_at is not None and state.wake_at <= watermark:
             state.wake_at = None  # that timer has fired
-        self._move_timer(state, min(candidates) if candidates else None, timers)
+        self._move_timer(state, self._wake_time(min(candidates)) if candidates else None, timers)
+
+    def _wake_time(self, due: int) -> int:
+        """When the pass for what is due at `due` runs: then, or at the next multiple of `pass_every_ms`."""
+        every = self._pass_every
+        return due if every is None else -(-due // every) * every
 
     def _move_timer(self, state: _KeyState, new: Optional[int], timers: Any) -> None:
         if state.wake_at == new:

@@ -55,6 +55,7 @@ class PatternStream:
     matcher_type: Any = None  # the matcher class; None means `cep.Matcher`
     early: bool = False
     bounds: tuple = (None, None, "drop_oldest")  # max_partial_matches, max_buffered_events, on_overflow
+    pass_every_ms: Optional[int] = None
 
     def bounded(
         self,
@@ -89,6 +90,18 @@ class PatternStream:
 
         check_early_results(self.pattern)
         return replace(self, early=True)
+
+    def pass_every(self, every_ms: int) -> PatternStream:
+        """Run each key's event-time pass only when the watermark reaches a multiple of `every_ms`.
+
+        The pass (which writes the key's matcher to Flink state) then runs at most once per `every_ms`
+        of event time per key instead of at every watermark that makes one of its events due: the
+        same results and timeouts, up to `every_ms` later. Worth it with `early_results()`, whose
+        matches do not wait for the pass; event time only.
+        """
+        if every_ms < 1:
+            raise ValueError(f"pass_every needs every_ms >= 1, got {every_ms}")
+        return replace(self, pass_every_ms=every_ms)
 
     def in_processing_time(self) -> PatternStream:
         """Feed events as they arrive, stamped with the processing time (no buffering, no late data)."""
@@ -139,6 +152,7 @@ class PatternStream:
             max_partial_matches=self.bounds[0],
             max_buffered_events=self.bounds[1],
             on_overflow=self.bounds[2],
+            pass_every_ms=self.pass_every_ms,
         )
         return self.keyed_stream.process(function, output_type)
 

@@ -41,6 +41,12 @@ DAY_MS = 86_400_000
 #: seconds. A bounded file: long bundles, fewer state write-backs, nobody waits for a single alert.
 LIVE_BUNDLE_MS = 100
 BOUNDED_BUNDLE_MS = 1_000
+#: With early alerts, a region's event-time pass runs when the watermark reaches a multiple of this
+#: (`PatternStream.pass_every`): every alert found early goes out at once anyway, and a pass (which
+#: writes the region's matcher to Flink state) per watermark step cost a live stream more than the
+#: matching. Alerts only the pass finds (none, unless a restore lost the early ones' context) come up
+#: to this much event time later.
+EARLY_PASS_EVERY_MS = 30_000
 #: How often a watched directory is listed for new files: part of every alert's delay.
 DEFAULT_MONITOR_INTERVAL_MS = 200
 
@@ -59,6 +65,14 @@ class ParserChoice(Enum):
     AUTO = "auto"  # the Java UDF when a JDK can build it (or it is built), else SQL
     JAVA = "java"  # the Java UDF, or fail when no JDK can build it
     SQL = "sql"  # Flink SQL's JSON functions
+
+
+class PythonWorkers(Enum):
+    """Where a local run (mini-cluster) runs the Python operators; a cluster always uses processes."""
+
+    AUTO = "auto"  # process with parallelism > 1, else loopback
+    LOOPBACK = "loopback"  # in the job's client process: one process, one GIL, for every subtask
+    PROCESS = "process"  # one Python worker process per task manager slot, as on a cluster
 
 
 class StartPosition(Enum):
@@ -173,6 +187,7 @@ class RuntimeConfig:
     restore_from: Optional[str] = None
     connector_jars: tuple[str, ...] = ()
     python_executable: Optional[str] = None
+    python_workers: PythonWorkers = PythonWorkers.AUTO
     crash_after_alerts: Optional[int] = None  # fault injection for recovery drills and tests
     max_runtime_ms: Optional[int] = None  # cancel the job after this long (demos); None: run to the end
     parser: ParserChoice = ParserChoice.AUTO
@@ -314,6 +329,10 @@ _DECLARED = (
            help="start from this savepoint or retained checkpoint"),
     Option("--python-executable", target="runtime.python_executable",
            help="Python that runs the job's Python operators (default: the one running this job)"),
+    Option("--python-workers", one_of(PythonWorkers), target="runtime.python_workers",
+           help="local runs: where the Python operators run: loopback (in this process, PyFlink's local "
+           "default), process (a Python worker process per slot, as on a cluster: subtasks of a "
+           "parallelism > 1 run on separate cores) or auto (process when --parallelism > 1)"),
     Option("--max-runtime", parse_duration_ms, target="runtime.max_runtime_ms",
            help="cancel the job after this long, e.g. 90s (demos on a watched directory); unset: run to "
            "its end"),

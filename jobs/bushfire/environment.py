@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Optional
 
 from pyflink.common import Configuration
 from pyflink.datastream import StreamExecutionEnvironment
 from pyflink.java_gateway import get_gateway
-from pyflink.util.java_utils import add_jars_to_context_class_loader
+from pyflink.util.java_utils import (
+    add_jars_to_context_class_loader,
+    get_j_env_configuration,
+    is_local_deployment,
+)
 
-from jobs.bushfire.config import RuntimeConfig
+from jobs.bushfire.config import PythonWorkers, RuntimeConfig
+from jobs.bushfire.errors import ConfigError
 
 #: Restart attempts (fixed delay) when checkpointing is on; without checkpoints a failure ends the job.
 RESTART_ATTEMPTS = 3
@@ -93,7 +100,51 @@ def create_environment(
     if urls and _is_local(env):  # the connector jars too: py4j builds the Kinesis consumer through it
         env = _local_environment_seeing(options["pipeline.jars"].split(";"), config)
     env.set_parallelism(runtime.parallelism)
+    _choose_python_workers(env, python_worker_mode(runtime, _runs_on_a_mini_cluster(env)))
     return env
+
+
+def _choose_python_workers(env: StreamExecutionEnvironment, mode: Optional[str]) -> None:
+    """Tell PyFlink where the Python operators run. It reads `PYFLINK_WORKER_MODE` when it builds an
+    environment (this one, and the table environment built on it later), and a local one has by then
+    started a loopback worker and named it in the configuration: for worker processes that name goes."""
+    if mode is None:
+        return
+    os.environ[PYFLINK_WORKER_MODE] = mode
+    if mode == "process":
+        Configuration(
+            j_configuration=get_j_env_configuration(env._j_stream_execution_environment)
+        ).remove_config(LOOPBACK_ADDRESS)
+
+
+#: The environment variable PyFlink reads when it starts a job (`StreamExecutionEnvironment._open`):
+#: "loopback" runs a local job's Python operators in this process, "process" in worker processes.
+PYFLINK_WORKER_MODE = "_python_worker_execution_mode"
+#: Where a local environment's loopback worker listens; with it set, Python operators run there.
+LOOPBACK_ADDRESS = "python.loopback-server.address"
+
+
+def python_worker_mode(runtime: RuntimeConfig, local: bool) -> Optional[str]:
+    """The worker mode to ask PyFlink for, or None to leave its choice (loopback on a mini-cluster).
+
+    In loopback mode every subtask's Python operators share the client process and its GIL, so a
+    parallelism of 2 gives the Python steps no second core; worker processes do (as on a cluster).
+    """
+    if not local:
+        if runtime.python_workers is PythonWorkers.LOOPBACK:
+            raise ConfigError(
+                "--python-workers loopback works on a local run only: a cluster runs Python in "
+                "worker processes; drop the flag or use auto/process"
+            )
+        return None
+    if runtime.python_workers is PythonWorkers.AUTO:
+        return "process" if runtime.parallelism > 1 else None
+    return runtime.python_workers.value
+
+
+def _runs_on_a_mini_cluster(env: StreamExecutionEnvironment) -> bool:
+    """PyFlink's own test for starting a loopback worker (deployment target local or minicluster)."""
+    return bool(is_local_deployment(get_j_env_configuration(env._j_stream_execution_environment)))
 
 
 def _is_local(env: StreamExecutionEnvironment) -> bool:

@@ -29,6 +29,7 @@ from cep.flink.tables import rows_keyed_in_jvm
 from common.readings import FIELDS, Kind
 from jobs.bushfire import drills, functions, patterns, rule_steps
 from jobs.bushfire.config import (
+    EARLY_PASS_EVERY_MS,
     AlertConfig,
     BushfireConfig,
     DeadLetterConfig,
@@ -162,6 +163,7 @@ def detect(step_id: str, rows: KeyedStream, pattern: object, detection: Detectio
     detect_fires = functions.CheckAndDetect(
         step_id, detection.event_dedupe_ttl_ms, pattern, alert_once,
         late_tag=LATE, early_results=detection.early_alerts,
+        pass_every_ms=EARLY_PASS_EVERY_MS if detection.early_alerts else None,
     )
     alerts = rows.process(detect_fires).name(step_id).uid(step_id)
     late = (

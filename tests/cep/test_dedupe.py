@@ -62,3 +62,25 @@ def test_followed_by_any_chain_finds_exactly_every_chain() -> None:
     expected = _all_chains(events, 3, 4 * MINUTE)
     assert expected, "the stream should contain chains"
     assert found == expected
+
+
+def test_nodes_carry_the_key_sequence_a_walk_of_their_chain_gives_also_after_a_restore() -> None:
+    from cep import Matcher
+    from cep.buffer import NODE_EVENT, NODE_KEYS, NODE_PREVIOUS, NODE_STAGE
+
+    def walked(node: tuple) -> tuple:
+        out = []
+        while node is not None:
+            out.append((node[NODE_STAGE], node[NODE_EVENT]["node"]))
+            node = node[NODE_PREVIOUS]
+        return tuple(out)
+
+    pattern = chain_pattern(4, any_=True).dedupe_runs(lambda e: e["node"])
+    matcher = Matcher(pattern)
+    for event in fire_stream(side=4, minutes=20, seed=3):
+        matcher.process(event, event["ts"])
+    restored = Matcher.restore(pattern, matcher.snapshot())
+    for m in (matcher, restored):
+        nodes = [pm[0] for _state, pm in m._run.partial_matches()]
+        assert len(nodes) > 10
+        assert all(node[NODE_KEYS] == walked(node) for node in nodes)

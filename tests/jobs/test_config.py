@@ -236,6 +236,7 @@ def test_every_option_keeps_its_environment_variable_name() -> None:
         "LOG_FILE", "MAX_RUNTIME", "MONITOR_INTERVAL", "OPENSEARCH_AUTH", "OPENSEARCH_INDEX",
         "OPENSEARCH_PASSWORD", "OPENSEARCH_REGION", "OPENSEARCH_URL", "OPENSEARCH_USER",
         "OUT_OF_ORDERNESS", "PARALLELISM", "PARSER", "PROGRESS_INTERVAL", "PYTHON_EXECUTABLE",
+        "PYTHON_WORKERS",
         "RESTORE_FROM", "RULES", "RULES_MIN_THRESHOLD", "SNS_ENDPOINT", "SNS_REGION",
         "SNS_TOPIC_ARN", "SOURCE", "THRESHOLD", "WATERMARK_INTERVAL", "WINDOW"
     ]  # fmt: skip
@@ -294,3 +295,18 @@ def test_pyflink_state_cache_holds_every_state_of_every_key_the_cep_step_keeps_i
     assert flink_configuration(cfg.runtime)["python.state.cache-size"] == str(PYTHON_STATE_CACHE_ENTRIES)
     flags = ["--flink-option", "python.state.cache-size=500"]  # the user's value still wins
     assert flink_configuration(load_config(flags, env={}).runtime)["python.state.cache-size"] == "500"
+
+
+def test_python_workers_run_in_processes_when_subtasks_could_use_more_than_one_core() -> None:
+    from jobs.bushfire.environment import python_worker_mode
+
+    def mode(argv: list[str], local: bool = True):
+        return python_worker_mode(load_config(argv, env={}).runtime, local)
+
+    assert mode([]) is None  # PyFlink's own local default: loopback, in the client process
+    assert mode(["--parallelism", "2"]) == "process"
+    assert mode(["--parallelism", "2", "--python-workers", "loopback"]) == "loopback"
+    assert mode(["--python-workers", "process"]) == "process"
+    assert mode(["--parallelism", "2"], local=False) is None  # a cluster always runs worker processes
+    with pytest.raises(ConfigError, match="local run only"):
+        mode(["--python-workers", "loopback"], local=False)
