@@ -149,7 +149,8 @@ class EarlyResults:
     A pass drops the waypoints above its watermark (they hold timeouts it took), so on a live stream,
     whose watermark trails the arrivals, a pass usually comes before any waypoint is usable: after
     each pass that found waypoints but none it could use, the interval doubles (up to
-    `WAYPOINT_EVERY_MAX`), and a pass that uses one sets it back to `waypoint_every`.
+    `WAYPOINT_EVERY_MAX`), and a pass that uses one, or an arrival out of order (whose rebuild starts
+    at the latest waypoint before it), sets it back to `waypoint_every`.
 
     When the owner evicts a pending event the ahead matcher has taken (a `max_buffered_events` cap
     under ``drop_oldest``), it calls `on_evicted`: the ahead matcher and the waypoints after that
@@ -197,6 +198,7 @@ class EarlyResults:
         if timestamp >= self._ahead_ts:
             return self._take(event, timestamp)
         self.rebuilds += 1
+        self._every = self.waypoint_every  # arrivals out of order: rebuilds start at waypoints
         return self._rebuild(timestamp, committed, pending)
 
     def _take(self, event: Any, timestamp: int) -> list[Match]:

@@ -80,14 +80,18 @@ def _register_ordered_files(
     backlog of files (a late start, a restore, a job behind) is read oldest first and the watermark
     does not pass the readings of a file not read yet; watched for new files unless bounded.
 
-    Each source reader holds one file at a time and the next file goes to whichever reader asks
-    first, so each reader's records follow file order and the watermark taken after it (per reader,
-    the minimum over readers downstream) stays behind every file not read yet.
+    One reader, and the parse after it, whatever the job's parallelism: each region's readings then
+    reach the (parallel) CEP step in file order. Two readers on two files at once interleaved two
+    stretches of event time per region, and every reading that arrived behind its region's latest
+    made the early-results matcher rebuild (`cep.early`), which cost more than a second reader
+    saved; reading and parsing take a small share of a core.
     """
     path = str(Path(source.input_path).resolve())
     monitor_ms = 0 if source.bounded else source.monitor_interval_ms
     j_source = get_gateway().jvm.emberwatch.flink.OrderedFiles.source(path, monitor_ms)
+    t_env.get_config().set("table.exec.resource.default-parallelism", "1")
     lines = env.from_source(Source(j_source), WatermarkStrategy.no_watermarks(), FILES_STEP)
+    lines.set_parallelism(1)
     schema = (
         Schema.new_builder()
         .column("f0", DataTypes.STRING())

@@ -58,3 +58,13 @@ def test_a_pass_that_uses_a_waypoint_brings_the_interval_back(copies: list) -> N
         matcher.process(event, ts)
     matcher.advance_time(390)
     assert matcher.early._every == 4
+
+
+def test_an_arrival_out_of_order_brings_the_interval_back(copies: list) -> None:
+    matcher = EarlyMatcher(chain(), waypoint_every=4)
+    for event, ts in events(300):
+        matcher.process(event, ts)
+        matcher.advance_time(ts - 100)
+    assert matcher.early._every > 4
+    matcher.process({"id": 10_000, "k": "a"}, 250)  # behind the latest arrival (300), above the watermark
+    assert matcher.early.rebuilds == 1 and matcher.early._every == 4
