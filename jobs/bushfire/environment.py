@@ -96,6 +96,7 @@ def create_environment(
     config = Configuration()
     for key, value in {**options, **extra}.items():
         config.set_string(key, value)
+    os.environ.pop(PYFLINK_WORKER_MODE, None)  # PyFlink's own choice, whatever an earlier job asked
     env = StreamExecutionEnvironment.get_execution_environment(config)
     if urls and _is_local(env):  # the connector jars too: py4j builds the Kinesis consumer through it
         env = _local_environment_seeing(options["pipeline.jars"].split(";"), config)

@@ -92,11 +92,11 @@ def build(env: StreamExecutionEnvironment, cfg: BushfireConfig, parser: JvmParse
     else:
         pattern = patterns.fire_chain(cfg.detection)
         rows = select_rows("parse-validate", t_env, lines, prefilter(pattern).to_sql(), parser)
-        detected = detect("bushfire-cep", rows, pattern, cfg.detection)
+        detected = detect("bushfire-cep", rows, pattern, cfg.detection, cfg.runtime.parallelism)
     index_failures = None
     if cfg.raw_events.enabled:  # OpenSearch needs every valid reading, whole: its own JVM query
         valid = select_valid_lines("parse-valid", t_env, lines, parser)
-        readings = check_readings("check-readings", valid, cfg.detection).readings
+        readings = check_readings("check-readings", valid, cfg.detection, cfg.runtime.parallelism).readings
         index_failures = write_raw_events("opensearch-raw", readings, cfg.raw_events, cfg.runtime)
     delivered = deliver_alerts("alerts", detected.alerts, cfg.alerts)
     lines = delivered.lines
@@ -131,10 +131,10 @@ def select_valid_lines(
     return rows_keyed_in_jvm(t_env, table, "region", PARSED_COLUMNS, "rt", types)
 
 
-def check_readings(step_id: str, rows: KeyedStream, detection: DetectionConfig) -> ParseOut:
+def check_readings(step_id: str, rows: KeyedStream, detection: DetectionConfig, parallelism: int) -> ParseOut:
     """Valid lines -> reading dicts (exact schema check, re-deliveries dropped) for OpenSearch."""
     check = functions.CheckReadings(step_id, detection.event_dedupe_ttl_ms)
-    readings = rows.process(check).name(step_id).uid(step_id)
+    readings = rows.process(check).name(step_id).uid(step_id).set_parallelism(parallelism)
     return ParseOut(readings, readings.get_side_output(functions.DEAD_LETTERS))
 
 
@@ -150,14 +150,18 @@ def write_raw_events(
         .process(functions.IndexRawEvents(raw_events))
         .name(step_id)
         .uid(step_id)
+        .set_parallelism(runtime.parallelism)
     )
     return indexed.get_side_output(functions.DEAD_LETTERS)
 
 
-def detect(step_id: str, rows: KeyedStream, pattern: object, detection: DetectionConfig) -> DetectOut:
+def detect(
+    step_id: str, rows: KeyedStream, pattern: object, detection: DetectionConfig, parallelism: int
+) -> DetectOut:
     """Check rows, drop re-deliveries, run the fire-chain pattern per region (event time, early results
     unless turned off) and alert each path once (the alerted paths are keyed state of this step), all
-    in one Python operator; invalid rows and late readings go to the dead letters."""
+    in one Python operator; invalid rows and late readings go to the dead letters. Its `parallelism`
+    is set here: the rows may come from a query of smaller parallelism (`sources`)."""
     stages = patterns.stage_names(detection.chain_length)
     alert_once = functions.AlertOncePerPath(stages, detection.alert_dedupe_ttl_ms)
     detect_fires = functions.CheckAndDetect(
@@ -165,7 +169,7 @@ def detect(step_id: str, rows: KeyedStream, pattern: object, detection: Detectio
         late_tag=LATE, early_results=detection.early_alerts,
         pass_every_ms=EARLY_PASS_EVERY_MS if detection.early_alerts else None,
     )
-    alerts = rows.process(detect_fires).name(step_id).uid(step_id)
+    alerts = rows.process(detect_fires).name(step_id).uid(step_id).set_parallelism(parallelism)
     late = (
         alerts.get_side_output(LATE)
         .process(functions.LateToDeadLetter(), output_type=Types.STRING())
@@ -183,7 +187,7 @@ def detect_by_rules(
     updates, refused_files = rule_steps.rule_updates(env, t_env, detection.rules_path, not cfg.source.bounded)
     alerts, refused_updates = rule_steps.detect_rules(
         step_id, rows, updates, rules, floor_c, detection.event_dedupe_ttl_ms,
-        detection.alert_dedupe_ttl_ms, LATE,
+        detection.alert_dedupe_ttl_ms, LATE, cfg.runtime.parallelism,
     )
     late = (
         alerts.get_side_output(LATE)

@@ -178,6 +178,7 @@ def detect_rules(
     event_dedupe_ttl_ms: int,
     alert_dedupe_ttl_ms: int,
     late_tag: OutputTag,
+    parallelism: int,
 ) -> tuple[DataStream, DataStream]:
     """Run every rule over every region; returns (alerts, refused updates as dead letters)."""
     initial = rules_update(rules)
@@ -189,6 +190,7 @@ def detect_rules(
         late_tag=late_tag,
         make_inner=partial(CheckAndDetect, step_id, event_dedupe_ttl_ms),
     )
-    alerts = rows.connect(updates.broadcast(PATTERNS_STATE)).process(function).name(step_id).uid(step_id)
+    connected = rows.connect(updates.broadcast(PATTERNS_STATE))
+    alerts = connected.process(function).name(step_id).uid(step_id).set_parallelism(parallelism)
     refused = alerts.get_side_output(UPDATE_ERRORS).process(RefusedUpdateToDeadLetter(), Types.STRING())
     return alerts, refused
