@@ -107,15 +107,10 @@ def keyed_node(stage: str, event: Any, ts: int, seq: int, previous: Optional[Nod
     return (stage, event, ts, seq, previous, keys if previous is None else keys + previous[NODE_KEYS])
 
 
-def key_sequence_of(node: Optional[Node], key: Callable[[Any], Any]) -> tuple:
-    """`(stage, key(event))` of every event of a partial match, newest first (`dedupe_runs`)."""
-    if node is not None and len(node) > NODE_KEYS:
-        return node[NODE_KEYS]
-    out = []
-    while node is not None:
-        out.append((node[NODE_STAGE], key(node[NODE_EVENT])))
-        node = node[NODE_PREVIOUS]
-    return tuple(out)
+def key_sequence_of(node: Optional[Node]) -> tuple:
+    """`(stage, key(event))` of every event of a partial match, newest first (`dedupe_runs`): what
+    its newest node carries (every node of a `dedupe_runs` run is a `keyed_node`)."""
+    return () if node is None else node[NODE_KEYS]
 
 
 def lineage_key(pm: PartialMatch) -> tuple:

@@ -53,7 +53,8 @@ class DedupeMixin:
 
     def _forget(self, sid: int, pm: PartialMatch) -> None:
         """Drop a partial match's dedupe entry (it expired, or moved on long ago)."""
-        group = self.frontier.get((sid, key_sequence_of(pm[0], self.dedupe_key)))
+        entry_key = (sid, key_sequence_of(pm[0]))
+        group = self.frontier.get(entry_key)
         if group is None:
             return
         for i, entry in enumerate(group):
@@ -61,4 +62,4 @@ class DedupeMixin:
                 del group[i]
                 break
         if not group:
-            del self.frontier[(sid, key_sequence_of(pm[0], self.dedupe_key))]
+            del self.frontier[entry_key]

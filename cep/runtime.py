@@ -222,7 +222,7 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
         bucket = self.buckets[state.sid]
         if self.dedupe_key is not None:
             if key_sequence is None:
-                key_sequence = key_sequence_of(pm[0], self.dedupe_key)
+                key_sequence = key_sequence_of(pm[0])
             if self._dominated(state, pm, key_sequence):
                 return
         if info.index is None:
@@ -384,7 +384,7 @@ class NfaRun(EmissionMixin, ExpiryMixin, DedupeMixin):
                     updates.append((container, key, group, {id(pm): pm for pm in kept}, index is not None))
         dedupe_keys = None  # computed before any change: the key function may raise
         if new and self.dedupe_key is not None:
-            dedupe_keys = [key_sequence_of(pm[0], self.dedupe_key) for _state, pm in new]
+            dedupe_keys = [key_sequence_of(pm[0]) for _state, pm in new]
         self.seq = seq + 1
         for container, key, group, change, indexed in updates:
             if isinstance(change, dict):  # the partial matches that stay, in order

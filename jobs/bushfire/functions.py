@@ -49,8 +49,6 @@ class _ReadingChecks:
         self.readings = metrics.counter("readings")
         self.duplicates = metrics.counter("duplicates")
 
-    def _first_time(self, reading: dict, region: str) -> bool:
-        return self.seen.first_time(region, reading["event_id"], reading["ts"])
 
 
 class CheckReadings(_ReadingChecks, KeyedProcessFunction):
@@ -76,7 +74,7 @@ class CheckReadings(_ReadingChecks, KeyedProcessFunction):
         if isinstance(result, DeadLetter):
             (self.malformed if result.reason is Reason.MALFORMED else self.invalid).inc()
             yield DEAD_LETTERS, result.to_json()
-        elif self._first_time(result, ctx.get_current_key()):
+        elif self.seen.first_time(ctx.get_current_key(), result["event_id"], result["ts"]):
             self.readings.inc()
             yield result
         else:
@@ -137,7 +135,7 @@ class CheckAndDetect(_ReadingChecks, CepFunction):
                 )
                 yield DEAD_LETTERS, letter.to_json()
                 return
-        if not self._first_time(reading, region):
+        if not self.seen.first_time(region, reading["event_id"], reading["ts"]):
             self.duplicates.inc()
             return
         self.readings.inc()
