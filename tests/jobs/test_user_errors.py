@@ -4,7 +4,6 @@ user would; the checks fail before the JVM starts, so these are quick."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from jobs.bushfire.config import KinesisConfig
 from jobs.bushfire.errors import PreflightError
 from jobs.bushfire.preflight import check_kinesis
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -30,12 +30,6 @@ def _job(cwd: Path, *flags: str, env: dict | None = None) -> subprocess.Complete
         timeout=120,
         env={**environment, "PYTHONPATH": str(ROOT)},
     )
-
-
-def _unused_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture
@@ -107,7 +101,7 @@ def test_debug_shows_the_traceback(workdir: Path) -> None:
 
 
 def test_an_unreachable_kinesis_endpoint_is_named(workdir: Path) -> None:
-    endpoint = f"http://127.0.0.1:{_unused_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     creds = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     done = _job(workdir, "--source", "kinesis", "--kinesis-endpoint", endpoint, env=creds)
     assert done.returncode == 2
@@ -178,7 +172,7 @@ def _tool(name: str, *flags: str) -> subprocess.CompletedProcess:
 def test_the_simulator_and_deploy_tools_say_what_to_do_too(
     name: str, flags: list[str], expected: str
 ) -> None:
-    endpoint = f"http://127.0.0.1:{_unused_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     done = _tool(name, *(flag.replace("{endpoint}", endpoint) for flag in flags))
     assert done.returncode == 2, done.stderr
     lines = done.stderr.strip().splitlines()

@@ -4,15 +4,48 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+_LOWEST_PORT = 20_000
+_picker = random.Random()
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    """The ports the kernel hands out for outgoing connections and bind(0)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999
+
 
 def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
+    """Return a TCP port on 127.0.0.1 that is free right now and outside the kernel's ephemeral range.
+
+    A port from bind(0) is ephemeral: between this call and the server's own bind, any outgoing
+    connection of a parallel test (a JVM, a boto3 client) may be given it. Ports below the range are
+    only ever taken by an explicit bind, so the gap can lose only to another test's pick.
+    """
+    low, _ = _ephemeral_range()
+    if low - _LOWEST_PORT < 1_000:
+        return _bind_zero()
+    for _ in range(200):
+        port = _picker.randrange(_LOWEST_PORT, low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    return _bind_zero()
+
+
+def _bind_zero() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
