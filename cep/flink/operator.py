@@ -227,11 +227,11 @@ class CepFunction(KeyedProcessFunction):
         if self._matcher_type is None:
             self._matcher_type = Matcher
         # without a timeout side output, timeouts are only counted (the `timeouts` metric): the
-        # matcher need not build them (as Flink's NFA without a timeout handler); with early
-        # results the matcher kept ahead may replace a key's matcher, so they are reported there
+        # matcher need not build them (as Flink's NFA without a timeout handler). With early results
+        # the matcher kept ahead, a copy of the key's matcher, counts too: a lineage that replaces
+        # the key's matcher has counted exactly what a plain matcher fed the same events would
         self._count_timeouts = (
             self._timeout_tag is None
-            and not self._early_results
             and isinstance(self._matcher_type, type)
             and issubclass(self._matcher_type, Matcher)
         )

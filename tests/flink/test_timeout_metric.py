@@ -4,9 +4,12 @@ the metric must read what a function that reports them to a side output counts."
 
 from __future__ import annotations
 
+import pytest
+
 from cep.flink.operator import CepFunction
 from tests.cep.test_bounded import multiplying
 from tests.flink.stand_ins import Ctx, Runtime, Timers
+from tests.flink.test_pass_every import arrivals, chain
 
 TIMEOUT_TAG = "timeouts"  # a stand-in: the function only yields it with each timeout
 
@@ -35,3 +38,46 @@ def test_without_a_timeout_side_output_timeouts_are_counted_not_built() -> None:
     assert counted.counters["timeouts"].count == reported.counters["timeouts"].count == len(timeouts)
     assert out == [item for item in reported_out if item[0] != TIMEOUT_TAG]  # the same matches
     assert counted.counters["matches"].count == reported.counters["matches"].count > 0
+
+
+def _run_shuffled(seed: int, **options) -> tuple[CepFunction, Runtime, list]:
+    """`pass_every`'s chain over shuffled arrivals, the watermark 30 behind the latest timestamp."""
+    function = CepFunction(chain(), lambda match, ctx: [("match", match)], **options)
+    runtime, timers = Runtime(), Timers()
+    function.open(runtime)
+    ctx = Ctx(timers)
+    out: list = []
+
+    def advance(watermark: int) -> None:
+        timers.watermark = watermark
+        while timers.registered and min(timers.registered) <= watermark:
+            due = min(timers.registered)
+            timers.registered.remove(due)
+            out.extend(function.on_timer(due, ctx))
+
+    latest = 0
+    for event in arrivals(seed):
+        ctx.ts = event["ts"]
+        out.extend(function.process_element(event, ctx))
+        latest = max(latest, event["ts"])
+        if latest - 30 > timers.watermark:
+            advance(latest - 30)
+    advance(10_000)
+    return function, runtime, out
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_with_early_results_the_counted_timeouts_are_the_reported_ones(seed: int) -> None:
+    """The matcher kept ahead counts its timeouts too, and replaces the key's matcher at passes: the
+    metric must still equal the timeouts a reporting function emits, early results or not."""
+    counting, counted, out = _run_shuffled(seed, early_results=True)
+    reporting, reported, reported_out = _run_shuffled(
+        seed, early_results=True, timeout_tag=TIMEOUT_TAG, timeout_fn=lambda partial, ts: ts
+    )
+    _, plain, plain_out = _run_shuffled(seed, timeout_tag=TIMEOUT_TAG, timeout_fn=lambda partial, ts: ts)
+    assert counting._count_timeouts and not reporting._count_timeouts
+    timeouts = [item for item in reported_out if item[0] == TIMEOUT_TAG]
+    assert len(timeouts) == len([item for item in plain_out if item[0] == TIMEOUT_TAG]) > 0
+    assert counted.counters["timeouts"].count == reported.counters["timeouts"].count == len(timeouts)
+    assert out == [item for item in reported_out if item[0] != TIMEOUT_TAG]  # the same matches
+    assert counted.counters["earlyMatches"].count > 0 and counted.counters["earlyRebuilds"].count > 0
