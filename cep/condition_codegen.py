@@ -31,6 +31,9 @@ def seen(ctx: Any, value: Any, name: str) -> bool:
     """Whether an event already in the partial match has `name` equal to `value`."""
     if ctx is None:
         return False
+    any_accepted = getattr(ctx, "any_accepted", None)
+    if any_accepted is not None:  # the matcher's context walks its buffer without copying
+        return any_accepted(name, value)
     accepted = getattr(ctx, "accepted_events", None)
     if accepted is None:
         raise CepError("C.unseen(...) needs the matcher's condition context")

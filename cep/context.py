@@ -13,6 +13,7 @@ import time
 from typing import Any, Callable, Optional
 
 from cep.buffer import Node
+from cep.condition_codegen import get_field
 
 __all__ = ["Context", "wall_clock_ms"]
 
@@ -104,6 +105,18 @@ class Context:
             node = node[4]
         out.reverse()
         return out
+
+    def any_accepted(self, field: str, value: Any) -> bool:
+        """Whether an event accepted so far has `field` equal to `value` (`C.unseen`): the buffer
+        walked newest first, without building the list `accepted_events` returns."""
+        self.used = True
+        node = self.node
+        while node is not None:
+            event = node[1]
+            if (event.get(field) if type(event) is dict else get_field(event, field)) == value:
+                return True
+            node = node[4]
+        return False
 
     def last_event(self, name: str) -> Any:
         """The newest event accepted for stage `name`, or None."""

@@ -153,3 +153,33 @@ def test_unseen_keeps_partial_matches_free_of_repeats() -> None:
     assert sorted(paths) == [("x", "y", "z"), ("y", "x", "z")]
     assert repr(C.unseen("node")) == "C.unseen('node')"
     assert ((C.field("t") >= 1) & C.unseen("node")).necessary().to_sql() == "`t` >= 1"
+
+
+def test_unseen_reads_object_events_and_a_context_without_the_buffer_walk() -> None:
+    """Events that are objects (read with getattr), and a condition context that only offers
+    `accepted_events` (a context of the user's own): the same verdicts as with dicts."""
+    from types import SimpleNamespace
+
+    from cep import Matcher, Pattern
+
+    p = (
+        Pattern.begin("n1")
+        .followed_by_any("n2")
+        .where(C.unseen("node"))
+    )
+    m = Matcher(p)
+    found = []
+    for i, node in enumerate(["x", "x", "y"]):
+        found += [(ms["n1"][0].node, ms["n2"][0].node) for ms in m.process(SimpleNamespace(node=node), i)]
+    assert sorted(found) == [("x", "y"), ("x", "y")]
+
+    class OnlyAccepted:
+        def __init__(self, events: list) -> None:
+            self.events = events
+
+        def accepted_events(self) -> list:
+            return self.events
+
+    unseen = C.unseen("node")
+    assert unseen({"node": "b"}, OnlyAccepted([{"node": "a"}]))
+    assert not unseen({"node": "a"}, OnlyAccepted([{"node": "a"}]))
