@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import operator
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Optional
@@ -82,10 +83,10 @@ class CheckReadings(_ReadingChecks, KeyedProcessFunction):
 
 
 
-def reading_id(reading: dict) -> str:
-    """A reading's name in match ids and in the early-results bookkeeping: its `event_id` (what
-    `cep.flink.match_ids.default_event_id` finds too, without looking for other fields first)."""
-    return reading["event_id"]
+#: A reading's name in match ids and in the early-results bookkeeping: its `event_id` (what
+#: `cep.flink.match_ids.default_event_id` finds too, without looking for other fields first). A C-level
+#: getter: every complete match (37k for 1.4k paths on the benchmark stream) is keyed by its ids.
+reading_id = operator.itemgetter("event_id")
 
 
 #: Field of a reading (set by `CheckAndDetect`, never in alerts) with the processing time (ms) at which
