@@ -38,9 +38,12 @@ DEFAULT_WINDOW_MS = 600_000
 DAY_MS = 86_400_000
 #: Longest time a Python operator holds records (python.fn-execution.bundle.time). A watched directory
 #: or stream: every alert crosses up to two Python operators, so short bundles keep alerts within
-#: seconds. A bounded file: long bundles, fewer state write-backs, nobody waits for a single alert.
+#: seconds. A bounded file: long bundles, nobody waits for a single alert there. Each bundle's end
+#: writes every changed state back to the JVM, one round trip per state of each key touched, and
+#: stalls the flow while it does: on the 1M benchmark 10 s bundles took 15.8-18.1 s against 23.6-23.8 s
+#: with 1 s ones (docs/latency.md); 20 s and 60 s were no better than 10 s.
 LIVE_BUNDLE_MS = 100
-BOUNDED_BUNDLE_MS = 1_000
+BOUNDED_BUNDLE_MS = 10_000
 #: With early alerts, a region's event-time pass runs when the watermark reaches a multiple of this
 #: (`PatternStream.pass_every`): every alert found early goes out at once anyway, and a pass (which
 #: writes the region's matcher to Flink state) per watermark step cost a live stream more than the

@@ -48,8 +48,8 @@ def flink_configuration(runtime: RuntimeConfig) -> dict[str, str]:
         # it, and the Python operators serialize what they receive.
         "pipeline.object-reuse": "true",
         # Python bundles of up to 1M elements instead of Flink's 100k. Every bundle ends with their state
-        # written back to the JVM and waited for, so a bounded run wants long ones (1 s: the benchmark
-        # went from ~17 s to ~15 s) and a live one short ones (100 ms: alerts within a second or two);
+        # written back to the JVM and waited for, so a bounded run wants long ones (10 s) and a live
+        # one short ones (100 ms: alerts within a second or two);
         # `RuntimeConfig.bundle_time_ms` says which (config.LIVE_BUNDLE_MS, BOUNDED_BUNDLE_MS).
         "python.fn-execution.bundle.size": "1000000",
         "python.fn-execution.bundle.time": str(runtime.bundle_time_ms),
