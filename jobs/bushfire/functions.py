@@ -23,6 +23,7 @@ from jobs.bushfire.alerts import alert_line, build_alert, console_line
 from jobs.bushfire.config import AlertConfig
 from jobs.bushfire.dedupe import SeenEventIds
 from jobs.bushfire.parsing import READING_FIELDS, DeadLetter, Reason, now_ms, parse_line
+from jobs.bushfire.python_heap import settle_heap
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class _ReadingChecks:
     ttl_ms: int
 
     def _open_checks(self, runtime_context: RuntimeContext) -> None:
+        settle_heap()
         self.seen = SeenEventIds(runtime_context, self.ttl_ms)
         metrics = _metrics(runtime_context)
         self.rows_in = metrics.counter("rowsIntoPython")
