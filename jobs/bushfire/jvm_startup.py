@@ -6,13 +6,15 @@ them from an archive instead (AppCDS). The first run asks its JVM to record the 
 under a temporary name; a later run checks that file with a separate ``java -Xshare:on
 -XX:+VerifySharedSpaces`` (a truncated archive would crash the JVM that maps it) and only then adopts
 it. Under ``flink run`` no gateway JVM is started here, so nothing changes. ``EMBERWATCH_CDS=0`` turns
-it off; the archive (~130 MB) lives in the same cache folder as the parser's jar.
+it off; the archive (~130 MB) lives in the same cache folder as the parser's jar, which keeps only
+what is in use (`tidy_cache`).
 
 The same local gateway JVM also compiles with C1 only (`use_quick_jit`): see `QUICK_JIT`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import hashlib
 import logging
@@ -41,6 +43,9 @@ QUICK_JIT = "-XX:TieredStopAtLevel=1"
 ENV_QUICK_JIT = "EMBERWATCH_QUICK_JIT"
 #: A recording is adopted only once its file has not changed for this long (its JVM has finished).
 SETTLED_S = 30
+#: Archives (and recordings) of other class paths or JDKs not used for this long are removed.
+UNUSED_DAYS = 7
+ARCHIVE_PREFIX = "pyflink-gateway-"
 _VERIFY_TIMEOUT_S = 120
 
 
@@ -62,7 +67,7 @@ def archive_path(java: str, classpath: str, directory: Optional[Path] = None) ->
         for jar in sorted(glob.glob(entry)) if entry else []:
             parts.append(f"{jar}:{os.stat(jar).st_size}")
     digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
-    return (directory or cache_dir()) / f"pyflink-gateway-{digest}.jsa"
+    return (directory or cache_dir()) / f"{ARCHIVE_PREFIX}{digest}.jsa"
 
 
 def verified(java: str, classpath: str, archive: Path) -> bool:
@@ -101,11 +106,36 @@ def jvm_args(java: str, classpath: str, archive: Path) -> list[str]:
     """Options for the gateway JVM: map the archive, or record one when none is ready or pending."""
     quiet = "-Xlog:cds=off"  # recording lists every class it skips; mapping needs no comment either
     if archive.is_file() or adopt_recording(java, classpath, archive):
+        tidy_cache(archive)
         return [quiet, f"-XX:SharedArchiveFile={archive}"]
     if any(archive.parent.glob(archive.name + ".*.recording")):
         return []  # a recording is on its way; do not start another one
     archive.parent.mkdir(parents=True, exist_ok=True)
     return [quiet, f"-XX:ArchiveClassesAtExit={archive}.{os.getpid()}.recording"]
+
+
+def tidy_cache(archive: Path, now: Optional[float] = None) -> None:
+    """Remove the archives' files nobody needs any more (each is ~130-150 MB), `archive` being in use:
+
+    * its other recordings, once finished: JVMs that started together (parallel tests, two jobs) each
+      recorded one, and only one was adopted;
+    * other archives and recordings not used for `UNUSED_DAYS` (another JDK or PyFlink, or a
+      virtualenv since deleted, has its own class path and so its own archive).
+
+    Using an archive refreshes its time stamp. A file another JVM still maps stays readable to it
+    after removal (Linux keeps an open file until it is closed)."""
+    now = time.time() if now is None else now
+    with contextlib.suppress(OSError):
+        os.utime(archive, (now, now))
+    for path in archive.parent.glob(ARCHIVE_PREFIX + "*"):
+        if path == archive or not path.name.endswith((".jsa", ".recording")):
+            continue
+        try:
+            age = now - path.stat().st_mtime
+            if (path.name.startswith(archive.name + ".") and age > SETTLED_S) or age > UNUSED_DAYS * 86_400:
+                path.unlink()
+        except OSError:  # gone meanwhile, or not ours to remove: leave it
+            continue
 
 
 def use_class_data_sharing() -> None:

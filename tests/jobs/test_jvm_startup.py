@@ -126,3 +126,35 @@ def test_the_c1_only_jvm_still_maps_a_class_data_archive(tmp_path, classpath) ->
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "sharing" in done.stderr
+
+
+def test_once_the_archive_is_in_place_finished_leftover_recordings_go_and_old_unused_archives_too(
+    tmp_path, classpath
+) -> None:
+    """JVMs that started together each recorded; one recording was adopted. The others, and the
+    archives of class paths not used for a week, only take disk space (~150 MB each)."""
+    archive = tmp_path / f"{jvm_startup.ARCHIVE_PREFIX}current.jsa"
+    _record(classpath, archive)
+    leftover = tmp_path / f"{archive.name}.2.recording"
+    _record(classpath, leftover)
+    _age(leftover, jvm_startup.SETTLED_S + 1)
+    in_progress = tmp_path / f"{archive.name}.3.recording"
+    in_progress.write_bytes(b"being written")
+    week = jvm_startup.UNUSED_DAYS * 86_400
+    stale = tmp_path / f"{jvm_startup.ARCHIVE_PREFIX}old-pyflink.jsa"
+    stale_recording = tmp_path / f"{jvm_startup.ARCHIVE_PREFIX}old-pyflink.jsa.9.recording"
+    recent = tmp_path / f"{jvm_startup.ARCHIVE_PREFIX}other-venv.jsa"
+    unrelated = tmp_path / "emberwatch-parse-reading-0123.jar"
+    for path in (stale, stale_recording, recent, unrelated):
+        path.write_bytes(b"x")
+    for path in (stale, stale_recording, unrelated):
+        _age(path, week + 60)
+    _age(recent, week - 3_600)
+    _age(archive, week + 60)  # old, but in use now: kept, and its time stamp refreshed
+
+    assert jvm_startup.jvm_args(JAVA, classpath, archive)[-1] == f"-XX:SharedArchiveFile={archive}"
+
+    assert archive.is_file() and time.time() - archive.stat().st_mtime < 60
+    assert not leftover.exists() and in_progress.exists()
+    assert not stale.exists() and not stale_recording.exists()
+    assert recent.exists() and unrelated.exists()
