@@ -126,3 +126,33 @@ class Ctx:
 
     def get_broadcast_state(self, descriptor):
         return self.broadcast
+
+
+def feed_with_lagging_watermark(
+    function: Any, events: list[dict], lag: int, end: int
+) -> tuple[list, list[int]]:
+    """Feed an opened keyed function `events` (each at its ``ts``) with the watermark `lag` behind the
+    latest timestamp, then at `end`, firing timers as Flink fires them (every registered timer at or
+    below the new watermark, in order); returns its outputs and the times its timers fired at."""
+    timers = Timers()
+    ctx = Ctx(timers)
+    out: list = []
+    fired: list[int] = []
+
+    def advance(watermark: int) -> None:
+        timers.watermark = watermark
+        while timers.registered and min(timers.registered) <= watermark:
+            due = min(timers.registered)
+            timers.registered.remove(due)
+            fired.append(due)
+            out.extend(function.on_timer(due, ctx))
+
+    latest = 0
+    for event in events:
+        ctx.ts = event["ts"]
+        out.extend(function.process_element(event, ctx))
+        latest = max(latest, event["ts"])
+        if latest - lag > timers.watermark:
+            advance(latest - lag)
+    advance(end)
+    return out, fired

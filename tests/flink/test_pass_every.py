@@ -12,7 +12,7 @@ import pytest
 from cep import Pattern
 from cep import conditions as C
 from cep.flink.operator import CepFunction
-from tests.flink.stand_ins import Ctx, Runtime, Timers
+from tests.flink.stand_ins import Runtime, feed_with_lagging_watermark
 
 TIMEOUT_TAG = "timeouts"  # a stand-in: the function only yields it with each timeout
 
@@ -47,28 +47,9 @@ def run(events: list[dict], early: bool, pass_every_ms: int | None) -> tuple[lis
         chain(), lambda match, ctx: [("match", match)], timeout_tag=TIMEOUT_TAG,
         timeout_fn=lambda partial, ts: (partial, ts), early_results=early, pass_every_ms=pass_every_ms,
     )  # fmt: skip
-    runtime, timers = Runtime(), Timers()
+    runtime = Runtime()
     function.open(runtime)
-    ctx = Ctx(timers)
-    out: list = []
-    fired: list[int] = []
-
-    def advance(watermark: int) -> None:
-        timers.watermark = watermark
-        while timers.registered and min(timers.registered) <= watermark:
-            due = min(timers.registered)
-            timers.registered.remove(due)
-            fired.append(due)
-            out.extend(function.on_timer(due, ctx))
-
-    latest = 0
-    for event in events:
-        ctx.ts = event["ts"]
-        out.extend(function.process_element(event, ctx))
-        latest = max(latest, event["ts"])
-        if latest - 30 > timers.watermark:
-            advance(latest - 30)
-    advance(10_000)
+    out, fired = feed_with_lagging_watermark(function, events, lag=30, end=10_000)
     return out, runtime, fired
 
 

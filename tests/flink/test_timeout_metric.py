@@ -8,7 +8,7 @@ import pytest
 
 from cep.flink.operator import CepFunction
 from tests.cep.test_bounded import multiplying
-from tests.flink.stand_ins import Ctx, Runtime, Timers
+from tests.flink.stand_ins import Ctx, Runtime, Timers, feed_with_lagging_watermark
 from tests.flink.test_pass_every import arrivals, chain
 
 TIMEOUT_TAG = "timeouts"  # a stand-in: the function only yields it with each timeout
@@ -43,26 +43,9 @@ def test_without_a_timeout_side_output_timeouts_are_counted_not_built() -> None:
 def _run_shuffled(seed: int, **options) -> tuple[CepFunction, Runtime, list]:
     """`pass_every`'s chain over shuffled arrivals, the watermark 30 behind the latest timestamp."""
     function = CepFunction(chain(), lambda match, ctx: [("match", match)], **options)
-    runtime, timers = Runtime(), Timers()
+    runtime = Runtime()
     function.open(runtime)
-    ctx = Ctx(timers)
-    out: list = []
-
-    def advance(watermark: int) -> None:
-        timers.watermark = watermark
-        while timers.registered and min(timers.registered) <= watermark:
-            due = min(timers.registered)
-            timers.registered.remove(due)
-            out.extend(function.on_timer(due, ctx))
-
-    latest = 0
-    for event in arrivals(seed):
-        ctx.ts = event["ts"]
-        out.extend(function.process_element(event, ctx))
-        latest = max(latest, event["ts"])
-        if latest - 30 > timers.watermark:
-            advance(latest - 30)
-    advance(10_000)
+    out, _fired = feed_with_lagging_watermark(function, arrivals(seed), lag=30, end=10_000)
     return function, runtime, out
 
 
