@@ -37,7 +37,6 @@ from cep.flink.keyed_memory import MirroredValueState
 from jobs.bushfire.alerts import build_alert
 from jobs.bushfire.functions import ARRIVED, DEAD_LETTERS, CheckAndDetect, _forget_older_than, _metrics
 from jobs.bushfire.parsing import DeadLetter, Reason, now_ms
-from jobs.bushfire.python_heap import settle_heap
 from jobs.bushfire.rules import Rule, RulesError, parse_rules, rules_update
 
 log = logging.getLogger(__name__)
@@ -61,7 +60,6 @@ class AlertOncePerRulePath:
         self.ttl_ms = ttl_ms
 
     def open(self, runtime_context: RuntimeContext) -> None:
-        settle_heap()
         alerted = runtime_context.get_state(
             ValueStateDescriptor("alerted-rule-paths", Types.PICKLED_BYTE_ARRAY())
         )
