@@ -37,7 +37,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -55,16 +54,11 @@ from soak_stream import batch_name, soak_config, start_producer  # noqa: E402  (
 from soak_watch import ProcessSample, SourceCounter, job_samples, process_tree, sample  # noqa: E402
 
 from simulator.sinks.base import SinkError  # noqa: E402
+from tests.support.servers import free_port  # noqa: E402
 
 #: --rate and --speedup when not given: the watched directory takes the issue's 20,000 readings/s;
 #: kinesis-local, on the same 2 cores, carries far fewer (docs/robustness.md, "Load and soak").
 DEFAULTS = {"files": (20_000, 10.0), "kinesis": (3_000, 20.0)}
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
 import time
 from pathlib import Path
 from typing import Optional
@@ -30,6 +29,7 @@ from simulator import decode_line
 from simulator.events import Record
 from simulator.sinks.kinesis import KinesisSink
 from simulator.sinks.kpl import ShardMap
+from tests.support.servers import free_port_pair
 
 ROLE = "kinesis-local"
 
@@ -51,18 +51,6 @@ def flush_regions(shard_map: ShardMap, prefix: str = "zz-flush") -> list[str]:
         found.setdefault(shard_map.shard_for(region).shard_id, region)
         number += 1
     return [found[shard.shard_id] for shard in shard_map.shards]
-
-
-def free_port_pair() -> int:
-    """A port p with p and p + 1 free on 127.0.0.1 (kinesis-local takes p + 1 for TLS)."""
-    for _ in range(20):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        with socket.socket() as probe, contextlib.suppress(OSError):
-            probe.bind(("127.0.0.1", port + 1))
-            return port
-    raise RuntimeError("no two adjacent free ports on 127.0.0.1")
 
 
 class KinesisInput:

@@ -45,6 +45,17 @@ def free_port() -> int:
     return _bind_zero()
 
 
+def free_port_pair() -> int:
+    """A port p with p and p + 1 free on 127.0.0.1 (for a server that takes p + 1 too, as kinesis-local
+    does for TLS)."""
+    for _ in range(20):
+        port = free_port()
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock, contextlib.suppress(OSError):
+            sock.bind(("127.0.0.1", port + 1))
+            return port
+    raise RuntimeError("no two adjacent free ports on 127.0.0.1")
+
+
 def _bind_zero() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
